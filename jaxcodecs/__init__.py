@@ -1,0 +1,29 @@
+"""jaxcodecs: differentiable, jit-able keypoint codecs for pose estimation in JAX.
+
+A codec is a frozen pytree of configuration with two pure methods::
+
+    import jax, jaxcodecs
+    codec = jaxcodecs.build(dict(type="UDPHeatmap", input_size=(192, 256), heatmap_size=(48, 64)))
+    enc = jax.jit(codec.encode)(keypoints, keypoints_visible)
+    keypoints, scores = jax.jit(codec.decode)(enc["heatmaps"])
+"""
+
+from jaxcodecs import ops
+from jaxcodecs.base import Codec
+from jaxcodecs.codecs import MegviiHeatmap, MSRAHeatmap, UDPHeatmap
+from jaxcodecs.registry import build, get_codec_class, list_codecs, register
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Codec",
+    "build",
+    "register",
+    "list_codecs",
+    "get_codec_class",
+    "ops",
+    "MSRAHeatmap",
+    "UDPHeatmap",
+    "MegviiHeatmap",
+    "__version__",
+]

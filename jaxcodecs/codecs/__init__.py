@@ -1,0 +1,5 @@
+"""Codec implementations, one module per codec family."""
+
+from jaxcodecs.codecs.topdown_heatmap import MSRAHeatmap, MegviiHeatmap, UDPHeatmap
+
+__all__ = ["MSRAHeatmap", "MegviiHeatmap", "UDPHeatmap"]

@@ -1,0 +1,327 @@
+"""Top-down heatmap codecs: MSRAHeatmap, UDPHeatmap, MegviiHeatmap.
+
+Coordinates: keypoints are ``(x, y)`` in pixels of the model input, a pixel's
+centre at its integer coordinate. Input-to-heatmap scaling:
+
+* MSRAHeatmap and MegviiHeatmap divide by ``input_size / heatmap_size``;
+* UDPHeatmap divides by ``(input_size - 1) / (heatmap_size - 1)`` (the first
+  and last pixel centres of input and heatmap coincide).
+
+Each codec encodes one instance, ``keypoints (1, K, D)``, and decodes one
+sample's maps into ``keypoints (1, K, 2)`` and ``scores (1, K)``.
+"""
+
+from __future__ import annotations
+
+import types
+from typing import Any
+
+import jax.numpy as jnp
+import numpy as np
+from flax import struct
+
+from jaxcodecs import ops
+from jaxcodecs.base import Codec
+from jaxcodecs.codecs._common import (
+    heatmap_input,
+    instance_inputs,
+    non_negative_leaf,
+    odd_kernel,
+    size_pair,
+)
+from jaxcodecs.registry import register
+
+__all__ = ["MSRAHeatmap", "UDPHeatmap", "MegviiHeatmap"]
+
+_HEATMAP_LABELS = types.MappingProxyType({"keypoint_weights": "keypoint_weights"})
+_HEATMAP_FIELDS = types.MappingProxyType({"heatmaps": "heatmaps"})
+
+
+def _float_dtype(owner: str, value: Any) -> np.dtype:
+    try:
+        dtype = np.dtype(value)
+    except TypeError:
+        raise TypeError(f"{owner}: `dtype` must be a float dtype, got {value!r}.") from None
+    if not jnp.issubdtype(dtype, jnp.floating):
+        raise ValueError(f"{owner}: `dtype` must be a float dtype, got {dtype}.")
+    return dtype
+
+
+class _TopDownHeatmap(Codec):
+    """Fields and checks shared by the three single-instance heatmap codecs."""
+
+    input_size: tuple[int, int] = struct.field(pytree_node=False)
+    heatmap_size: tuple[int, int] = struct.field(pytree_node=False)
+    dtype: Any = struct.field(pytree_node=False, default="float32", kw_only=True)
+
+    label_mapping_table = _HEATMAP_LABELS
+    field_mapping_table = _HEATMAP_FIELDS
+    decode_input_keys = ("heatmaps",)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        name = type(self).__name__
+        object.__setattr__(self, "input_size", size_pair(name, "input_size", self.input_size))
+        object.__setattr__(self, "heatmap_size", size_pair(name, "heatmap_size", self.heatmap_size))
+        object.__setattr__(self, "dtype", _float_dtype(name, self.dtype))
+
+    @property
+    def _hw(self) -> tuple[int, int]:
+        return self.heatmap_size[1], self.heatmap_size[0]
+
+    def _inputs(self, keypoints, keypoints_visible):
+        return instance_inputs(type(self).__name__, keypoints, keypoints_visible, single_instance=True)
+
+
+@register
+class MSRAHeatmap(_TopDownHeatmap):
+    """Gaussian heatmaps of Xiao et al. (ECCV 2018); DARK with ``unbiased=True``.
+
+    Encode: keypoints are divided by ``scale_factor = input_size /
+    heatmap_size``. ``unbiased=False`` draws a 3σ-windowed Gaussian around the
+    rounded keypoint; ``unbiased=True`` draws the untruncated Gaussian at the
+    sub-pixel position (Zhang et al., CVPR 2020).
+
+    Decode: the maximum of each map, refined by a quarter pixel toward the
+    higher neighbour (``unbiased=False``) or by DARK's Newton step on the
+    blurred log-map (``unbiased=True``), times ``scale_factor``. Scores are
+    the raw maxima. A map with maximum ``<= 0`` decodes to ``-scale_factor``
+    with its (non-positive) maximum as score.
+
+    Args:
+      input_size: ``(w, h)`` of the model input.
+      heatmap_size: ``(W, H)`` of the heatmaps.
+      sigma: Gaussian standard deviation in heatmap pixels (a pytree leaf).
+      unbiased: DARK encoding and decoding.
+      blur_kernel_size: odd size of DARK's modulation blur.
+      mmpose_compat: keyword-only; ``False`` fixes MMPose's one-pixel shift
+        for non-integer 3σ, floors negative coordinates, zero-weights a
+        keypoint whose window misses the map, and uses symmetric bounds in the
+        quarter-pixel refinement.
+      dtype: keyword-only dtype of the heatmaps (e.g. ``jnp.bfloat16``).
+    """
+
+    sigma: Any
+    unbiased: bool = struct.field(pytree_node=False, default=False)
+    blur_kernel_size: int = struct.field(pytree_node=False, default=11)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        name = type(self).__name__
+        non_negative_leaf(name, "sigma", self.sigma)
+        object.__setattr__(self, "unbiased", bool(self.unbiased))
+        object.__setattr__(
+            self, "blur_kernel_size", odd_kernel(name, "blur_kernel_size", self.blur_kernel_size)
+        )
+
+    @property
+    def scale_factor(self) -> np.ndarray:
+        """``input_size / heatmap_size`` per axis, float32 ``(2,)``."""
+        return (np.array(self.input_size) / np.array(self.heatmap_size)).astype(np.float32)
+
+    def encode(self, keypoints, keypoints_visible=None) -> dict[str, jnp.ndarray]:
+        """Encodes ``keypoints (1, K, D)`` into ``heatmaps (K, H, W)`` and
+        ``keypoint_weights (1, K)`` (visibility kept, 0 if the keypoint lies
+        off the map)."""
+        kp, vis = self._inputs(keypoints, keypoints_visible)
+        kp_hm = kp[..., :2] / self.scale_factor
+        if self.unbiased:
+            heatmaps, weights = ops.render_unbiased_gaussian_heatmaps(
+                kp_hm, vis, self.heatmap_size, self.sigma, dtype=self.dtype
+            )
+        else:
+            heatmaps, weights = ops.render_gaussian_heatmaps(
+                kp_hm, vis, self.heatmap_size, self.sigma,
+                mmpose_compat=self.mmpose_compat, dtype=self.dtype,
+            )
+        return {"heatmaps": heatmaps, "keypoint_weights": weights}
+
+    def decode(self, encoded) -> tuple[jnp.ndarray, jnp.ndarray]:
+        """Decodes ``heatmaps (K, H, W)`` into ``keypoints (1, K, 2)``, ``scores (1, K)``."""
+        heatmaps = heatmap_input(type(self).__name__, "encoded", encoded, self.heatmap_size)
+        locations, scores = ops.heatmap_argmax(heatmaps)
+        keypoints = locations[None]
+        if self.unbiased:
+            keypoints = ops.refine_keypoints_dark(keypoints, heatmaps, self.blur_kernel_size)
+        else:
+            keypoints = ops.refine_keypoints_quarter(
+                keypoints, heatmaps, mmpose_compat=self.mmpose_compat
+            )
+        return keypoints * self.scale_factor, scores[None]
+
+
+@register
+class UDPHeatmap(_TopDownHeatmap):
+    """Unbiased Data Processing targets (Huang et al., CVPR 2020).
+
+    Keypoints are divided by ``scale_factor = (input_size - 1) /
+    (heatmap_size - 1)``.
+
+    * ``heatmap_type="gaussian"``: a 3σ-windowed Gaussian centred on the
+      sub-pixel keypoint, ``heatmaps (K, H, W)``; decoded by the maximum plus
+      UDP's DARK step (edge-replicated borders).
+    * ``heatmap_type="combined"``: per keypoint a disk class map of radius
+      ``radius_factor * max(W, H)`` and x / y offset maps, ``heatmaps
+      (3K, H, W)``; decoded by the maximum of the blurred class map plus the
+      offset read there.
+
+    Decode scales back to input pixels. ``mmpose_compat=True`` multiplies by
+    ``input_size / (heatmap_size - 1)`` as MMPose does (a ``w / (w - 1)``
+    scale error); ``False`` multiplies by ``scale_factor``, the exact inverse
+    of encode. In both modes a map with maximum ``<= 0`` decodes to
+    ``-1 * scale`` (MMPose reads another channel's values there).
+
+    Args:
+      input_size: ``(w, h)``.
+      heatmap_size: ``(W, H)``.
+      heatmap_type: ``"gaussian"`` or ``"combined"``.
+      sigma: Gaussian standard deviation in heatmap pixels (leaf).
+      radius_factor: disk radius as a fraction of ``max(W, H)`` (leaf).
+      blur_kernel_size: odd blur size of the refinement; the combined class
+        maps are blurred with ``2 * blur_kernel_size + 1``.
+      mmpose_compat: keyword-only, see above and :class:`MSRAHeatmap`.
+      dtype: keyword-only dtype of the heatmaps.
+    """
+
+    heatmap_type: str = struct.field(pytree_node=False, default="gaussian")
+    sigma: Any = 2.0
+    radius_factor: Any = 0.0546875
+    blur_kernel_size: int = struct.field(pytree_node=False, default=11)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        name = type(self).__name__
+        if self.heatmap_type not in ("gaussian", "combined"):
+            raise ValueError(
+                f"{name}: invalid `heatmap_type` {self.heatmap_type!r}; "
+                "expected 'gaussian' or 'combined'."
+            )
+        non_negative_leaf(name, "sigma", self.sigma)
+        non_negative_leaf(name, "radius_factor", self.radius_factor)
+        object.__setattr__(
+            self, "blur_kernel_size", odd_kernel(name, "blur_kernel_size", self.blur_kernel_size)
+        )
+
+    @property
+    def scale_factor(self) -> np.ndarray:
+        """``(input_size - 1) / (heatmap_size - 1)`` per axis, float32 ``(2,)``."""
+        return ((np.array(self.input_size) - 1) / (np.array(self.heatmap_size) - 1)).astype(np.float32)
+
+    def encode(self, keypoints, keypoints_visible=None) -> dict[str, jnp.ndarray]:
+        """Encodes ``keypoints (1, K, D)`` into ``heatmaps`` ``(K, H, W)``
+        (gaussian) or ``(3K, H, W)`` (combined) and ``keypoint_weights (1, K)``."""
+        kp, vis = self._inputs(keypoints, keypoints_visible)
+        kp_hm = kp[..., :2] / self.scale_factor
+        if self.heatmap_type == "gaussian":
+            heatmaps, weights = ops.render_udp_gaussian_heatmaps(
+                kp_hm, vis, self.heatmap_size, self.sigma,
+                mmpose_compat=self.mmpose_compat, dtype=self.dtype,
+            )
+        else:
+            heatmaps, weights = ops.render_udp_offset_maps(
+                kp_hm, vis, self.heatmap_size, self.radius_factor, dtype=self.dtype
+            )
+        return {"heatmaps": heatmaps, "keypoint_weights": weights}
+
+    def decode(self, encoded) -> tuple[jnp.ndarray, jnp.ndarray]:
+        """Decodes heatmaps into ``keypoints (1, K, 2)``, ``scores (1, K)``."""
+        name = type(self).__name__
+        if self.heatmap_type == "gaussian":
+            heatmaps = heatmap_input(name, "encoded", encoded, self.heatmap_size)
+            locations, scores = ops.heatmap_argmax(heatmaps)
+            keypoints = ops.refine_keypoints_dark_udp(
+                locations[None], heatmaps, self.blur_kernel_size
+            )
+        else:
+            maps = heatmap_input(name, "encoded", encoded, self.heatmap_size, channels_multiple=3)
+            keypoints, scores = self._decode_combined(maps)
+        if self.mmpose_compat:
+            width, height = self.heatmap_size
+            scale = np.array(self.input_size, np.float32) / np.array([width - 1, height - 1], np.float32)
+        else:
+            scale = self.scale_factor
+        return keypoints * scale, scores[None]
+
+    def _decode_combined(self, maps: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
+        num_keypoints = maps.shape[0] // 3
+        height, width = self._hw
+        maps = maps.reshape(num_keypoints, 3, height, width)
+        classes = ops.gaussian_blur(maps[:, 0], 2 * self.blur_kernel_size + 1)
+        offsets = ops.gaussian_blur(maps[:, 1:], self.blur_kernel_size)
+        locations, scores = ops.heatmap_argmax(classes)
+        radius = jnp.asarray(self.radius_factor, maps.dtype) * max(width, height)
+        has_peak = scores > 0
+        x = jnp.clip(locations[:, 0].astype(jnp.int32), 0, width - 1)
+        y = jnp.clip(locations[:, 1].astype(jnp.int32), 0, height - 1)
+        channel = jnp.arange(num_keypoints)
+        shift = jnp.stack([offsets[channel, 0, y, x], offsets[channel, 1, y, x]], axis=-1) * radius
+        keypoints = locations + jnp.where(has_peak[:, None], shift, 0)
+        return keypoints[None], scores
+
+
+@register
+class MegviiHeatmap(_TopDownHeatmap):
+    """Blurred-impulse heatmaps of MSPN / RSN (Wang et al. 2019, Cai et al. 2020).
+
+    Encode: each visible keypoint at heatmap pixel ``floor-ish(kp / scale)``
+    becomes an impulse blurred with OpenCV's ``kernel_size`` Gaussian
+    (reflect-101 border), normalised to 255 at the keypoint's pixel. Decode:
+    the maps are blurred (zero padding, maximum kept), the maximum is moved a
+    quarter pixel toward the higher neighbour plus half a pixel where both
+    neighbours exist, and scores are ``max / 255 + 0.5``.
+
+    Args:
+      input_size: ``(w, h)``.
+      heatmap_size: ``(W, H)``; ``scale_factor = input_size / heatmap_size``.
+      kernel_size: odd size of the Gaussian blur (OpenCV's fixed tables for
+        sizes up to 9).
+      mmpose_compat: keyword-only; ``False`` floors negative coordinates
+        (MMPose truncates, so ``-0.9`` lands on pixel 0).
+      dtype: keyword-only dtype of the heatmaps.
+    """
+
+    kernel_size: int = struct.field(pytree_node=False)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(
+            self, "kernel_size", odd_kernel(type(self).__name__, "kernel_size", self.kernel_size)
+        )
+
+    @property
+    def scale_factor(self) -> np.ndarray:
+        """``input_size / heatmap_size`` per axis, float32 ``(2,)``."""
+        return (np.array(self.input_size) / np.array(self.heatmap_size)).astype(np.float32)
+
+    def encode(self, keypoints, keypoints_visible=None) -> dict[str, jnp.ndarray]:
+        """Encodes ``keypoints (1, K, D)`` into ``heatmaps (K, H, W)`` and
+        ``keypoint_weights (1, K)``. A missing visibility means all visible."""
+        kp, vis = self._inputs(keypoints, keypoints_visible)
+        height, width = self._hw
+        scaled = kp[0, :, :2] / self.scale_factor
+        pixel = jnp.trunc(scaled) if self.mmpose_compat else jnp.floor(scaled)
+        px, py = pixel[:, 0], pixel[:, 1]
+        candidate = vis[0] >= 0.5
+        inside = (px >= 0) & (px < width) & (py >= 0) & (py < height)
+        ix = jnp.clip(px, 0, width - 1).astype(jnp.int32)
+        iy = jnp.clip(py, 0, height - 1).astype(jnp.int32)
+        # A blurred impulse is the outer product of two blurred 1-D impulses.
+        prof_x = ops.gaussian_blur1d(jnp.eye(width, dtype=kp.dtype)[ix], self.kernel_size)
+        prof_y = ops.gaussian_blur1d(jnp.eye(height, dtype=kp.dtype)[iy], self.kernel_size)
+        channel = jnp.arange(prof_x.shape[0])
+        prof_x = prof_x / prof_x[channel, ix][:, None]
+        prof_y = prof_y / prof_y[channel, iy][:, None]
+        maps = 255.0 * prof_y[:, :, None] * prof_x[:, None, :]
+        paint = candidate & inside
+        heatmaps = jnp.where(paint[:, None, None], maps, 0).astype(self.dtype)
+        weights = jnp.where(candidate & ~inside, jnp.zeros_like(vis[0]), vis[0])[None]
+        return {"heatmaps": heatmaps, "keypoint_weights": weights}
+
+    def decode(self, encoded) -> tuple[jnp.ndarray, jnp.ndarray]:
+        """Decodes ``heatmaps (K, H, W)`` into ``keypoints (1, K, 2)``, ``scores (1, K)``."""
+        heatmaps = heatmap_input(type(self).__name__, "encoded", encoded, self.heatmap_size)
+        blurred = ops.gaussian_blur_rescaled(heatmaps, self.kernel_size)
+        locations, values = ops.heatmap_argmax(blurred)
+        keypoints = ops.refine_keypoints_megvii(locations[None], blurred)
+        scores = values / 255.0 + 0.5
+        return keypoints * self.scale_factor, scores[None]

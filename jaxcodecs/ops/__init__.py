@@ -1,0 +1,43 @@
+"""Pure array functions that codecs are composed of.
+
+Nothing here holds configuration: every function takes arrays and static
+options, is vmappable, and is differentiable where the maths allows.
+"""
+
+from jaxcodecs.ops.filters import (
+    gaussian_blur,
+    gaussian_blur1d,
+    gaussian_blur1d_rescaled,
+    gaussian_blur_rescaled,
+    opencv_gaussian_kernel1d,
+)
+from jaxcodecs.ops.heatmap import (
+    render_gaussian_heatmaps,
+    render_udp_gaussian_heatmaps,
+    render_udp_offset_maps,
+    render_unbiased_gaussian_heatmaps,
+)
+from jaxcodecs.ops.maxima import heatmap_argmax
+from jaxcodecs.ops.refine import (
+    refine_keypoints_dark,
+    refine_keypoints_dark_udp,
+    refine_keypoints_megvii,
+    refine_keypoints_quarter,
+)
+
+__all__ = [
+    "gaussian_blur",
+    "gaussian_blur1d",
+    "gaussian_blur1d_rescaled",
+    "gaussian_blur_rescaled",
+    "opencv_gaussian_kernel1d",
+    "render_gaussian_heatmaps",
+    "render_udp_gaussian_heatmaps",
+    "render_udp_offset_maps",
+    "render_unbiased_gaussian_heatmaps",
+    "heatmap_argmax",
+    "refine_keypoints_dark",
+    "refine_keypoints_dark_udp",
+    "refine_keypoints_megvii",
+    "refine_keypoints_quarter",
+]

@@ -1,0 +1,199 @@
+"""Sub-pixel refinement of heatmap maxima.
+
+Shapes: keypoints ``(N, K, 2)`` in heatmap pixels (integer-valued maxima from
+:func:`~jaxcodecs.ops.heatmap_argmax`, or ``-1`` where a map has no peak),
+heatmaps ``(K, H, W)``; instance ``n``'s keypoint ``k`` reads channel ``k``.
+
+Refinements never read outside their channel: neighbours are gathered with
+clipped indices, never through flat-index arithmetic, and a location of
+``-1`` (no peak) is returned unchanged. The DARK refinements are
+differentiable w.r.t. the heatmap values.
+"""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+
+from jaxcodecs.ops.filters import gaussian_blur_rescaled
+
+__all__ = [
+    "refine_keypoints_quarter",
+    "refine_keypoints_megvii",
+    "refine_keypoints_dark",
+    "refine_keypoints_dark_udp",
+]
+
+_FLOAT32_EPS = 1.1920929e-07
+
+
+def _check(keypoints: jnp.ndarray, heatmaps: jnp.ndarray) -> None:
+    if heatmaps.ndim != 3:
+        raise ValueError(f"`heatmaps` must have shape (K, H, W), got shape {heatmaps.shape}.")
+    if keypoints.ndim != 3 or keypoints.shape[-1] < 2 or keypoints.shape[1] != heatmaps.shape[0]:
+        raise ValueError(
+            f"`keypoints` must have shape (N, K, 2) with K = {heatmaps.shape[0]} (the heatmaps' "
+            f"channels), got shape {keypoints.shape}."
+        )
+
+
+def _sampler(heatmaps: jnp.ndarray, keypoints: jnp.ndarray):
+    """Integer location ``(x, y)`` (truncated toward zero) and a reader of
+    ``heatmaps[k, y + dy, x + dx]`` with indices clipped into the map."""
+    num_keypoints, height, width = heatmaps.shape
+    x = jnp.trunc(keypoints[..., 0]).astype(jnp.int32)
+    y = jnp.trunc(keypoints[..., 1]).astype(jnp.int32)
+    channel = jnp.arange(num_keypoints, dtype=jnp.int32)[None, :]
+
+    def read(dx: int, dy: int) -> jnp.ndarray:
+        return heatmaps[
+            channel,
+            jnp.clip(y + dy, 0, height - 1),
+            jnp.clip(x + dx, 0, width - 1),
+        ]
+
+    return x, y, read
+
+
+def refine_keypoints_quarter(
+    keypoints: jnp.ndarray, heatmaps: jnp.ndarray, *, mmpose_compat: bool = True
+) -> jnp.ndarray:
+    """Moves each maximum a quarter pixel toward its higher neighbour.
+
+    The classic post-processing of Newell et al. (ECCV 2016) and Xiao et al.
+    (ECCV 2018): ``kp += 0.25 * sign(h[x+1] - h[x-1])`` per axis.
+
+    Args:
+      keypoints: ``(N, K, 2)`` maxima in heatmap pixels.
+      heatmaps: ``(K, H, W)``.
+      mmpose_compat: ``True`` uses MMPose's asymmetric conditions (x is
+        refined only if ``1 < x < W-1 and 0 < y < H``, y only if
+        ``1 < y < H-1 and 0 < x < W``); ``False`` refines an axis whenever
+        both of its neighbours exist (``0 < x < W-1``, resp. ``0 < y < H-1``).
+
+    Returns:
+      Refined keypoints ``(N, K, 2)``.
+    """
+    keypoints, heatmaps = jnp.asarray(keypoints), jnp.asarray(heatmaps)
+    _check(keypoints, heatmaps)
+    _, height, width = heatmaps.shape
+    x, y, read = _sampler(heatmaps, keypoints)
+    if mmpose_compat:
+        ok_x = (1 < x) & (x < width - 1) & (0 < y) & (y < height)
+        ok_y = (1 < y) & (y < height - 1) & (0 < x) & (x < width)
+    else:
+        ok_x = (0 < x) & (x < width - 1) & (0 <= y) & (y < height)
+        ok_y = (0 < y) & (y < height - 1) & (0 <= x) & (x < width)
+    dx = jnp.where(ok_x, read(1, 0) - read(-1, 0), 0)
+    dy = jnp.where(ok_y, read(0, 1) - read(0, -1), 0)
+    shift = 0.25 * jnp.stack([jnp.sign(dx), jnp.sign(dy)], axis=-1).astype(keypoints.dtype)
+    return keypoints.at[..., :2].add(shift)
+
+
+def refine_keypoints_megvii(keypoints: jnp.ndarray, blurred_heatmaps: jnp.ndarray) -> jnp.ndarray:
+    """The MegviiHeatmap (Wang et al., MSPN 2019) refinement.
+
+    Where both neighbours exist on both axes (``1 < x < W-1`` and
+    ``1 < y < H-1``): ``kp += 0.25 * sign(gradient) + 0.5`` — a quarter pixel
+    toward the higher neighbour, plus half a pixel to move from a pixel's
+    corner to its centre (Megvii targets are drawn at ``floor(kp / scale)``).
+    Elsewhere the maximum is left unchanged (no +0.5 either), as in MMPose.
+
+    Args:
+      keypoints: ``(N, K, 2)`` maxima of the blurred heatmaps.
+      blurred_heatmaps: ``(K, H, W)``.
+
+    Returns:
+      Refined keypoints ``(N, K, 2)``.
+    """
+    keypoints, blurred_heatmaps = jnp.asarray(keypoints), jnp.asarray(blurred_heatmaps)
+    _check(keypoints, blurred_heatmaps)
+    _, height, width = blurred_heatmaps.shape
+    x, y, read = _sampler(blurred_heatmaps, keypoints)
+    ok = (1 < x) & (x < width - 1) & (1 < y) & (y < height - 1)
+    grad = jnp.stack([read(1, 0) - read(-1, 0), read(0, 1) - read(0, -1)], axis=-1)
+    shift = (jnp.sign(grad) * 0.25 + 0.5).astype(keypoints.dtype)
+    return keypoints.at[..., :2].add(jnp.where(ok[..., None], shift, 0))
+
+
+def _solve_2x2(dxx, dxy, dyy, dx, dy):
+    """``inv([[dxx, dxy], [dxy, dyy]]) @ [dx, dy]`` and whether it exists."""
+    det = dxx * dyy - dxy * dxy
+    ok = det != 0
+    safe = jnp.where(ok, det, jnp.ones_like(det))
+    off_x = (dyy * dx - dxy * dy) / safe
+    off_y = (dxx * dy - dxy * dx) / safe
+    return jnp.stack([off_x, off_y], axis=-1), ok
+
+
+def refine_keypoints_dark(
+    keypoints: jnp.ndarray, heatmaps: jnp.ndarray, blur_kernel_size: int
+) -> jnp.ndarray:
+    """Distribution-aware (DARK) refinement (Zhang et al., CVPR 2020).
+
+    The heatmaps are blurred (zero padding, maximum kept), clamped at 1e-10
+    and log-transformed; one Newton step on the log-map,
+    ``kp -= H^{-1} ∇``, with central differences (step 1 for the gradient,
+    step 2 for the Hessian), is applied to maxima with ``1 < x < W-2`` and
+    ``1 < y < H-2`` whose Hessian is invertible. Other keypoints (borders,
+    locations ``-1``, flat maps) are returned unchanged.
+
+    Args:
+      keypoints: ``(N, K, 2)`` maxima in heatmap pixels.
+      heatmaps: ``(K, H, W)`` raw model output.
+      blur_kernel_size: odd size of the modulation blur.
+
+    Returns:
+      Refined keypoints ``(N, K, 2)``; differentiable w.r.t. ``heatmaps``.
+    """
+    keypoints, heatmaps = jnp.asarray(keypoints), jnp.asarray(heatmaps)
+    _check(keypoints, heatmaps)
+    _, height, width = heatmaps.shape
+    logmap = jnp.log(jnp.maximum(gaussian_blur_rescaled(heatmaps, blur_kernel_size), 1e-10))
+    x, y, read = _sampler(logmap, keypoints)
+    inside = (1 < x) & (x < width - 2) & (1 < y) & (y < height - 2)
+    centre = read(0, 0)
+    dx = 0.5 * (read(1, 0) - read(-1, 0))
+    dy = 0.5 * (read(0, 1) - read(0, -1))
+    dxx = 0.25 * (read(2, 0) - 2 * centre + read(-2, 0))
+    dxy = 0.25 * (read(1, 1) - read(1, -1) - read(-1, 1) + read(-1, -1))
+    dyy = 0.25 * (read(0, 2) - 2 * centre + read(0, -2))
+    offset, invertible = _solve_2x2(dxx, dxy, dyy, dx, dy)
+    apply = (inside & invertible)[..., None]
+    return keypoints.at[..., :2].add(-jnp.where(apply, offset, 0).astype(keypoints.dtype))
+
+
+def refine_keypoints_dark_udp(
+    keypoints: jnp.ndarray, heatmaps: jnp.ndarray, blur_kernel_size: int
+) -> jnp.ndarray:
+    """DARK refinement as used with UDP (Huang et al., CVPR 2020).
+
+    The heatmaps are blurred (zero padding, maximum kept), clipped to
+    ``[1e-3, 50]`` and log-transformed. Every maximum inside the map is
+    refined by ``kp -= (H + eps I)^{-1} ∇`` with unit-step central
+    differences; at the border the map is extended by replicating its edge.
+    A location ``-1`` (no peak) is returned unchanged — MMPose instead reads
+    a neighbouring channel or the end of the array there.
+
+    Args:
+      keypoints: ``(N, K, 2)`` maxima in heatmap pixels.
+      heatmaps: ``(K, H, W)`` raw model output.
+      blur_kernel_size: odd size of the modulation blur.
+
+    Returns:
+      Refined keypoints ``(N, K, 2)``; differentiable w.r.t. ``heatmaps``.
+    """
+    keypoints, heatmaps = jnp.asarray(keypoints), jnp.asarray(heatmaps)
+    _check(keypoints, heatmaps)
+    _, height, width = heatmaps.shape
+    logmap = jnp.log(jnp.clip(gaussian_blur_rescaled(heatmaps, blur_kernel_size), 1e-3, 50.0))
+    x, y, read = _sampler(logmap, keypoints)
+    inside = (0 <= x) & (x < width) & (0 <= y) & (y < height)
+    centre, xp, xm, yp, ym = read(0, 0), read(1, 0), read(-1, 0), read(0, 1), read(0, -1)
+    dx = 0.5 * (xp - xm)
+    dy = 0.5 * (yp - ym)
+    dxx = xp - 2 * centre + xm
+    dyy = yp - 2 * centre + ym
+    dxy = 0.5 * (read(1, 1) - xp - yp + centre + centre - xm - ym + read(-1, -1))
+    offset, invertible = _solve_2x2(dxx + _FLOAT32_EPS, dxy, dyy + _FLOAT32_EPS, dx, dy)
+    apply = (inside & invertible)[..., None]
+    return keypoints.at[..., :2].add(-jnp.where(apply, offset, 0).astype(keypoints.dtype))
