@@ -124,7 +124,7 @@ class MSRAHeatmap(_TopDownHeatmap):
         ``keypoint_weights (1, K)`` (visibility kept, 0 if the keypoint lies
         off the map)."""
         kp, vis = self._inputs(keypoints, keypoints_visible)
-        kp_hm = kp[..., :2] / self.scale_factor
+        kp_hm = ops.divide_exact(kp[..., :2], self.scale_factor)
         if self.unbiased:
             heatmaps, weights = ops.render_unbiased_gaussian_heatmaps(
                 kp_hm, vis, self.heatmap_size, self.sigma, dtype=self.dtype
@@ -211,7 +211,7 @@ class UDPHeatmap(_TopDownHeatmap):
         """Encodes ``keypoints (1, K, D)`` into ``heatmaps`` ``(K, H, W)``
         (gaussian) or ``(3K, H, W)`` (combined) and ``keypoint_weights (1, K)``."""
         kp, vis = self._inputs(keypoints, keypoints_visible)
-        kp_hm = kp[..., :2] / self.scale_factor
+        kp_hm = ops.divide_exact(kp[..., :2], self.scale_factor)
         if self.heatmap_type == "gaussian":
             heatmaps, weights = ops.render_udp_gaussian_heatmaps(
                 kp_hm, vis, self.heatmap_size, self.sigma,
@@ -246,8 +246,9 @@ class UDPHeatmap(_TopDownHeatmap):
         num_keypoints = maps.shape[0] // 3
         height, width = self._hw
         maps = maps.reshape(num_keypoints, 3, height, width)
+        # Only the class maps are smoothed; offsets are read as predicted.
         classes = ops.gaussian_blur(maps[:, 0], 2 * self.blur_kernel_size + 1)
-        offsets = ops.gaussian_blur(maps[:, 1:], self.blur_kernel_size)
+        offsets = maps[:, 1:]
         locations, scores = ops.heatmap_argmax(classes)
         radius = jnp.asarray(self.radius_factor, maps.dtype) * max(width, height)
         has_peak = scores > 0
@@ -298,7 +299,7 @@ class MegviiHeatmap(_TopDownHeatmap):
         ``keypoint_weights (1, K)``. A missing visibility means all visible."""
         kp, vis = self._inputs(keypoints, keypoints_visible)
         height, width = self._hw
-        scaled = kp[0, :, :2] / self.scale_factor
+        scaled = ops.divide_exact(kp[0, :, :2], self.scale_factor)
         pixel = jnp.trunc(scaled) if self.mmpose_compat else jnp.floor(scaled)
         px, py = pixel[:, 0], pixel[:, 1]
         candidate = vis[0] >= 0.5

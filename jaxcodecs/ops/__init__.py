@@ -18,6 +18,7 @@ from jaxcodecs.ops.heatmap import (
     render_unbiased_gaussian_heatmaps,
 )
 from jaxcodecs.ops.maxima import heatmap_argmax
+from jaxcodecs.ops.numerics import divide_exact
 from jaxcodecs.ops.refine import (
     refine_keypoints_dark,
     refine_keypoints_dark_udp,
@@ -36,6 +37,7 @@ __all__ = [
     "render_udp_offset_maps",
     "render_unbiased_gaussian_heatmaps",
     "heatmap_argmax",
+    "divide_exact",
     "refine_keypoints_dark",
     "refine_keypoints_dark_udp",
     "refine_keypoints_megvii",

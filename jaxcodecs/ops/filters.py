@@ -90,10 +90,16 @@ def _blur_axis(x: jnp.ndarray, ksize: int, axis: int, border: str) -> jnp.ndarra
         padded = jnp.pad(x, pad, mode="constant")
     else:
         raise ValueError(f"`border` must be 'reflect101' or 'zero', got {border!r}.")
-    out = None
-    for tap, weight in enumerate(kernel):
-        piece = jnp.asarray(weight, x.dtype) * lax.slice_in_dim(padded, tap, tap + size, axis=axis)
-        out = piece if out is None else out + piece
+    def window(offset: int) -> jnp.ndarray:
+        return lax.slice_in_dim(padded, half + offset, half + offset + size, axis=axis)
+
+    # Symmetric taps are summed in pairs, centre first, as OpenCV's symmetric
+    # filters do: a map symmetric about a pixel stays exactly symmetric after
+    # the blur, so the sign of a neighbour difference there is exactly 0 —
+    # the quarter-pixel refinements depend on that tie.
+    out = jnp.asarray(kernel[half], x.dtype) * window(0)
+    for offset in range(1, half + 1):
+        out = out + jnp.asarray(kernel[half + offset], x.dtype) * (window(-offset) + window(offset))
     return out
 
 
