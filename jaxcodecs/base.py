@@ -71,6 +71,8 @@ class Codec(struct.PyTreeNode):
         ``keypoints`` and ``keypoints_visible``.
       decode_input_keys: the encoded keys, in order, whose values are the
         positional arguments of ``decode`` (used by ``round_trip``).
+      demo_configs: representative constructor configs (without ``type``)
+        that ``python -m jaxcodecs demo`` and the benchmarks run.
     """
 
     mmpose_compat: bool = struct.field(pytree_node=False, default=True, kw_only=True)
@@ -80,6 +82,7 @@ class Codec(struct.PyTreeNode):
     field_mapping_table: ClassVar[Mapping[str, str]] = _EMPTY
     auxiliary_encode_keys: ClassVar[frozenset] = frozenset()
     decode_input_keys: ClassVar[tuple[str, ...]] = ()
+    demo_configs: ClassVar[tuple[Mapping[str, Any], ...]] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.mmpose_compat, (bool, np.bool_)):
