@@ -1,0 +1,468 @@
+"""Shared test set-up.
+
+1. Eight fake CPU devices for the sharding tests. ``XLA_FLAGS`` must be set
+   before JAX creates its CPU client, so this runs at the very top of the
+   conftest, which pytest imports before any test module.
+2. ``npref``: independent NumPy re-implementations (plain loops, float64) of
+   the formulas of MMPose 1.3.2 that jaxcodecs ports, written from
+   ``MMPOSE_BEHAVIOUR.md`` §1 and OpenCV's documented rules, never from the
+   library's code. Tests compare the library against them.
+"""
+
+import os
+
+_DEVICE_FLAG = "--xla_force_host_platform_device_count=8"
+if _DEVICE_FLAG not in os.environ.get("XLA_FLAGS", ""):
+    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " " + _DEVICE_FLAG).strip()
+
+import math  # noqa: E402
+import types  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+# --------------------------------------------------------------------- blurs
+# OpenCV's GaussianBlur with sigma = 0 uses these integer tables for k <= 9.
+_OPENCV_TABLES = {
+    1: [1],
+    3: [1, 2, 1],
+    5: [1, 4, 6, 4, 1],
+    7: [2, 7, 14, 18, 14, 7, 2],
+    9: [4, 13, 30, 51, 60, 51, 30, 13, 4],
+}
+
+
+def opencv_kernel(k):
+    """OpenCV's 1-D kernel for ``GaussianBlur(img, (k, k), 0)`` (float64)."""
+    if k in _OPENCV_TABLES:
+        table = np.array(_OPENCV_TABLES[k], np.float64)
+        return table / table.sum()
+    sigma = 0.3 * ((k - 1) * 0.5 - 1) + 0.8
+    taps = np.arange(k, dtype=np.float64) - (k - 1) / 2
+    kernel = np.exp(-(taps**2) / (2 * sigma**2))
+    return kernel / kernel.sum()
+
+
+def reflect101(p, n):
+    """OpenCV's BORDER_REFLECT_101 index (``dcb|abcd|cba``), repeated as needed."""
+    if n == 1:
+        return 0
+    while p < 0 or p >= n:
+        p = -p if p < 0 else 2 * (n - 1) - p
+    return p
+
+
+def _source(p, n, border):
+    """(index, factor) of the sample read at position ``p`` of an axis of ``n``."""
+    if 0 <= p < n:
+        return p, 1.0
+    if border == "zero":
+        return 0, 0.0
+    return reflect101(p, n), 1.0
+
+
+def blur2d(x, k, border="reflect101"):
+    """Direct (non-separable) 2-D convolution with the outer-product kernel."""
+    x = np.asarray(x, np.float64)
+    kernel = opencv_kernel(k)
+    half = k // 2
+    height, width = x.shape[-2:]
+    out = np.zeros_like(x)
+    for dy in range(-half, half + 1):
+        rows = [_source(y + dy, height, border) for y in range(height)]
+        row_idx = np.array([r[0] for r in rows])
+        row_fac = np.array([r[1] for r in rows])
+        for dx in range(-half, half + 1):
+            cols = [_source(c + dx, width, border) for c in range(width)]
+            col_idx = np.array([c[0] for c in cols])
+            col_fac = np.array([c[1] for c in cols])
+            shifted = x[..., row_idx, :][..., :, col_idx] * row_fac[:, None] * col_fac[None, :]
+            out += kernel[dy + half] * kernel[dx + half] * shifted
+    return out
+
+
+def blur1d(x, k, border="reflect101"):
+    """1-D convolution along the last axis."""
+    x = np.asarray(x, np.float64)
+    kernel = opencv_kernel(k)
+    half = k // 2
+    length = x.shape[-1]
+    out = np.zeros_like(x)
+    for d in range(-half, half + 1):
+        src = [_source(i + d, length, border) for i in range(length)]
+        idx = np.array([s[0] for s in src])
+        fac = np.array([s[1] for s in src])
+        out += kernel[d + half] * x[..., idx] * fac
+    return out
+
+
+def blur_rescaled(x, k):
+    """MMPose's B1: zero-padded blur, each map rescaled to its original max
+    (an all-zero map stays zero instead of MMPose's 0/0 NaN)."""
+    x = np.asarray(x, np.float64)
+    out = blur2d(x, k, border="zero")
+    flat_in = x.reshape(-1, *x.shape[-2:])
+    flat_out = out.reshape(-1, *x.shape[-2:])
+    for i in range(flat_out.shape[0]):
+        peak = flat_out[i].max()
+        if peak != 0:
+            flat_out[i] *= flat_in[i].max() / peak
+    return flat_out.reshape(x.shape)
+
+
+def blur1d_rescaled(x, k):
+    x = np.asarray(x, np.float64)
+    out = blur1d(x, k, border="zero")
+    flat_in = x.reshape(-1, x.shape[-1])
+    flat_out = out.reshape(-1, x.shape[-1])
+    for i in range(flat_out.shape[0]):
+        peak = flat_out[i].max()
+        if peak != 0:
+            flat_out[i] *= flat_in[i].max() / peak
+    return flat_out.reshape(x.shape)
+
+
+# ---------------------------------------------------------------- renderers
+def _sigma_of(sigma, n):
+    sigma = np.asarray(sigma, np.float64)
+    return float(sigma) if sigma.ndim == 0 else float(sigma[n])
+
+
+def g1_mmpose(kp, vis, size, sigma):
+    """MMPose's windowed Gaussian G1 (§1.2), incl. its one-pixel shift.
+
+    sigma = 0 gives the unit impulse of the policy (MMPose: NaN)."""
+    kp = np.asarray(kp, np.float64)
+    vis = np.asarray(vis)
+    width, height = size
+    num_instances, num_keypoints = vis.shape
+    heat = np.zeros((num_keypoints, height, width))
+    weights = vis.astype(np.float64).copy()
+    for n in range(num_instances):
+        s = _sigma_of(sigma, n)
+        r = 3 * s
+        gs = 2 * r + 1
+        length = math.ceil(gs)
+        c = math.floor(gs / 2)
+        for k in range(num_keypoints):
+            if vis[n, k] < 0.5:
+                continue
+            mu_x = int(kp[n, k, 0] + 0.5)  # int() truncates toward zero
+            mu_y = int(kp[n, k, 1] + 0.5)
+            left, top = int(mu_x - r), int(mu_y - r)
+            right, bottom = int(mu_x + r + 1), int(mu_y + r + 1)
+            if left >= width or top >= height or right < 0 or bottom < 0:
+                weights[n, k] = 0
+                continue
+            for y in range(max(0, top), min(height, bottom)):
+                for x in range(max(0, left), min(width, right)):
+                    i, j = x - left, y - top
+                    assert i < length and j < length
+                    if s == 0:
+                        value = 1.0 if (i == c and j == c) else 0.0
+                    else:
+                        value = math.exp(-((i - c) ** 2 + (j - c) ** 2) / (2 * s * s))
+                    heat[k, y, x] = max(heat[k, y, x], value)
+    return heat, weights
+
+
+def g1_exact(kp, vis, size, sigma):
+    """The geometrically exact windowed Gaussian (``mmpose_compat=False``):
+    centred on ``mu = floor(kp + 0.5)``, every pixel with ``|p - mu| <= 3σ``
+    per axis drawn; weight 0 when no such pixel lies on the map."""
+    kp = np.asarray(kp, np.float64)
+    vis = np.asarray(vis)
+    width, height = size
+    num_instances, num_keypoints = vis.shape
+    heat = np.zeros((num_keypoints, height, width))
+    weights = vis.astype(np.float64).copy()
+    for n in range(num_instances):
+        s = _sigma_of(sigma, n)
+        r = 3 * s
+        for k in range(num_keypoints):
+            if vis[n, k] < 0.5:
+                continue
+            mu_x = math.floor(kp[n, k, 0] + 0.5)
+            mu_y = math.floor(kp[n, k, 1] + 0.5)
+            xs = [x for x in range(width) if abs(x - mu_x) <= r]
+            ys = [y for y in range(height) if abs(y - mu_y) <= r]
+            if not xs or not ys:
+                weights[n, k] = 0
+                continue
+            for y in ys:
+                for x in xs:
+                    d2 = (x - mu_x) ** 2 + (y - mu_y) ** 2
+                    value = float(d2 == 0) if s == 0 else math.exp(-d2 / (2 * s * s))
+                    heat[k, y, x] = max(heat[k, y, x], value)
+    return heat, weights
+
+
+def g2(kp, vis, size, sigma):
+    """MMPose's full-map Gaussian G2 (§1.3)."""
+    kp = np.asarray(kp, np.float64)
+    vis = np.asarray(vis)
+    width, height = size
+    num_instances, num_keypoints = vis.shape
+    heat = np.zeros((num_keypoints, height, width))
+    weights = vis.astype(np.float64).copy()
+    for n in range(num_instances):
+        s = _sigma_of(sigma, n)
+        r = 3 * s
+        for k in range(num_keypoints):
+            if vis[n, k] < 0.5:
+                continue
+            mx, my = kp[n, k]
+            if mx - r >= width or my - r >= height or mx + r + 1 < 0 or my + r + 1 < 0:
+                weights[n, k] = 0
+                continue
+            for y in range(height):
+                for x in range(width):
+                    value = math.exp(-((x - mx) ** 2 + (y - my) ** 2) / (2 * s * s))
+                    heat[k, y, x] = max(heat[k, y, x], value)
+    return heat, weights
+
+
+def g3_mmpose(kp, vis, size, sigma):
+    """MMPose's UDP windowed Gaussian G3 (§1.4): G1's window, sub-pixel centre."""
+    kp = np.asarray(kp, np.float64)
+    vis = np.asarray(vis)
+    width, height = size
+    num_instances, num_keypoints = vis.shape
+    heat = np.zeros((num_keypoints, height, width))
+    weights = vis.astype(np.float64).copy()
+    s = float(sigma)
+    r = 3 * s
+    c = math.floor((2 * r + 1) / 2)
+    for n in range(num_instances):
+        for k in range(num_keypoints):
+            if vis[n, k] < 0.5:
+                continue
+            mu_x = int(kp[n, k, 0] + 0.5)
+            mu_y = int(kp[n, k, 1] + 0.5)
+            left, top = int(mu_x - r), int(mu_y - r)
+            right, bottom = int(mu_x + r + 1), int(mu_y + r + 1)
+            if left >= width or top >= height or right < 0 or bottom < 0:
+                weights[n, k] = 0
+                continue
+            x0 = c + (kp[n, k, 0] - mu_x)
+            y0 = c + (kp[n, k, 1] - mu_y)
+            for y in range(max(0, top), min(height, bottom)):
+                for x in range(max(0, left), min(width, right)):
+                    i, j = x - left, y - top
+                    value = math.exp(-((i - x0) ** 2 + (j - y0) ** 2) / (2 * s * s))
+                    heat[k, y, x] = max(heat[k, y, x], value)
+    return heat, weights
+
+
+def g3_exact(kp, vis, size, sigma):
+    """The exact UDP Gaussian: the true Gaussian of the keypoint on the pixels
+    within 3σ (per axis) of ``mu = floor(kp + 0.5)``; weight 0 off the map."""
+    kp = np.asarray(kp, np.float64)
+    vis = np.asarray(vis)
+    width, height = size
+    num_instances, num_keypoints = vis.shape
+    heat = np.zeros((num_keypoints, height, width))
+    weights = vis.astype(np.float64).copy()
+    s = float(sigma)
+    r = 3 * s
+    for n in range(num_instances):
+        for k in range(num_keypoints):
+            if vis[n, k] < 0.5:
+                continue
+            kx, ky = kp[n, k]
+            mu_x, mu_y = math.floor(kx + 0.5), math.floor(ky + 0.5)
+            xs = [x for x in range(width) if abs(x - mu_x) <= r]
+            ys = [y for y in range(height) if abs(y - mu_y) <= r]
+            if not xs or not ys:
+                weights[n, k] = 0
+                continue
+            for y in ys:
+                for x in xs:
+                    value = math.exp(-((x - kx) ** 2 + (y - ky) ** 2) / (2 * s * s))
+                    heat[k, y, x] = max(heat[k, y, x], value)
+    return heat, weights
+
+
+def g4(kp, vis, size, radius_factor):
+    """MMPose's UDP offset maps G4 (§1.5): class disk + x / y offsets, the
+    last visible instance overwriting earlier ones."""
+    kp = np.asarray(kp, np.float64)
+    vis = np.asarray(vis)
+    width, height = size
+    num_instances, num_keypoints = vis.shape
+    radius = radius_factor * max(width, height)
+    heat = np.zeros((num_keypoints * 3, height, width))
+    for n in range(num_instances):
+        for k in range(num_keypoints):
+            if vis[n, k] < 0.5:
+                continue
+            for y in range(height):
+                for x in range(width):
+                    xo = (kp[n, k, 0] - x) / radius
+                    yo = (kp[n, k, 1] - y) / radius
+                    heat[3 * k, y, x] = 1.0 if xo * xo + yo * yo <= 1 else 0.0
+                    heat[3 * k + 1, y, x] = xo
+                    heat[3 * k + 2, y, x] = yo
+    return heat, vis.astype(np.float64).copy()
+
+
+# ------------------------------------------------------- maxima, refinement
+def argmax(heatmaps):
+    """M1: first maximum in row-major order; (-1, -1) where max <= 0."""
+    heatmaps = np.asarray(heatmaps)
+    num_keypoints, height, width = heatmaps.shape
+    locs = np.zeros((num_keypoints, 2))
+    vals = np.zeros(num_keypoints)
+    for k in range(num_keypoints):
+        best = None
+        for y in range(height):
+            for x in range(width):
+                if best is None or heatmaps[k, y, x] > heatmaps[k, best[1], best[0]]:
+                    best = (x, y)
+        vals[k] = heatmaps[k, best[1], best[0]]
+        locs[k] = best if vals[k] > 0 else (-1, -1)
+    return locs, vals
+
+
+def _sign(v):
+    return float(v > 0) - float(v < 0)
+
+
+def refine_quarter(kp, hm, mmpose_compat=True):
+    """R1 with MMPose's asymmetric bounds, or symmetric ones."""
+    kp = np.array(kp, np.float64)
+    hm = np.asarray(hm, np.float64)
+    _, height, width = hm.shape
+    for n in range(kp.shape[0]):
+        for k in range(kp.shape[1]):
+            x, y = int(kp[n, k, 0]), int(kp[n, k, 1])
+            if mmpose_compat:
+                ok_x = 1 < x < width - 1 and 0 < y < height
+                ok_y = 1 < y < height - 1 and 0 < x < width
+            else:
+                ok_x = 0 < x < width - 1 and 0 <= y < height
+                ok_y = 0 < y < height - 1 and 0 <= x < width
+            if ok_x:
+                kp[n, k, 0] += 0.25 * _sign(hm[k, y, x + 1] - hm[k, y, x - 1])
+            if ok_y:
+                kp[n, k, 1] += 0.25 * _sign(hm[k, y + 1, x] - hm[k, y - 1, x])
+    return kp
+
+
+def refine_megvii(kp, blurred):
+    kp = np.array(kp, np.float64)
+    hm = np.asarray(blurred, np.float64)
+    _, height, width = hm.shape
+    for n in range(kp.shape[0]):
+        for k in range(kp.shape[1]):
+            x, y = int(kp[n, k, 0]), int(kp[n, k, 1])
+            if 1 < x < width - 1 and 1 < y < height - 1:
+                kp[n, k, 0] += _sign(hm[k, y, x + 1] - hm[k, y, x - 1]) * 0.25 + 0.5
+                kp[n, k, 1] += _sign(hm[k, y + 1, x] - hm[k, y - 1, x]) * 0.25 + 0.5
+    return kp
+
+
+def refine_dark(kp, hm, k_blur):
+    """R2: DARK's Newton step on the log of the rescaled blur (§1.9)."""
+    kp = np.array(kp, np.float64)
+    h = np.log(np.maximum(blur_rescaled(hm, k_blur), 1e-10))
+    _, height, width = h.shape
+    for n in range(kp.shape[0]):
+        for k in range(kp.shape[1]):
+            x, y = int(kp[n, k, 0]), int(kp[n, k, 1])
+            if not (1 < x < width - 2 and 1 < y < height - 2):
+                continue
+            m = h[k]
+            dx = 0.5 * (m[y, x + 1] - m[y, x - 1])
+            dy = 0.5 * (m[y + 1, x] - m[y - 1, x])
+            dxx = 0.25 * (m[y, x + 2] - 2 * m[y, x] + m[y, x - 2])
+            dxy = 0.25 * (m[y + 1, x + 1] - m[y - 1, x + 1] - m[y + 1, x - 1] + m[y - 1, x - 1])
+            dyy = 0.25 * (m[y + 2, x] - 2 * m[y, x] + m[y - 2, x])
+            hess = np.array([[dxx, dxy], [dxy, dyy]])
+            if np.linalg.det(hess) != 0:
+                kp[n, k] -= np.linalg.solve(hess, [dx, dy])
+    return kp
+
+
+def refine_dark_udp(kp, hm, k_blur):
+    """R3: UDP's DARK step on the edge-padded log map (§1.9); a location -1
+    is left unchanged (policy 5)."""
+    kp = np.array(kp, np.float64)
+    h = np.log(np.clip(blur_rescaled(hm, k_blur), 1e-3, 50.0))
+    padded = np.pad(h, ((0, 0), (1, 1), (1, 1)), mode="edge")
+    _, height, width = h.shape
+    eps = 1.1920929e-07
+    for n in range(kp.shape[0]):
+        for k in range(kp.shape[1]):
+            x, y = int(kp[n, k, 0]), int(kp[n, k, 1])
+            if not (0 <= x < width and 0 <= y < height):
+                continue
+            p = padded[k]
+            X, Y = x + 1, y + 1
+            i0 = p[Y, X]
+            ixp, ixm, iyp, iym = p[Y, X + 1], p[Y, X - 1], p[Y + 1, X], p[Y - 1, X]
+            ixyp, ixym = p[Y + 1, X + 1], p[Y - 1, X - 1]
+            dx, dy = 0.5 * (ixp - ixm), 0.5 * (iyp - iym)
+            dxx = ixp - 2 * i0 + ixm
+            dyy = iyp - 2 * i0 + iym
+            dxy = 0.5 * (ixyp - ixp - iyp + 2 * i0 - ixm - iym + ixym)
+            hess = np.array([[dxx, dxy], [dxy, dyy]]) + eps * np.eye(2)
+            kp[n, k] -= np.linalg.solve(hess, [dx, dy])
+    return kp
+
+
+def gaussian_blob_maps(rng, num_keypoints, height, width, sigma=2.0, margin=3, noise=0.0):
+    """Smooth positive test maps: a Gaussian at a random sub-pixel point plus
+    (optional) small positive noise; returns ``(maps (K, H, W), centres (K, 2))``."""
+    centres = np.stack(
+        [rng.uniform(margin, width - 1 - margin, num_keypoints),
+         rng.uniform(margin, height - 1 - margin, num_keypoints)], axis=-1)
+    ys, xs = np.mgrid[0:height, 0:width]
+    maps = np.exp(-((xs[None] - centres[:, 0, None, None]) ** 2
+                    + (ys[None] - centres[:, 1, None, None]) ** 2) / (2 * sigma**2))
+    maps = maps + noise * rng.uniform(0, 1, maps.shape)
+    return maps.astype(np.float32), centres
+
+
+_NPREF = types.SimpleNamespace(
+    opencv_kernel=opencv_kernel,
+    reflect101=reflect101,
+    blur2d=blur2d,
+    blur1d=blur1d,
+    blur_rescaled=blur_rescaled,
+    blur1d_rescaled=blur1d_rescaled,
+    g1_mmpose=g1_mmpose,
+    g1_exact=g1_exact,
+    g2=g2,
+    g3_mmpose=g3_mmpose,
+    g3_exact=g3_exact,
+    g4=g4,
+    argmax=argmax,
+    refine_quarter=refine_quarter,
+    refine_megvii=refine_megvii,
+    refine_dark=refine_dark,
+    refine_dark_udp=refine_dark_udp,
+    gaussian_blob_maps=gaussian_blob_maps,
+)
+
+
+@pytest.fixture(scope="session")
+def npref():
+    """The independent NumPy references above, as one namespace."""
+    return _NPREF
+
+
+def _identity(fn):
+    return fn
+
+
+def _jit(fn):
+    import jax
+
+    return jax.jit(fn)
+
+
+@pytest.fixture(params=[_jit, _identity], ids=["jit", "nojit"])
+def variant(request):
+    """Runs a test body jitted and un-jitted (pytest-style chex.variants)."""
+    return request.param
