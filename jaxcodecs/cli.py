@@ -1,0 +1,712 @@
+"""``python -m jaxcodecs``: the round-trip demo and the codec benchmarks.
+
+Subcommands:
+
+* ``demo``: every registered codec, each of its ``demo_configs``, in both
+  modes (``mmpose_compat=True``, "mmpose", and ``False``, "exact"): the
+  sample COCO-17 poses are encoded and decoded with ``jax.jit(batch_encode)``
+  and ``jax.jit(batch_decode)``; the table gives the round-trip error in input
+  pixels, the batch throughput and the compile time; a PNG shows one pose per
+  configuration (needs matplotlib).
+* ``bench``: compile time and jitted encode / decode throughput for several
+  batch sizes, as a table and optionally a JSON file (see
+  ``benchmarks/bench_codecs.py``).
+
+Both run the same generic path for every codec, driven only by the codec's
+``demo_configs``, ``decode_input_keys`` and ``input_size``.
+
+How the demo poses are placed (:func:`demo_keypoints`): the unit-box poses of
+:func:`jaxcodecs.sample.load_coco17_sample` fill the central
+``DEMO_FILL = 70%`` of the input, ``x = -0.5 + w * (0.15 + 0.7 * u)`` (the
+input spans ``[-0.5, w - 0.5]`` with pixel centres at integers), plus a
+sub-pixel jitter ``numpy.random.default_rng(seed).uniform(-0.5, 0.5,
+(N, 17, 2))`` so that keypoints do not sit on the pixel grid. More than 64
+poses repeat the sample with fresh jitter.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+__all__ = [
+    "DEMO_FILL",
+    "config_label",
+    "config_labels",
+    "demo_keypoints",
+    "round_trip_errors",
+    "host_kind",
+    "main",
+]
+
+DEMO_FILL = 0.7
+MODES = (("mmpose", True), ("exact", False))
+_SHAPE_KEYS = frozenset({"input_size", "heatmap_size"})
+_SHORT_NAMES = {"kernel_size": "k"}
+_DEFAULT_INPUT_SIZE = (192, 256)
+
+
+# ----------------------------------------------------------------- helpers
+def _format_value(value: Any) -> str:
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value))
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        return f"{float(value):g}"
+    if isinstance(value, (tuple, list)):
+        return "x".join(_format_value(v) for v in value)
+    return str(value).replace(" ", "")
+
+
+def _label_parts(config: Mapping[str, Any], skip: frozenset = frozenset()) -> list[str]:
+    parts = []
+    for key, value in config.items():
+        if key in skip:
+            continue
+        if isinstance(value, (bool, np.bool_)):
+            parts.append(key if value else f"{key}=False")
+        elif isinstance(value, str):
+            parts.append(value)
+        else:
+            parts.append(f"{_SHORT_NAMES.get(key, key)}={_format_value(value)}")
+    return parts
+
+
+def config_label(config: Mapping[str, Any]) -> str:
+    """A short label for one config: ``sigma=2,unbiased``; sizes left out."""
+    return ",".join(_label_parts(config, _SHAPE_KEYS)) or "default"
+
+
+def config_labels(configs: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Short, distinct labels for a codec's configs.
+
+    A ``True`` flag is shown by its name, a string by its value, anything else
+    as ``name=value`` (``kernel_size`` as ``k``). Parts that all configs share
+    are dropped where something else tells the configs apart, and sizes are
+    shown only where they differ, so MSRAHeatmap's two demo configs read
+    ``sigma=2`` and ``unbiased``.
+    """
+    configs = [dict(c) for c in configs]
+    varying_shapes = frozenset(
+        key for key in _SHAPE_KEYS
+        if len({_format_value(c.get(key)) for c in configs}) > 1
+    )
+    skip = _SHAPE_KEYS - varying_shapes
+    parts = [_label_parts(c, skip) for c in configs]
+    common = set.intersection(*(set(p) for p in parts)) if len(parts) > 1 else set()
+    labels = []
+    for p in parts:
+        kept = [x for x in p if x not in common] or p
+        labels.append(",".join(kept) or "default")
+    seen: dict[str, int] = {}
+    for i, label in enumerate(labels):  # make repeats distinct: label#2, label#3
+        seen[label] = seen.get(label, 0) + 1
+        if seen[label] > 1:
+            labels[i] = f"{label}#{seen[label]}"
+    return labels
+
+
+def demo_keypoints(
+    num_poses: int, input_size: Sequence[int], seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """The demo's poses in input pixels (see the module docstring).
+
+    Returns:
+      ``keypoints (num_poses, 17, 2)`` and ``visible (num_poses, 17)``, float32.
+    """
+    from jaxcodecs.sample import load_coco17_sample
+
+    unit, visible = load_coco17_sample()
+    reps = -(-num_poses // len(unit))
+    unit = np.tile(unit, (reps, 1, 1))[:num_poses].astype(np.float64)
+    visible = np.tile(visible, (reps, 1))[:num_poses]
+    size = np.asarray(input_size, np.float64)
+    margin = (1.0 - DEMO_FILL) / 2
+    jitter = np.random.default_rng(seed).uniform(-0.5, 0.5, size=unit.shape)
+    keypoints = -0.5 + size * (margin + DEMO_FILL * unit) + jitter
+    return keypoints.astype(np.float32), visible.astype(np.float32)
+
+
+def _pick_instances(decoded: np.ndarray, keypoints: np.ndarray, visible: np.ndarray) -> np.ndarray:
+    """``(B, K, 2)`` from decoded ``(B, N, K, D)`` (or ``(B, K, D)``): per
+    sample, the instance nearest to the true pose (the only one when N = 1)."""
+    decoded = np.asarray(decoded, np.float64)
+    if decoded.ndim == 3:
+        decoded = decoded[:, None]
+    decoded = decoded[..., :2]
+    if decoded.shape[1] == 1:
+        return decoded[:, 0]
+    distance = np.linalg.norm(decoded - keypoints[:, None].astype(np.float64), axis=-1)
+    mask = (visible > 0)[:, None, :]
+    mean = np.where(mask, distance, 0).sum(-1) / np.maximum(mask.sum(-1), 1)
+    mean = np.where(np.isfinite(mean), mean, np.inf)
+    best = np.argmin(mean, axis=1)
+    return decoded[np.arange(len(decoded)), best]
+
+
+def round_trip_errors(
+    decoded: np.ndarray, keypoints: np.ndarray, visible: np.ndarray
+) -> tuple[float, float]:
+    """Mean and max Euclidean distance in pixels over visible keypoints.
+
+    Args:
+      decoded: ``(B, K, 2)`` decoded keypoints (or ``(B, N, K, D)`` model
+        output, of which the instance nearest to the truth is taken).
+      keypoints: ``(B, K, 2)`` true keypoints.
+      visible: ``(B, K)``; keypoints with ``visible > 0`` count.
+    """
+    decoded = np.asarray(decoded, np.float64)
+    if decoded.ndim != 3 or decoded.shape[-1] != 2:
+        decoded = _pick_instances(decoded, keypoints, visible)
+    distance = np.linalg.norm(decoded - np.asarray(keypoints, np.float64), axis=-1)
+    distance = distance[np.asarray(visible) > 0]
+    if distance.size == 0:
+        return math.nan, math.nan
+    return float(distance.mean()), float(distance.max())
+
+
+def _block(tree: Any) -> Any:
+    import jax
+
+    return jax.block_until_ready(tree)
+
+
+def _timed(
+    fn: Callable[..., Any], args: Sequence[Any], repeats: int, min_time: float = 0.0, max_repeats: int = 200
+) -> tuple[Any, float, float]:
+    """Calls ``fn(*args)`` once (compile + run), then at least ``repeats``
+    more times (and for at least ``min_time`` seconds).
+
+    Returns:
+      ``(output, first_call_s, median_steady_s)``.
+    """
+    start = time.perf_counter()
+    out = _block(fn(*args))
+    first = time.perf_counter() - start
+    times: list[float] = []
+    begin = time.perf_counter()
+    while len(times) < max(1, repeats) or (time.perf_counter() - begin < min_time and len(times) < max_repeats):
+        start = time.perf_counter()
+        _block(fn(*args))
+        times.append(time.perf_counter() - start)
+    return out, first, statistics.median(times)
+
+
+def _input_size(codec: Any) -> tuple[int, int]:
+    size = getattr(codec, "input_size", None)
+    try:
+        width, height = (int(v) for v in size)
+        return width, height
+    except (TypeError, ValueError):
+        return _DEFAULT_INPUT_SIZE
+
+
+def _scale_factor(codec: Any) -> tuple[float, float] | None:
+    try:
+        scale = np.asarray(getattr(codec, "scale_factor"), np.float64).reshape(-1)
+    except Exception:
+        return None
+    return (float(scale[0]), float(scale[1])) if scale.shape == (2,) else None
+
+
+def _codec_configs(names: Sequence[str] | None) -> list[tuple[str, type, list[dict], list[str]]]:
+    import jaxcodecs
+
+    known = jaxcodecs.list_codecs()
+    selected = list(known) if not names else list(dict.fromkeys(names))
+    out = []
+    for name in selected:
+        cls = jaxcodecs.get_codec_class(name)  # KeyError lists the known names
+        configs = [dict(c) for c in getattr(cls, "demo_configs", ())]
+        out.append((name, cls, configs, config_labels(configs) if configs else []))
+    return out
+
+
+def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence[bool]) -> str:
+    """An aligned plain-text table."""
+    widths = [len(h) for h in headers]
+    for row in rows:
+        widths = [max(w, len(cell)) for w, cell in zip(widths, row)]
+
+    def line(cells):
+        text = [c.rjust(w) if r else c.ljust(w) for c, w, r in zip(cells, widths, right)]
+        return "  ".join(text).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([line(headers), rule, *(line(r) for r in rows)])
+
+
+def _short_error(error: BaseException) -> str:
+    text = f"{type(error).__name__}: {error}".replace("\n", " ")
+    return text if len(text) <= 100 else text[:97] + "..."
+
+
+def _fmt(value: float | None, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return f"{value:.{digits}f}"
+
+
+def _rate(value: float | None) -> str:
+    return "-" if value is None or not math.isfinite(value) else f"{value:.0f}"
+
+
+# -------------------------------------------------------------------- demo
+@dataclasses.dataclass
+class DemoRow:
+    codec: str
+    config: str
+    mode: str
+    mean_error: float = math.nan
+    max_error: float = math.nan
+    encode_per_s: float | None = None
+    decode_per_s: float | None = None
+    compile_s: float | None = None
+    note: str = ""
+
+    def cells(self) -> list[str]:
+        return [
+            self.codec, self.config, self.mode,
+            _fmt(self.mean_error), _fmt(self.max_error),
+            _rate(self.encode_per_s), _rate(self.decode_per_s),
+            _fmt(self.compile_s, 2), self.note,
+        ]
+
+
+DEMO_HEADERS = (
+    "codec", "config", "mode", "mean err px", "max err px",
+    "encode/s", "decode/s", "compile s", "note",
+)
+_DEMO_RIGHT = (False, False, False, True, True, True, True, True, False)
+
+
+def _demo_row(cls, name, label, config, mode, compat, num_poses, seed, repeats):
+    import jax
+
+    codec = cls(**config, mmpose_compat=compat)
+    keypoints, visible = demo_keypoints(num_poses, _input_size(codec), seed)
+    encode = jax.jit(codec.batch_encode)
+    decode = jax.jit(codec.batch_decode)
+    encoded, enc_first, enc_step = _timed(encode, (keypoints[:, None], visible[:, None]), repeats)
+    inputs = [encoded[key] for key in codec.decode_input_keys]
+    decoded, dec_first, dec_step = _timed(decode, inputs, repeats)
+    picked = _pick_instances(np.asarray(decoded[0]), keypoints, visible)
+    mean_error, max_error = round_trip_errors(picked, keypoints, visible)
+    row = DemoRow(
+        name, label, mode, mean_error, max_error,
+        num_poses / enc_step, num_poses / dec_step,
+        max(0.0, enc_first - enc_step) + max(0.0, dec_first - dec_step),
+    )
+    first_input = np.asarray(inputs[0][0]) if inputs else None
+    return row, codec, keypoints[0], visible[0], first_input, picked[0]
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    import jax
+
+    started = time.perf_counter()
+    if args.num_poses < 1:
+        print("demo: --num-poses must be >= 1", file=sys.stderr)
+        return 2
+    try:
+        selection = _codec_configs(args.codecs)
+    except KeyError as error:
+        print(f"demo: {error.args[0]}", file=sys.stderr)
+        return 2
+    device = jax.devices()[0]
+    print(
+        f"jaxcodecs demo: {args.num_poses} COCO-17 poses in the central {DEMO_FILL:.0%} of each "
+        f"codec's input, sub-pixel jitter (seed {args.seed}); batch B={args.num_poses}; "
+        f"jax {jax.__version__} on {device.platform} ({device.device_kind})"
+    )
+    print(
+        "errors: round trip encode->decode over visible keypoints, input pixels; "
+        "throughput: poses/s, jitted, median of "
+        f"{args.repeats}; compile s: first call minus steady state, encode + decode\n"
+    )
+    rows: list[DemoRow] = []
+    panels: list[dict] = []
+    failed = 0
+    for name, cls, configs, labels in selection:
+        if not configs:
+            rows.append(DemoRow(name, "-", "-", note="no demo config"))
+            continue
+        for config, label in zip(configs, labels):
+            decoded_by_mode: dict[str, np.ndarray] = {}
+            panel: dict[str, Any] = {}
+            for mode, compat in MODES:
+                try:
+                    row, codec, true0, vis0, input0, decoded0 = _demo_row(
+                        cls, name, label, config, mode, compat, args.num_poses, args.seed, args.repeats
+                    )
+                except Exception as error:  # report the row, keep going
+                    failed += 1
+                    rows.append(DemoRow(name, label, mode, note=f"FAILED {_short_error(error)}"))
+                    continue
+                rows.append(row)
+                decoded_by_mode[mode] = decoded0
+                if not panel:
+                    panel = dict(
+                        codec_name=f"{name} {label}", heatmaps=input0, keypoints_true=true0,
+                        visible=vis0, input_size=_input_size(codec), heatmap_scale=_scale_factor(codec),
+                    )
+            if panel:
+                panel["keypoints_decoded"] = decoded_by_mode
+                panels.append(panel)
+    print(format_table(DEMO_HEADERS, [r.cells() for r in rows], _DEMO_RIGHT))
+    elapsed = time.perf_counter() - started
+    print(f"\n{len(rows)} rows in {elapsed:.1f} s" + (f"; {failed} FAILED" if failed else ""))
+
+    if not args.no_plot and panels:
+        out = args.out
+        try:
+            from jaxcodecs import viz
+
+            path = out if out is not None else "jaxcodecs_demo.png"
+            viz.plot_round_trips(
+                path, panels, columns=3,
+                title="jaxcodecs round trip: sample pose 0, summed target and decoded keypoints (both modes)",
+            )
+            print(f"wrote {os.path.abspath(path)}")
+        except ImportError:
+            print("note: matplotlib is not installed; skipped the picture (pip install 'jaxcodecs[viz]').")
+    return 1 if failed else 0
+
+
+# ------------------------------------------------------------------- bench
+def host_kind() -> str:
+    """``cpu-<cores>core`` or ``<platform>-<device kind>[-x<count>]``, for result file names."""
+    import jax
+
+    device = jax.devices()[0]
+    if device.platform == "cpu":
+        try:
+            cores = len(os.sched_getaffinity(0))
+        except AttributeError:  # pragma: no cover - macOS, Windows
+            cores = os.cpu_count() or 1
+        return f"cpu-{cores}core"
+    kind = re.sub(r"[^a-z0-9]+", "-", device.device_kind.lower()).strip("-")
+    count = jax.device_count()
+    return f"{device.platform}-{kind}" + (f"-x{count}" if count > 1 else "")
+
+
+_ORACLE_SCRIPT = r'''
+import json, statistics, sys, time, warnings
+warnings.simplefilter("ignore")
+import numpy as np
+spec = json.load(open(sys.argv[1]))
+data = np.load(sys.argv[2])
+import mmpose
+import mmpose.codecs  # noqa: F401  registers the codecs
+from mmpose.registry import KEYPOINT_CODECS
+out = {"mmpose_version": mmpose.__version__, "numpy_version": np.__version__, "rows": []}
+
+def timed(fn, min_repeats, min_time):
+    times, begin = [], time.perf_counter()
+    while len(times) < min_repeats or (time.perf_counter() - begin < min_time and len(times) < 50):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+for item in spec["rows"]:
+    i = item["index"]
+    result = {"index": i}
+    try:
+        cfg = {k: tuple(v) if isinstance(v, list) else v for k, v in item["config"].items()}
+        codec = KEYPOINT_CODECS.build(dict(type=item["codec"], **cfg))
+        kp, vis = data["keypoints_%d" % i], data["visible_%d" % i]
+        n = len(kp)
+        encode_all = lambda: [codec.encode(kp[b], vis[b]) for b in range(n)]
+        encoded = encode_all()
+        keys = item["decode_input_keys"]
+        decode_all = lambda: [codec.decode(*[e[k] for k in keys]) for e in encoded]
+        decode_all()
+        result["encode_samples_per_s"] = n / timed(encode_all, spec["repeats"], spec["min_time"])
+        result["decode_samples_per_s"] = n / timed(decode_all, spec["repeats"], spec["min_time"])
+    except Exception as error:
+        result["error"] = "%s: %s" % (type(error).__name__, error)
+    out["rows"].append(result)
+json.dump(out, open(sys.argv[3], "w"))
+'''
+
+
+def _run_oracle(
+    python: str, items: list[dict], arrays: dict[str, np.ndarray], repeats: int, min_time: float
+) -> dict | None:
+    """MMPose's per-sample NumPy loop over the same configs and poses, in the
+    oracle venv's ``python``; ``None`` (with a note) when anything goes wrong."""
+    with tempfile.TemporaryDirectory(prefix="jaxcodecs-oracle-") as tmp:
+        tmp_path = Path(tmp)
+        (tmp_path / "oracle.py").write_text(_ORACLE_SCRIPT)
+        (tmp_path / "spec.json").write_text(
+            json.dumps({"rows": items, "repeats": repeats, "min_time": min_time})
+        )
+        np.savez(tmp_path / "poses.npz", **arrays)
+        command = [python, str(tmp_path / "oracle.py"), str(tmp_path / "spec.json"),
+                   str(tmp_path / "poses.npz"), str(tmp_path / "out.json")]
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, timeout=1800)
+        except (OSError, subprocess.SubprocessError) as error:
+            print(f"note: MMPose oracle not run ({_short_error(error)}); column skipped.")
+            return None
+        if done.returncode != 0 or not (tmp_path / "out.json").exists():
+            tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
+            print(f"note: MMPose oracle failed (exit {done.returncode}: {tail[0]}); column skipped.")
+            return None
+        return json.loads((tmp_path / "out.json").read_text())
+
+
+BENCH_HEADERS = (
+    "codec", "config", "mode", "B", "compile enc s", "compile dec s",
+    "encode/s", "decode/s", "mmpose enc/s", "mmpose dec/s", "note",
+)
+_BENCH_RIGHT = (False, False, False, True, True, True, True, True, True, True, False)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (tuple, list)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (np.integer, np.floating, np.bool_)):
+        return value.item()
+    if isinstance(value, (int, float, str, bool)) or value is None:
+        return value
+    return str(value)
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    import jax
+
+    import jaxcodecs
+
+    try:
+        selection = _codec_configs(args.codecs)
+    except KeyError as error:
+        print(f"bench: {error.args[0]}", file=sys.stderr)
+        return 2
+    batch_sizes = sorted(set(args.batch_sizes))
+    if not batch_sizes or min(batch_sizes) < 1:
+        print("bench: --batch-sizes must be positive", file=sys.stderr)
+        return 2
+    kind = host_kind()
+    device = jax.devices()[0]
+    print(
+        f"jaxcodecs bench on {kind} ({device.device_kind}), jax {jax.__version__}: jitted "
+        f"batch_encode / batch_decode, samples/s = B / median step time "
+        f"(>= {args.repeats} runs, >= {args.min_time:g} s); compile s = first call minus step\n"
+    )
+    results: list[dict] = []
+    table_rows: list[list[str]] = []
+    oracle_items: list[dict] = []
+    oracle_arrays: dict[str, np.ndarray] = {}
+    failed = 0
+    for name, cls, configs, labels in selection:
+        if not configs:
+            results.append({"codec": name, "note": "no demo config"})
+            table_rows.append([name, "-", "-", "-", "-", "-", "-", "-", "-", "-", "no demo config"])
+            continue
+        for config, label in zip(configs, labels):
+            for mode, compat in MODES:
+                try:
+                    codec = cls(**config, mmpose_compat=compat)
+                    encode = jax.jit(codec.batch_encode)
+                    decode = jax.jit(codec.batch_decode)
+                    size = _input_size(codec)
+                    for batch in batch_sizes:
+                        keypoints, visible = demo_keypoints(batch, size, args.seed)
+                        encoded, enc_first, enc_step = _timed(
+                            encode, (keypoints[:, None], visible[:, None]), args.repeats, args.min_time
+                        )
+                        inputs = [encoded[key] for key in codec.decode_input_keys]
+                        _, dec_first, dec_step = _timed(decode, inputs, args.repeats, args.min_time)
+                        results.append({
+                            "codec": name, "config_label": label, "config": _jsonable(config),
+                            "mode": mode, "mmpose_compat": compat, "batch_size": batch,
+                            "encode_compile_s": max(0.0, enc_first - enc_step),
+                            "decode_compile_s": max(0.0, dec_first - dec_step),
+                            "encode_step_s": enc_step, "decode_step_s": dec_step,
+                            "encode_samples_per_s": batch / enc_step,
+                            "decode_samples_per_s": batch / dec_step,
+                        })
+                        del encoded, inputs
+                except Exception as error:
+                    failed += 1
+                    results.append({"codec": name, "config_label": label, "mode": mode,
+                                    "error": _short_error(error)})
+                    continue
+            if args.oracle_python:
+                index = len(oracle_items)
+                try:
+                    size = _input_size(cls(**config))
+                except Exception:
+                    continue
+                keypoints, visible = demo_keypoints(args.oracle_samples, size, args.seed)
+                oracle_arrays[f"keypoints_{index}"] = keypoints[:, None]
+                oracle_arrays[f"visible_{index}"] = visible[:, None]
+                oracle_items.append({
+                    "index": index, "codec": name, "config_label": label,
+                    "config": _jsonable(config), "decode_input_keys": list(cls.decode_input_keys),
+                })
+
+    oracle = None
+    if args.oracle_python:
+        print(f"running MMPose's per-sample loop in {args.oracle_python} ...", flush=True)
+        oracle = _run_oracle(args.oracle_python, oracle_items, oracle_arrays, 3, args.min_time)
+        if oracle is not None:
+            by_config = {(it["codec"], it["config_label"]): row
+                         for it, row in zip(oracle_items, oracle["rows"])}
+            oracle["rows"] = [{**it, **row} for it, row in zip(oracle_items, oracle["rows"])]
+            for row in oracle["rows"]:
+                if "error" in row:
+                    print(f"note: MMPose oracle, {row['codec']} {row['config_label']}: {row['error']}")
+            for result in results:
+                row = by_config.get((result.get("codec"), result.get("config_label")))
+                if row and result.get("mode") == "mmpose" and "batch_size" in result:
+                    result["mmpose_numpy_encode_samples_per_s"] = row.get("encode_samples_per_s")
+                    result["mmpose_numpy_decode_samples_per_s"] = row.get("decode_samples_per_s")
+
+    for result in results:
+        if "batch_size" not in result:
+            if "error" in result:
+                table_rows.append([result["codec"], result["config_label"], result["mode"],
+                                   "-", "-", "-", "-", "-", "-", "-", f"FAILED {result['error']}"])
+            continue
+        table_rows.append([
+            result["codec"], result["config_label"], result["mode"], str(result["batch_size"]),
+            _fmt(result["encode_compile_s"], 2), _fmt(result["decode_compile_s"], 2),
+            _rate(result["encode_samples_per_s"]), _rate(result["decode_samples_per_s"]),
+            _rate(result.get("mmpose_numpy_encode_samples_per_s")),
+            _rate(result.get("mmpose_numpy_decode_samples_per_s")), "",
+        ])
+    print(format_table(BENCH_HEADERS, table_rows, _BENCH_RIGHT))
+    if oracle is None:
+        print("\nmmpose columns: not run (set MMPOSE_ORACLE_PYTHON to the oracle venv's python)")
+    else:
+        print(f"\nmmpose columns: MMPose {oracle.get('mmpose_version')} per-sample NumPy loop, "
+              f"{args.oracle_samples} samples, one CPU process")
+
+    report = {
+        "host": {
+            "kind": kind,
+            "platform": device.platform,
+            "device_kind": device.device_kind,
+            "device_count": jax.device_count(),
+            "cpu_count": os.cpu_count(),
+            "machine": platform.machine(),
+            "processor": platform.processor(),
+            "python": platform.python_version(),
+            "jax": jax.__version__,
+            "numpy": np.__version__,
+            "jaxcodecs": jaxcodecs.__version__,
+        },
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "settings": {
+            "batch_sizes": batch_sizes, "repeats": args.repeats, "min_time_s": args.min_time,
+            "seed": args.seed, "statistic": "median step time; samples/s = B / step",
+            "poses": "jaxcodecs.sample COCO-17 poses in the central 70% of the input, sub-pixel jitter",
+        },
+        "results": results,
+        "mmpose_oracle": oracle,
+    }
+    json_path = args.json
+    if json_path is None and args.results_dir is not None:
+        json_path = Path(args.results_dir) / f"{kind}.json"
+    if json_path is not None:
+        json_path = Path(json_path)
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(_jsonable(report), indent=1) + "\n")
+        print(f"wrote {json_path}")
+    return 1 if failed else 0
+
+
+# ------------------------------------------------------------------ parser
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m jaxcodecs",
+        description="jaxcodecs: differentiable, jit-able keypoint codecs in JAX.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="{demo,bench}")
+
+    demo = sub.add_parser(
+        "demo",
+        help="round-trip every codec on sample COCO-17 poses: error, throughput, a picture",
+        description=(
+            "Encode and decode sample COCO-17 poses with every registered codec "
+            "(each of its demo configs, both modes: 'mmpose' = mmpose_compat=True, "
+            "'exact' = mmpose_compat=False) using jax.jit(batch_encode / batch_decode). "
+            "Prints the round-trip error in input pixels over visible keypoints, the "
+            "batch throughput and the compile time, and draws one pose per config."
+        ),
+    )
+    demo.add_argument("--num-poses", type=int, default=64, metavar="N",
+                      help="poses per batch (default 64; the sample repeats beyond 64)")
+    demo.add_argument("--codecs", nargs="+", metavar="NAME",
+                      help="only these registered codecs (default: all)")
+    demo.add_argument("--out", metavar="PATH",
+                      help="PNG path (default: jaxcodecs_demo.png in the current directory "
+                           "when matplotlib is installed)")
+    demo.add_argument("--no-plot", action="store_true", help="do not draw the picture")
+    demo.add_argument("--seed", type=int, default=0, help="seed of the sub-pixel jitter (default 0)")
+    demo.add_argument("--repeats", type=int, default=3,
+                      help="timed runs after the warm-up call (default 3)")
+    demo.set_defaults(func=run_demo)
+
+    bench = sub.add_parser(
+        "bench",
+        help="compile time and jitted encode / decode throughput per codec and batch size",
+        description=(
+            "Benchmark every registered codec's demo configs in both modes: compile time "
+            "and jitted batch_encode / batch_decode throughput (samples/s, median step) for "
+            "each batch size. With MMPOSE_ORACLE_PYTHON (or --oracle-python) pointing to the "
+            "MMPose oracle venv's python, MMPose's per-sample NumPy loop is timed on the "
+            "same configs and added as extra columns; without it those columns are skipped."
+        ),
+    )
+    bench.add_argument("--codecs", nargs="+", metavar="NAME", help="only these codecs")
+    bench.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 64, 256], metavar="B",
+                       help="batch sizes (default 1 64 256)")
+    bench.add_argument("--repeats", type=int, default=5, help="minimum timed runs (default 5)")
+    bench.add_argument("--min-time", type=float, default=0.2,
+                       help="minimum seconds of timed runs per measurement (default 0.2)")
+    bench.add_argument("--seed", type=int, default=0, help="seed of the sub-pixel jitter")
+    bench.add_argument("--json", type=Path, metavar="PATH", help="write the results as JSON here")
+    bench.add_argument("--results-dir", type=Path, metavar="DIR",
+                       help="write the JSON to DIR/<host-kind>.json (e.g. cpu-2core.json)")
+    bench.add_argument("--oracle-python", default=os.environ.get("MMPOSE_ORACLE_PYTHON") or None,
+                       metavar="PYTHON",
+                       help="python of the MMPose oracle venv (default: $MMPOSE_ORACLE_PYTHON)")
+    bench.add_argument("--oracle-samples", type=int, default=64,
+                       help="samples in MMPose's per-sample loop (default 64)")
+    bench.set_defaults(func=run_bench)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Runs ``python -m jaxcodecs`` with ``argv`` (default ``sys.argv[1:]``); returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "func", None) is None:
+        parser.print_help()
+        return 2
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
