@@ -1,0 +1,313 @@
+"""Tests of ``python -m jaxcodecs`` (demo, bench), the sample poses and viz."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import jax
+import numpy as np
+import pytest
+
+import jaxcodecs
+from jaxcodecs import cli, viz
+from jaxcodecs.base import Codec
+from jaxcodecs.registry import _REGISTRY
+from jaxcodecs.sample import (
+    COCO17_KEYPOINT_NAMES,
+    COCO17_SKELETON,
+    load_coco17_sample,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+MODES = {"mmpose": True, "exact": False}
+
+
+def _run_module(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "jaxcodecs", *args],
+        capture_output=True, text=True, cwd=cwd, timeout=600,
+    )
+
+
+def _table_rows(stdout: str) -> dict[tuple[str, str, str], list[str]]:
+    """The demo table's rows keyed by (codec, config, mode)."""
+    lines = stdout.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.split()[:3] == ["codec", "config", "mode"])
+    assert set(lines[start + 1].replace(" ", "")) == {"-"}
+    rows = {}
+    for line in lines[start + 2:]:
+        if not line.strip():
+            break
+        cells = line.split()
+        rows[tuple(cells[:3])] = cells
+    return rows
+
+
+# ----------------------------------------------------------------- sample
+def _generator():
+    spec = importlib.util.spec_from_file_location(
+        "make_coco17_sample", REPO / "benchmarks" / "make_coco17_sample.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_sample_shapes_dtypes_range():
+    keypoints, visible = load_coco17_sample()
+    assert keypoints.shape == (64, 17, 2) and keypoints.dtype == np.float32
+    assert visible.shape == (64, 17) and visible.dtype == np.float32
+    assert np.all(np.isfinite(keypoints))
+    assert keypoints.min() >= 0.0 and keypoints.max() <= 1.0
+    assert set(np.unique(visible)) <= {0.0, 1.0}
+    assert 0.05 <= 1.0 - visible.mean() <= 0.2  # about 10% invisible
+    # Poses differ and fill a good part of their person box.
+    extent = keypoints.max(axis=1) - keypoints.min(axis=1)
+    assert np.all(extent.max(axis=1) > 0.5)
+    assert len({keypoints[i].tobytes() for i in range(64)}) == 64
+
+
+def test_sample_anatomy():
+    keypoints, _ = load_coco17_sample()
+    name = {n: i for i, n in enumerate(COCO17_KEYPOINT_NAMES)}
+    # Upright people (y down): the head is above the hips for most poses.
+    head_above_hips = keypoints[:, name["nose"], 1] < keypoints[:, [name["left_hip"], name["right_hip"]], 1].mean(-1)
+    assert head_above_hips.mean() > 0.85
+    # Facing the camera: the person's left shoulder is on image right mostly.
+    assert (keypoints[:, name["left_shoulder"], 0] > keypoints[:, name["right_shoulder"], 0]).mean() > 0.85
+
+
+def test_sample_constants():
+    assert len(COCO17_KEYPOINT_NAMES) == 17 and len(set(COCO17_KEYPOINT_NAMES)) == 17
+    assert COCO17_KEYPOINT_NAMES[0] == "nose" and COCO17_KEYPOINT_NAMES[-1] == "right_ankle"
+    assert len(COCO17_SKELETON) == 19
+    assert all(0 <= a < 17 and 0 <= b < 17 and a != b for a, b in COCO17_SKELETON)
+
+
+def test_sample_matches_generator():
+    generator = _generator()
+    keypoints, visible = generator.make_coco17_sample()
+    again_kp, again_vis = generator.make_coco17_sample()
+    np.testing.assert_array_equal(keypoints, again_kp)
+    np.testing.assert_array_equal(visible, again_vis)
+    shipped_kp, shipped_vis = load_coco17_sample()
+    np.testing.assert_allclose(shipped_kp, keypoints, rtol=0, atol=1e-6)
+    np.testing.assert_array_equal(shipped_vis, visible)
+    assert (REPO / "jaxcodecs" / "data" / "coco17_sample.npz").stat().st_size < 50_000
+
+
+# ------------------------------------------------------------------- help
+@pytest.mark.parametrize("command", ["demo", "bench"])
+def test_help(command):
+    done = _run_module(command, "--help")
+    assert done.returncode == 0, done.stderr
+    assert f"usage: python -m jaxcodecs {command}" in done.stdout
+    assert "--codecs" in done.stdout
+    assert len(done.stdout) > 300
+
+
+def test_top_level_help_and_no_command(capsys):
+    done = _run_module("--help")
+    assert done.returncode == 0 and "demo" in done.stdout and "bench" in done.stdout
+    assert cli.main([]) == 2
+    assert "usage" in capsys.readouterr().out
+
+
+# ------------------------------------------------------------------- demo
+def _expected_placement(num_poses, input_size, seed):
+    unit, visible = load_coco17_sample()
+    jitter = np.random.default_rng(seed).uniform(-0.5, 0.5, size=(num_poses, 17, 2))
+    size = np.asarray(input_size, np.float64)
+    keypoints = -0.5 + size * (0.15 + 0.7 * unit[:num_poses].astype(np.float64)) + jitter
+    return keypoints.astype(np.float32), visible[:num_poses]
+
+
+def test_demo_keypoints_placement():
+    keypoints, visible = cli.demo_keypoints(64, (192, 256), seed=3)
+    want_kp, want_vis = _expected_placement(64, (192, 256), 3)
+    np.testing.assert_array_equal(keypoints, want_kp)
+    np.testing.assert_array_equal(visible, want_vis)
+    # Inside the central 70% (plus jitter), and off the pixel grid.
+    assert keypoints[..., 0].min() >= 0.15 * 192 - 1 and keypoints[..., 0].max() <= 0.85 * 192
+    assert keypoints[..., 1].min() >= 0.15 * 256 - 1 and keypoints[..., 1].max() <= 0.85 * 256
+    assert (np.abs(keypoints - np.round(keypoints)) < 1e-3).mean() < 0.01
+    # More poses than the sample: repeated with fresh jitter, same prefix.
+    more, more_vis = cli.demo_keypoints(130, (192, 256), seed=3)
+    assert more.shape == (130, 17, 2) and more_vis.shape == (130, 17)
+    np.testing.assert_array_equal(more[:64], keypoints)
+    assert not np.allclose(more[64:128], keypoints)
+
+
+def test_config_labels():
+    sizes = {"input_size": (192, 256), "heatmap_size": (48, 64)}
+    assert cli.config_labels([{**sizes, "sigma": 2.0}, {**sizes, "sigma": 2.0, "unbiased": True}]) == [
+        "sigma=2", "unbiased"]
+    assert cli.config_labels([{**sizes, "heatmap_type": "gaussian"}, {**sizes, "heatmap_type": "combined"}]) == [
+        "gaussian", "combined"]
+    assert cli.config_labels([{**sizes, "kernel_size": 11}]) == ["k=11"]
+    assert cli.config_labels([sizes]) == ["default"]
+    assert cli.config_labels([sizes, {**sizes, "heatmap_size": (24, 32)}]) == [
+        "heatmap_size=48x64", "heatmap_size=24x32"]
+    assert cli.config_labels([{"sigma": 1.5}, {"sigma": 1.5}]) == ["sigma=1.5", "sigma=1.5#2"]
+
+
+def _independent_errors(cls, config, compat, num_poses, seed):
+    """Round trip through the public per-sample API, error in NumPy."""
+    codec = jaxcodecs.build({"type": cls.__name__, **config, "mmpose_compat": compat})
+    keypoints, visible = _expected_placement(num_poses, codec.input_size, seed)
+    encode, decode = jax.jit(codec.encode), jax.jit(codec.decode)
+    decoded = []
+    for b in range(num_poses):
+        encoded = encode(keypoints[b][None], visible[b][None])
+        out = decode(*[encoded[key] for key in codec.decode_input_keys])
+        decoded.append(np.asarray(out[0])[0, :, :2])
+    distance = np.sqrt(((np.stack(decoded).astype(np.float64) - keypoints) ** 2).sum(-1))
+    distance = distance[visible > 0]
+    return distance.mean(), distance.max()
+
+
+def test_demo_subset_table_errors_and_png(tmp_path):
+    png = tmp_path / "demo.png"
+    seed = 5
+    done = _run_module("demo", "--num-poses", "4", "--codecs", "MSRAHeatmap",
+                       "--seed", str(seed), "--out", str(png), cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    rows = _table_rows(done.stdout)
+
+    cls = jaxcodecs.get_codec_class("MSRAHeatmap")
+    labels = cli.config_labels(cls.demo_configs)
+    expected = {("MSRAHeatmap", label, mode) for label in labels for mode in MODES}
+    assert set(rows) == expected, done.stdout
+    for config, label in zip(cls.demo_configs, labels):
+        for mode, compat in MODES.items():
+            cells = rows[("MSRAHeatmap", label, mode)]
+            mean_error, max_error = float(cells[3]), float(cells[4])
+            want_mean, want_max = _independent_errors(cls, config, compat, 4, seed)
+            assert mean_error == pytest.approx(want_mean, abs=1.5e-3), (label, mode)
+            assert max_error == pytest.approx(want_max, abs=1.5e-3), (label, mode)
+            encode_rate, decode_rate, compile_s = float(cells[5]), float(cells[6]), float(cells[7])
+            assert encode_rate > 0 and decode_rate > 0 and compile_s >= 0
+    assert png.read_bytes()[:8] == PNG_MAGIC
+    assert str(png) in done.stdout
+    assert not (tmp_path / "jaxcodecs_demo.png").exists()
+
+
+def test_demo_default_png_and_no_plot(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["demo", "--num-poses", "2", "--codecs", "MegviiHeatmap", "--repeats", "1",
+                     "--no-plot"]) == 0
+    assert not (tmp_path / "jaxcodecs_demo.png").exists()
+    assert cli.main(["demo", "--num-poses", "2", "--codecs", "MegviiHeatmap", "--repeats", "1"]) == 0
+    out = capsys.readouterr().out
+    png = tmp_path / "jaxcodecs_demo.png"
+    assert png.read_bytes()[:8] == PNG_MAGIC
+    assert f"wrote {png}" in out
+
+
+def test_demo_without_matplotlib(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    for name in [m for m in sys.modules if m == "matplotlib" or m.startswith("matplotlib.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib -> ImportError
+    assert cli.main(["demo", "--num-poses", "2", "--codecs", "MegviiHeatmap", "--repeats", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "matplotlib is not installed" in out
+    assert not (tmp_path / "jaxcodecs_demo.png").exists()
+    with pytest.raises(viz.MissingMatplotlibError, match="matplotlib"):
+        viz.plot_round_trip(tmp_path / "x.png", "c", None, np.zeros((17, 2)), np.zeros((17, 2)), (192, 256))
+
+
+class _NoDemoCodec(Codec):
+    """A codec without demo configs."""
+
+
+class _BrokenCodec(Codec):
+    demo_configs = ({},)
+    decode_input_keys = ("heatmaps",)
+
+    def encode(self, keypoints, keypoints_visible=None):
+        raise ValueError("broken on purpose")
+
+
+def test_demo_no_config_and_failing_rows(monkeypatch, capsys):
+    monkeypatch.setitem(_REGISTRY, "_NoDemoCodec", _NoDemoCodec)
+    monkeypatch.setitem(_REGISTRY, "_BrokenCodec", _BrokenCodec)
+    assert cli.main(["demo", "--codecs", "_NoDemoCodec", "--no-plot"]) == 0
+    rows = _table_rows(capsys.readouterr().out)
+    assert rows[("_NoDemoCodec", "-", "-")][-3:] == ["no", "demo", "config"]
+    # A failing codec is reported in its rows; the demo goes on and exits 1.
+    assert cli.main(["demo", "--codecs", "_BrokenCodec", "MegviiHeatmap", "--num-poses", "2",
+                     "--repeats", "1", "--no-plot"]) == 1
+    out = capsys.readouterr().out
+    rows = _table_rows(out)
+    assert "FAILED" in rows[("_BrokenCodec", "default", "mmpose")]
+    assert "broken on purpose" in out
+    assert ("MegviiHeatmap", "k=11", "exact") in rows
+
+
+def test_demo_unknown_codec(capsys):
+    assert cli.main(["demo", "--codecs", "NoSuchCodec", "--no-plot"]) == 2
+    assert "Known codecs" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------- bench
+def test_bench_json_without_oracle(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("MMPOSE_ORACLE_PYTHON", raising=False)
+    path = tmp_path / "bench.json"
+    assert cli.main(["bench", "--codecs", "MegviiHeatmap", "--batch-sizes", "1", "2",
+                     "--repeats", "1", "--min-time", "0", "--json", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "mmpose columns: not run" in out
+    report = json.loads(path.read_text())
+    assert report["host"]["kind"] == cli.host_kind()
+    assert report["mmpose_oracle"] is None
+    rows = report["results"]
+    assert {(r["mode"], r["batch_size"]) for r in rows} == {
+        (m, b) for m in MODES for b in (1, 2)}
+    for row in rows:
+        assert row["codec"] == "MegviiHeatmap" and row["config_label"] == "k=11"
+        assert row["encode_samples_per_s"] > 0 and row["decode_samples_per_s"] > 0
+        assert row["encode_compile_s"] >= 0 and row["decode_compile_s"] >= 0
+
+
+def test_bench_broken_oracle_never_fails(tmp_path, capsys):
+    # This interpreter has no mmpose: the oracle fails, the benchmark does not.
+    path = tmp_path / "bench.json"
+    assert cli.main(["bench", "--codecs", "MegviiHeatmap", "--batch-sizes", "1", "--repeats", "1",
+                     "--min-time", "0", "--json", str(path), "--oracle-python", sys.executable]) == 0
+    assert "MMPose oracle failed" in capsys.readouterr().out
+    assert json.loads(path.read_text())["mmpose_oracle"] is None
+
+
+def test_host_kind():
+    kind = cli.host_kind()
+    assert re.fullmatch(r"[a-z0-9-]+", kind)
+    if jax.default_backend() == "cpu":
+        assert re.fullmatch(r"cpu-\d+core", kind)
+
+
+# --------------------------------------------------------------------- viz
+def test_plot_round_trip(tmp_path):
+    keypoints = np.random.default_rng(0).uniform(10, 180, size=(17, 2)).astype(np.float32)
+    heatmaps = np.random.default_rng(1).random((17, 64, 48)).astype(np.float32)
+    path = viz.plot_round_trip(tmp_path / "rt.png", "MSRAHeatmap sigma=2", heatmaps, keypoints,
+                               keypoints + 0.5, (192, 256), visible=np.r_[np.ones(16), 0])
+    assert Path(path).read_bytes()[:8] == PNG_MAGIC
+    path = viz.plot_round_trip(tmp_path / "none.png", "SimCC", None, keypoints,
+                               {"mmpose": keypoints, "exact": keypoints - 0.5}, (192, 256))
+    assert Path(path).read_bytes()[:8] == PNG_MAGIC
+
+
+def test_summed_heatmap_layouts():
+    maps = np.ones((17, 4, 3), np.float32)
+    np.testing.assert_array_equal(viz.summed_heatmap(maps, 17), np.full((4, 3), 17.0))
+    combined = np.concatenate([np.ones((17, 1, 4, 3)), np.full((17, 2, 4, 3), 5.0)], axis=1)
+    np.testing.assert_array_equal(viz.summed_heatmap(combined.reshape(51, 4, 3), 17), np.full((4, 3), 17.0))
+    assert viz.summed_heatmap(np.ones((17, 32)), 17) is None
+    assert viz.summed_heatmap(None) is None
