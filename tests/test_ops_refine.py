@@ -1,0 +1,221 @@
+"""Maximum finding (M1) and sub-pixel refinements (R1, Megvii, R2, R3)
+against loop-wise NumPy re-implementations of MMPOSE_BEHAVIOUR §1.7 / §1.9,
+plus the policies: a location -1 is never refined, an all-zero channel never
+yields NaN, inputs are never mutated; and gradients w.r.t. heatmap values.
+"""
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from jax.test_util import check_grads
+
+from jaxcodecs import ops
+
+
+@functools.lru_cache(maxsize=None)
+def _jitted(name, *static):
+    fn = getattr(ops, name)
+    if name == "refine_keypoints_quarter":
+        return jax.jit(lambda kp, hm: fn(kp, hm, mmpose_compat=static[0]))
+    if static:
+        return jax.jit(lambda kp, hm: fn(kp, hm, *static))
+    return jax.jit(fn)
+
+
+def _every_pixel(width, height, num_keypoints, frac=0.0):
+    """Keypoints (N, K, 2) at every pixel (plus ``frac``), and the no-peak -1."""
+    ys, xs = np.mgrid[0:height, 0:width]
+    grid = np.stack([xs.ravel(), ys.ravel()], -1).astype(np.float32) + frac
+    grid = np.concatenate([grid, [[-1.0, -1.0]]]).astype(np.float32)
+    return np.repeat(grid[:, None, :], num_keypoints, axis=1)
+
+
+# --------------------------------------------------------------------- argmax
+def test_argmax_matches_reference_with_ties(variant, npref):
+    """Quantised maps have many tied maxima: the first in row-major order wins;
+    channels with maximum <= 0 give (-1, -1) and their maximum."""
+    rng = np.random.default_rng(0)
+    maps = rng.integers(0, 4, size=(6, 9, 7)).astype(np.float32)
+    maps[3] = 0.0
+    maps[4] = -rng.uniform(0.1, 1.0, size=(9, 7))
+    maps[5, 8, 6] = 10.0  # maximum in the last pixel
+    locs, vals = variant(ops.heatmap_argmax)(maps)
+    ref_locs, ref_vals = npref.argmax(maps)
+    np.testing.assert_array_equal(locs, ref_locs)
+    np.testing.assert_array_equal(vals, ref_vals.astype(np.float32))
+    assert jnp.issubdtype(locs.dtype, jnp.floating)
+
+
+def test_argmax_batched_and_rank_error(npref):
+    rng = np.random.default_rng(1)
+    maps = rng.normal(size=(3, 4, 5, 6)).astype(np.float32)
+    locs, vals = jax.jit(ops.heatmap_argmax)(maps)
+    assert locs.shape == (3, 4, 2) and vals.shape == (3, 4)
+    for b in range(3):
+        ref_locs, ref_vals = npref.argmax(maps[b])
+        np.testing.assert_array_equal(locs[b], ref_locs)
+        np.testing.assert_array_equal(vals[b], ref_vals.astype(np.float32))
+    with pytest.raises(ValueError, match="heatmaps"):
+        ops.heatmap_argmax(np.zeros((5,)))
+
+
+# ------------------------------------------------------------ quarter pixel
+@pytest.mark.parametrize("mmpose_compat", [True, False])
+@pytest.mark.parametrize("frac", [0.0, 0.4])
+def test_quarter_refinement_at_every_pixel(mmpose_compat, frac, npref):
+    """Every pixel of a 7x6 map (all border conditions), on quantised maps
+    (ties give sign 0), both MMPose's asymmetric and the symmetric bounds."""
+    rng = np.random.default_rng(2)
+    maps = rng.integers(0, 3, size=(2, 6, 7)).astype(np.float32)
+    kp = _every_pixel(7, 6, 2, frac)
+    out = _jitted("refine_keypoints_quarter", mmpose_compat)(kp, maps)
+    np.testing.assert_array_equal(out, npref.refine_quarter(kp, maps, mmpose_compat).astype(np.float32))
+    np.testing.assert_array_equal(out[-1], -1.0)  # the no-peak location is untouched
+
+
+def test_quarter_refinement_bounds_differ_only_where_documented():
+    """Column 1 / row 1 and row 0 / column 0 are refined only in exact mode."""
+    hm = np.zeros((1, 5, 5), np.float32)
+    hm[0, :, 2] = 1.0   # x = 1 sees a higher right neighbour
+    hm[0, 2, :] += 2.0  # y = 1 sees a higher lower neighbour
+    kp = np.array([[[1.0, 1.0]], [[1.0, 0.0]]], np.float32)
+    compat = ops.refine_keypoints_quarter(kp, hm, mmpose_compat=True)
+    exact = ops.refine_keypoints_quarter(kp, hm, mmpose_compat=False)
+    np.testing.assert_array_equal(compat, kp)
+    np.testing.assert_array_equal(exact, [[[1.25, 1.25]], [[1.25, 0.0]]])
+
+
+def test_megvii_refinement_at_every_pixel(variant, npref):
+    rng = np.random.default_rng(3)
+    maps = rng.integers(0, 3, size=(2, 6, 7)).astype(np.float32)
+    kp = _every_pixel(7, 6, 2)
+    out = variant(ops.refine_keypoints_megvii)(kp, maps)
+    np.testing.assert_array_equal(out, npref.refine_megvii(kp, maps).astype(np.float32))
+    np.testing.assert_array_equal(out[-1], -1.0)
+
+
+# ---------------------------------------------------------------------- DARK
+@pytest.mark.parametrize("name,ref_name", [("refine_keypoints_dark", "refine_dark"),
+                                           ("refine_keypoints_dark_udp", "refine_dark_udp")])
+@pytest.mark.parametrize("ksize", [11, 5])
+def test_dark_matches_reference(name, ref_name, ksize, npref):
+    """Maxima of noisy Gaussian blobs, interior and on the border, plus the
+    border pixels (R2 leaves them; R3 uses edge replication) and -1."""
+    rng = np.random.default_rng(ksize)
+    maps, _ = npref.gaussian_blob_maps(rng, 12, 20, 24, sigma=2.0, margin=0, noise=0.01)
+    locs, _ = ops.heatmap_argmax(maps)
+    extra = np.array([[0, 0], [23, 19], [1, 10], [22, 5], [12, 18], [-1, -1]], np.float32)
+    kp = np.concatenate([np.asarray(locs)[None], np.repeat(extra[:, None], 12, axis=1)], axis=0)
+    out = _jitted(name, ksize)(kp, maps)
+    ref = getattr(npref, ref_name)(kp, maps, ksize)
+    # Off the maxima the Hessian can be nearly singular (R3 then moves a
+    # pixel by tens of px); float32 vs float64 differences scale with the
+    # offset there, so the offsets are compared relatively.
+    np.testing.assert_allclose(out - kp, ref - kp, rtol=1e-3, atol=1e-4)
+    np.testing.assert_allclose(out[0], ref[0], atol=1e-4)  # at the maxima: absolute
+    np.testing.assert_array_equal(out[-1], -1.0)
+
+
+def test_dark_eager_matches_jit(variant, npref):
+    rng = np.random.default_rng(4)
+    maps, _ = npref.gaussian_blob_maps(rng, 3, 16, 14, sigma=2.0, margin=3, noise=0.01)
+    kp = np.asarray(ops.heatmap_argmax(maps)[0])[None]
+    for fn, ref in ((ops.refine_keypoints_dark, npref.refine_dark),
+                    (ops.refine_keypoints_dark_udp, npref.refine_dark_udp)):
+        out = variant(lambda a, b, f=fn: f(a, b, 5))(kp, maps)
+        np.testing.assert_allclose(out, ref(kp, maps, 5), atol=1e-4)
+
+
+@pytest.mark.parametrize("name", ["refine_keypoints_dark", "refine_keypoints_dark_udp"])
+def test_dark_recovers_gaussian_centre(name, npref):
+    """On exact Gaussians (σ = 2, ≥ 5 px from the border, 48x64 maps, k = 11)
+    one step lands within 2e-3 px of the true centre (measured: at most
+    5.8e-4 px for both R2 and R3 over 1000 random centres); the integer
+    argmax alone is up to 0.5 px off."""
+    rng = np.random.default_rng(11)
+    maps, centres = npref.gaussian_blob_maps(rng, 40, 64, 48, sigma=2.0, margin=5)
+    kp = np.asarray(ops.heatmap_argmax(maps)[0])[None]
+    out = np.asarray(_jitted(name, 11)(kp, maps))[0]
+    assert np.abs(kp[0] - centres).max() > 0.3
+    assert np.abs(out - centres).max() < 2e-3
+
+
+# ----------------------------------------------------------- policies 5 & 6
+@pytest.mark.parametrize(
+    "refine",
+    [functools.partial(ops.refine_keypoints_quarter, mmpose_compat=True),
+     functools.partial(ops.refine_keypoints_quarter, mmpose_compat=False),
+     ops.refine_keypoints_megvii,
+     lambda kp, hm: ops.refine_keypoints_dark(kp, hm, 11),
+     lambda kp, hm: ops.refine_keypoints_dark_udp(kp, hm, 11)],
+    ids=["quarter_compat", "quarter_exact", "megvii", "dark", "dark_udp"],
+)
+def test_zero_channels_and_no_peak_locations(refine, request):
+    """An all-zero channel is never NaN and is not moved (Megvii only adds
+    its unconditional half pixel); a location -1 stays -1 even when other
+    channels hold a peak (MMPose's R3 reads another channel there)."""
+    maps = np.zeros((3, 12, 10), np.float32)
+    maps[1, 6, 4] = 1.0
+    maps[1, 6, 5] = 0.5
+    kp = np.array([[[-1.0, -1.0], [4.0, 6.0], [-1.0, -1.0]],
+                   [[5.0, 5.0], [-1.0, -1.0], [3.0, 7.0]]], np.float32)
+    out = np.asarray(jax.jit(refine)(kp, maps))
+    assert np.isfinite(out).all()
+    np.testing.assert_array_equal(out[0, 0], [-1, -1])
+    np.testing.assert_array_equal(out[0, 2], [-1, -1])
+    np.testing.assert_array_equal(out[1, 1], [-1, -1])
+    half = 0.5 if request.node.callspec.id == "megvii" else 0.0
+    np.testing.assert_array_equal(out[1, 0], [5.0 + half, 5.0 + half])  # zero channel, interior
+    np.testing.assert_array_equal(out[1, 2], [3.0 + half, 7.0 + half])
+    assert out[0, 1, 0] > 4.0  # the real peak moves toward its higher right neighbour
+
+
+def test_refinements_do_not_mutate_inputs():
+    rng = np.random.default_rng(5)
+    maps = rng.uniform(0.1, 1.0, size=(2, 10, 10)).astype(np.float32)
+    kp = np.array([[[4.0, 5.0], [6.0, 3.0]]], np.float32)
+    maps_copy, kp_copy = maps.copy(), kp.copy()
+    for fn in (lambda a, b: ops.refine_keypoints_quarter(a, b),
+               ops.refine_keypoints_megvii,
+               lambda a, b: ops.refine_keypoints_dark(a, b, 3),
+               lambda a, b: ops.refine_keypoints_dark_udp(a, b, 3)):
+        jax.block_until_ready(jax.jit(fn)(kp, maps))
+        np.testing.assert_array_equal(maps, maps_copy)
+        np.testing.assert_array_equal(kp, kp_copy)
+
+
+def test_shape_errors():
+    maps = np.zeros((3, 8, 8), np.float32)
+    for fn in (ops.refine_keypoints_quarter, ops.refine_keypoints_megvii,
+               lambda a, b: ops.refine_keypoints_dark(a, b, 3),
+               lambda a, b: ops.refine_keypoints_dark_udp(a, b, 3)):
+        with pytest.raises(ValueError, match="keypoints"):
+            fn(np.zeros((1, 2, 2), np.float32), maps)        # K = 2 vs 3 channels
+        with pytest.raises(ValueError, match="heatmaps"):
+            fn(np.zeros((1, 3, 2), np.float32), maps[0])     # rank 2 heatmaps
+
+
+# ----------------------------------------------------------------- gradients
+@pytest.mark.parametrize("name", ["refine_keypoints_dark", "refine_keypoints_dark_udp"])
+def test_dark_gradient_wrt_heatmaps(name, npref):
+    """Gaussians plus small positive noise and an offset: positive everywhere,
+    inside UDP's clip range [1e-3, 50] after the blur, unique maxima, so no
+    clip / maximum kink is active and finite differences apply."""
+    rng = np.random.default_rng(6)
+    maps, _ = npref.gaussian_blob_maps(rng, 3, 24, 20, sigma=2.0, margin=5, noise=0.01)
+    maps = jnp.asarray(maps + 0.01)
+    kp = jnp.asarray(ops.heatmap_argmax(maps)[0])[None]
+    refine = jax.jit(lambda h: getattr(ops, name)(kp, h, 11))
+    check_grads(refine, (maps,), order=1, modes=["fwd", "rev"], eps=1e-3, atol=2e-2, rtol=2e-2)
+
+    # Analytic sign: raising the right (lower) neighbour of a maximum pulls
+    # the refined x (y) toward it; raising the left neighbour pushes it away.
+    x, y = (int(v) for v in kp[0, 0])
+    jac = jax.jit(jax.jacrev(lambda h: getattr(ops, name)(kp, h, 11)[0, 0]))(maps)
+    assert jac[0, 0, y, x + 1] > 0 and jac[0, 0, y, x - 1] < 0
+    assert jac[1, 0, y + 1, x] > 0 and jac[1, 0, y - 1, x] < 0
+    # Channel 0's keypoint does not depend on channel 1's values.
+    np.testing.assert_array_equal(jac[:, 1], 0.0)
