@@ -285,24 +285,25 @@ def g3_exact(kp, vis, size, sigma):
 
 def g4(kp, vis, size, radius_factor):
     """MMPose's UDP offset maps G4 (§1.5): class disk + x / y offsets, the
-    last visible instance overwriting earlier ones."""
-    kp = np.asarray(kp, np.float64)
+    last visible instance overwriting earlier ones. Offsets are float32 as in
+    MMPose (float32 keypoints and grid), which decides pixels on the disk's
+    boundary."""
+    kp = np.asarray(kp, np.float32)
     vis = np.asarray(vis)
     width, height = size
     num_instances, num_keypoints = vis.shape
-    radius = radius_factor * max(width, height)
+    radius = np.float32(radius_factor * max(width, height))
     heat = np.zeros((num_keypoints * 3, height, width))
     for n in range(num_instances):
         for k in range(num_keypoints):
             if vis[n, k] < 0.5:
                 continue
-            for y in range(height):
-                for x in range(width):
-                    xo = (kp[n, k, 0] - x) / radius
-                    yo = (kp[n, k, 1] - y) / radius
-                    heat[3 * k, y, x] = 1.0 if xo * xo + yo * yo <= 1 else 0.0
-                    heat[3 * k + 1, y, x] = xo
-                    heat[3 * k + 2, y, x] = yo
+            ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+            xo = (kp[n, k, 0] - xs) / radius
+            yo = (kp[n, k, 1] - ys) / radius
+            heat[3 * k] = (xo * xo + yo * yo <= np.float32(1)).astype(np.float64)
+            heat[3 * k + 1] = xo
+            heat[3 * k + 2] = yo
     return heat, vis.astype(np.float64).copy()
 
 
