@@ -1,0 +1,122 @@
+"""Batch-sharded encode / decode on 8 fake CPU devices (conftest sets
+``--xla_force_host_platform_device_count=8`` before JAX starts).
+
+For every registered codec and demo config: keypoints ``(16, 1, K, 2)``
+sharded along a ``"batch"`` mesh axis go through ``jax.jit(batch_encode)``
+and ``jax.jit(batch_decode)``; the values equal the unsharded ones and every
+output stays sharded along the batch axis (2 samples per device). Both an
+``Auto`` mesh (``jax.sharding.Mesh``, GSPMD propagation) and an ``Explicit``
+mesh (``jax.make_mesh`` + ``jax.set_mesh``, sharding in types) are covered.
+"""
+
+import functools
+
+import jax
+import numpy as np
+import pytest
+from jax.sharding import AxisType, Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
+
+import jaxcodecs
+
+NUM_DEVICES = 8
+PER_DEVICE = 2
+BATCH = NUM_DEVICES * PER_DEVICE
+NUM_KEYPOINTS = 17
+
+
+def test_eight_devices():
+    assert len(jax.devices()) == NUM_DEVICES, (
+        "conftest.py must set XLA_FLAGS=--xla_force_host_platform_device_count=8 before JAX starts")
+
+
+CONFIGS = [
+    pytest.param(name, index, id=f"{name}-{index}")
+    for name in jaxcodecs.list_codecs()
+    for index in range(len(jaxcodecs.get_codec_class(name).demo_configs))
+]
+
+
+@functools.lru_cache(maxsize=None)
+def _codec(name, index):
+    return jaxcodecs.build({"type": name, **jaxcodecs.get_codec_class(name).demo_configs[index]})
+
+
+def _batch(codec):
+    rng = np.random.default_rng(0)
+    width, height = getattr(codec, "input_size", (100, 100))
+    kp = np.stack([rng.uniform(-5, width + 5, (BATCH, 1, NUM_KEYPOINTS)),
+                   rng.uniform(-5, height + 5, (BATCH, 1, NUM_KEYPOINTS))], -1).astype(np.float32)
+    vis = rng.choice([1.0, 1.0, 0.6, 0.0], size=(BATCH, 1, NUM_KEYPOINTS)).astype(np.float32)
+    return kp, vis
+
+
+@functools.lru_cache(maxsize=None)
+def _unsharded(name, index):
+    """Reference values computed on one device."""
+    codec = _codec(name, index)
+    kp, vis = _batch(codec)
+    encoded = jax.device_get(jax.jit(codec.batch_encode)(kp, vis))
+    inputs = [encoded[key] for key in codec.decode_input_keys]
+    decoded = jax.device_get(jax.jit(codec.batch_decode)(*inputs))
+    return encoded, decoded
+
+
+def assert_batch_sharded(tree, mesh):
+    expected = NamedSharding(mesh, P("batch"))
+    for leaf in jax.tree_util.tree_leaves(tree):
+        assert leaf.shape[0] == BATCH
+        assert leaf.sharding.is_equivalent_to(expected, leaf.ndim), leaf.sharding
+        shards = leaf.addressable_shards
+        assert len(shards) == NUM_DEVICES
+        assert {s.device for s in shards} == set(jax.devices())
+        assert all(s.data.shape[0] == PER_DEVICE for s in shards)
+
+
+def assert_same_values(actual, expected):
+    for a, e in zip(jax.tree_util.tree_leaves(actual), jax.tree_util.tree_leaves(expected)):
+        np.testing.assert_allclose(np.asarray(a, np.float64), np.asarray(e, np.float64),
+                                   rtol=1e-6, atol=1e-6)
+
+
+def _run(codec, mesh):
+    sharding = NamedSharding(mesh, P("batch"))
+    kp, vis = _batch(codec)
+    kp_s, vis_s = jax.device_put(kp, sharding), jax.device_put(vis, sharding)
+    encoded = jax.jit(codec.batch_encode)(kp_s, vis_s)
+    inputs = [jax.device_put(np.asarray(encoded[key]), sharding) for key in codec.decode_input_keys]
+    decoded_from_encoded = jax.jit(codec.batch_decode)(*[encoded[key] for key in codec.decode_input_keys])
+    decoded = jax.jit(codec.batch_decode)(*inputs)
+    return encoded, decoded, decoded_from_encoded
+
+
+@pytest.mark.parametrize("name,index", CONFIGS)
+def test_sharded_auto_mesh(name, index):
+    assert len(jax.devices()) == NUM_DEVICES
+    mesh = Mesh(np.array(jax.devices()), ("batch",))
+    codec = _codec(name, index)
+    encoded, decoded, chained = _run(codec, mesh)
+    ref_encoded, ref_decoded = _unsharded(name, index)
+    assert_same_values(encoded, ref_encoded)
+    assert_same_values(decoded, ref_decoded)
+    assert_same_values(chained, ref_decoded)
+    assert_batch_sharded(encoded, mesh)
+    assert_batch_sharded(decoded, mesh)
+    assert_batch_sharded(chained, mesh)
+
+
+@pytest.mark.parametrize("name,index", CONFIGS)
+def test_sharded_explicit_mesh(name, index):
+    """``jax.make_mesh`` with Explicit axes, the default mesh of recent JAX."""
+    assert len(jax.devices()) == NUM_DEVICES
+    mesh = jax.make_mesh((NUM_DEVICES,), ("batch",), axis_types=(AxisType.Explicit,))
+    codec = _codec(name, index)
+    with jax.set_mesh(mesh):
+        encoded, decoded, chained = _run(codec, mesh)
+    ref_encoded, ref_decoded = _unsharded(name, index)
+    assert_same_values(encoded, ref_encoded)
+    assert_same_values(decoded, ref_decoded)
+    assert_same_values(chained, ref_decoded)
+    assert_batch_sharded(encoded, mesh)
+    assert_batch_sharded(decoded, mesh)
+    assert_batch_sharded(chained, mesh)
