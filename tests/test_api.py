@@ -82,6 +82,33 @@ MMPOSE_SIGNATURES = {
     },
 }
 
+# MMPose's constructor arguments, in order (MMPOSE_BEHAVIOUR.md §2): configs
+# written for MMPose, positional ones included, build the same codec.
+MMPOSE_CONSTRUCTORS = {
+    "MSRAHeatmap": ("input_size", "heatmap_size", "sigma", "unbiased", "blur_kernel_size"),
+    "UDPHeatmap": ("input_size", "heatmap_size", "heatmap_type", "sigma", "radius_factor",
+                   "blur_kernel_size"),
+    "MegviiHeatmap": ("input_size", "heatmap_size", "kernel_size"),
+    "RegressionLabel": ("input_size",),
+    "IntegralRegressionLabel": ("input_size", "heatmap_size", "sigma", "unbiased",
+                                "blur_kernel_size", "normalize"),
+    "SimCCLabel": ("input_size", "smoothing_type", "sigma", "simcc_split_ratio",
+                   "label_smooth_weight"),
+    "AssociativeEmbedding": ("input_size", "heatmap_size", "sigma", "use_udp"),
+    "SPR": ("input_size", "heatmap_size", "sigma", "generate_keypoint_heatmaps", "root_type"),
+    "DecoupledHeatmap": ("input_size", "heatmap_size", "root_type", "heatmap_min_overlap",
+                         "encode_max_instances"),
+    "ImagePoseLifting": ("num_keypoints", "root_index", "remove_root", "save_index",
+                         "reshape_keypoints", "concat_vis"),
+    "VideoPoseLifting": ("num_keypoints", "zero_center", "root_index", "remove_root",
+                         "save_index", "reshape_keypoints", "concat_vis", "normalize_camera"),
+    "MotionBERTLabel": ("num_keypoints", "root_index", "remove_root", "save_index",
+                        "concat_vis", "rootrel", "mode"),
+    "Hand3DHeatmap": ("image_size", "root_heatmap_size", "heatmap_size"),
+    "EDPoseLabel": ("num_select", "num_keypoints"),
+    "YOLOXPoseAnnotationProcessor": ("expand_bbox", "input_size"),
+}
+
 # Codecs whose encode needs more than (keypoints, keypoints_visible) give a
 # sample here: name -> function(codec, rng) -> (args, kwargs) of one sample.
 SAMPLE_INPUTS = {}
@@ -283,6 +310,9 @@ def test_signatures(name):
             assert param.kind in (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.VAR_KEYWORD), (
                 f"{name}.{method}: extra argument {param.name!r} must be keyword-only")
     init = inspect.signature(klass).parameters
+    positional = [p.name for p in init.values() if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD]
+    expected_init = MMPOSE_CONSTRUCTORS.get(name, ())
+    assert tuple(positional[:len(expected_init)]) == expected_init, positional
     assert init["mmpose_compat"].kind is inspect.Parameter.KEYWORD_ONLY
     assert init["mmpose_compat"].default is True
     if "dtype" in init:
