@@ -7,7 +7,7 @@ compared (SPEC §5):
 
 * integer-valued outputs exactly; float outputs with rtol = atol = 1e-5;
   keypoints refined through a blur (DARK, UDP, Megvii) with atol = 1e-3 px;
-* a blur-refined keypoint whose value our own decoder changes under a 1e-5
+* a blur-refined keypoint whose value our own decoder changes under a 1e-4
   relative perturbation of its input (that keeps every argmax) (a sign tie, a near-singular Hessian on a
   noise-only channel) is ill-conditioned: OpenCV's float32 blur rounding
   (~1e-7) alone moves MMPose's answer there, so its tolerance is widened by
@@ -130,11 +130,11 @@ def _row_mask(ref: np.ndarray, rows_shape: tuple[int, ...]) -> np.ndarray:
 
 
 def _lowered(value: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """``value`` with every pixel lowered by up to 1e-5 of its magnitude, except
+    """``value`` with every pixel lowered by ~1e-4 of its magnitude, except
     each map's maximum, so that the argmax (exactly reproducible on the raw
     maps) cannot move and only the refinement's conditioning is probed."""
     value = np.asarray(value)
-    noisy = value - 1e-5 * np.abs(value) * np.abs(rng.standard_normal(value.shape))
+    noisy = value - 1e-4 * np.abs(value) * np.abs(rng.standard_normal(value.shape))
     if value.ndim >= 2:
         flat = value.reshape(value.shape[:-2] + (-1,))
         top = flat.argmax(-1)[..., None]
@@ -146,11 +146,14 @@ def _lowered(value: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 def decode_sensitivity(method, kwargs: dict, keypoints: np.ndarray, draws: int = 4) -> np.ndarray:
     """How far each decoded keypoint moves, per (n, k) row, when the decode
-    input is perturbed by 1e-5 relative noise that keeps every argmax.
+    input is perturbed by 1e-4 relative noise that keeps every argmax.
 
     OpenCV's float32 blur carries up to ~1e-6 relative rounding noise for large
-    kernels (a k x k kernel sums k^2 rounded terms); 1e-5 bounds it safely while
-    a well-conditioned keypoint still moves by only ~1e-5 px.
+    kernels (a k x k kernel sums k^2 rounded terms), and the port treats
+    neighbour differences within 8 ulps as exact ties (Megvii). 1e-4 input
+    noise, even after the blur averages it down, exceeds both, so every
+    rounding-decided answer shows up as sensitive, while a well-conditioned
+    keypoint still moves by only ~1e-4 px.
     """
     rng = np.random.default_rng(0)
     moved = np.zeros(keypoints.shape[:-1])

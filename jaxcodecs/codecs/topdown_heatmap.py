@@ -316,14 +316,17 @@ class MegviiHeatmap(_TopDownHeatmap):
         px, py = pixel[:, 0], pixel[:, 1]
         candidate = vis[0] >= 0.5
         inside = (px >= 0) & (px < width) & (py >= 0) & (py < height)
-        ix = jnp.clip(px, 0, width - 1).astype(jnp.int32)
-        iy = jnp.clip(py, 0, height - 1).astype(jnp.int32)
         # A blurred impulse is the outer product of two blurred 1-D impulses.
-        prof_x = ops.gaussian_blur1d(jnp.eye(width, dtype=kp.dtype)[ix], self.kernel_size)
-        prof_y = ops.gaussian_blur1d(jnp.eye(height, dtype=kp.dtype)[iy], self.kernel_size)
-        channel = jnp.arange(prof_x.shape[0])
-        prof_x = prof_x / prof_x[channel, ix][:, None]
-        prof_y = prof_y / prof_y[channel, iy][:, None]
+        # One-hots by comparison (not by indexing an identity matrix) keep
+        # the computation free of gathers, so it shards on any mesh.
+        onehot_x = (jnp.arange(width, dtype=kp.dtype) == px[:, None]).astype(kp.dtype)
+        onehot_y = (jnp.arange(height, dtype=kp.dtype) == py[:, None]).astype(kp.dtype)
+        prof_x = ops.gaussian_blur1d(onehot_x, self.kernel_size)
+        prof_y = ops.gaussian_blur1d(onehot_y, self.kernel_size)
+        peak_x = jnp.sum(prof_x * onehot_x, axis=-1, keepdims=True)
+        peak_y = jnp.sum(prof_y * onehot_y, axis=-1, keepdims=True)
+        prof_x = prof_x / jnp.where(peak_x > 0, peak_x, jnp.ones_like(peak_x))
+        prof_y = prof_y / jnp.where(peak_y > 0, peak_y, jnp.ones_like(peak_y))
         maps = 255.0 * prof_y[:, :, None] * prof_x[:, None, :]
         paint = candidate & inside
         heatmaps = jnp.where(paint[:, None, None], maps, 0).astype(self.dtype)

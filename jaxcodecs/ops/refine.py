@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-from jaxcodecs.ops.filters import gaussian_blur_rescaled
+from jaxcodecs.ops.filters import gaussian_blur, rescale_factor
 
 __all__ = [
     "refine_keypoints_quarter",
@@ -36,22 +36,39 @@ def _check(keypoints: jnp.ndarray, heatmaps: jnp.ndarray) -> None:
         )
 
 
-def _sampler(heatmaps: jnp.ndarray, keypoints: jnp.ndarray):
+def _sampler(heatmaps: jnp.ndarray, keypoints: jnp.ndarray, transform=None):
     """Integer location ``(x, y)`` (truncated toward zero) and a reader of
-    ``heatmaps[k, y + dy, x + dx]`` with indices clipped into the map."""
+    ``transform(heatmaps[k, y + dy, x + dx], k)`` with indices clipped into the map.
+
+    Refinements read a handful of pixels per keypoint, so a per-pixel
+    transform (rescale, clamp, log) is applied to those reads only, never to
+    the whole map.
+    """
     num_keypoints, height, width = heatmaps.shape
     x = jnp.trunc(keypoints[..., 0]).astype(jnp.int32)
     y = jnp.trunc(keypoints[..., 1]).astype(jnp.int32)
     channel = jnp.arange(num_keypoints, dtype=jnp.int32)[None, :]
 
     def read(dx: int, dy: int) -> jnp.ndarray:
-        return heatmaps[
+        values = heatmaps[
             channel,
             jnp.clip(y + dy, 0, height - 1),
             jnp.clip(x + dx, 0, width - 1),
         ]
+        return values if transform is None else transform(values, channel)
 
     return x, y, read
+
+
+def _modulated_sampler(heatmaps, keypoints, blur_kernel_size, squash):
+    """Reader of DARK's modulated map ``squash(blur(h) * max(h) / max(blur(h)))``.
+
+    The blur runs over the whole map (its maximum is needed); the rescale
+    and ``squash`` (clamp + log) touch only the pixels read.
+    """
+    blurred = gaussian_blur(heatmaps, blur_kernel_size, border="zero")
+    scale = rescale_factor(heatmaps, blurred, (-2, -1))[:, 0, 0]
+    return _sampler(blurred, keypoints, lambda values, channel: squash(values * scale[channel]))
 
 
 def refine_keypoints_quarter(
@@ -89,11 +106,29 @@ def refine_keypoints_quarter(
     return keypoints.at[..., :2].add(shift)
 
 
+def _tie_aware_difference(after: jnp.ndarray, before: jnp.ndarray) -> jnp.ndarray:
+    """``after - before``, but 0 when the two differ only by float rounding.
+
+    A blurred map that is symmetric about its maximum (any blurred impulse)
+    has equal neighbours in exact arithmetic, so the quarter-pixel step must
+    be 0. In float32 the blur's rounding, and how a compiler fuses it (FMA
+    contraction differs between fusions and backends), can leave a
+    difference of a few ulps of either sign; treating differences within 8
+    ulps of the operands as ties gives the exact-arithmetic answer on every
+    backend. Real slopes next to a peak are many orders of magnitude larger.
+    """
+    diff = after - before
+    eps = jnp.finfo(diff.dtype).eps
+    tie = jnp.abs(diff) <= 8 * eps * jnp.maximum(jnp.abs(after), jnp.abs(before))
+    return jnp.where(tie, jnp.zeros_like(diff), diff)
+
+
 def refine_keypoints_megvii(keypoints: jnp.ndarray, blurred_heatmaps: jnp.ndarray) -> jnp.ndarray:
     """The MegviiHeatmap (Wang et al., MSPN 2019) refinement.
 
     Where both neighbours exist on both axes (``1 < x < W-1`` and
-    ``1 < y < H-1``): ``kp += 0.25 * sign(gradient) + 0.5`` — a quarter pixel
+    ``1 < y < H-1``): ``kp += 0.25 * sign(gradient) + 0.5`` (a neighbour
+    difference within float rounding of the blur counts as 0) — a quarter pixel
     toward the higher neighbour, plus half a pixel to move from a pixel's
     corner to its centre (Megvii targets are drawn at ``floor(kp / scale)``).
     Elsewhere the maximum is left unchanged (no +0.5 either), as in MMPose.
@@ -110,7 +145,10 @@ def refine_keypoints_megvii(keypoints: jnp.ndarray, blurred_heatmaps: jnp.ndarra
     _, height, width = blurred_heatmaps.shape
     x, y, read = _sampler(blurred_heatmaps, keypoints)
     ok = (1 < x) & (x < width - 1) & (1 < y) & (y < height - 1)
-    grad = jnp.stack([read(1, 0) - read(-1, 0), read(0, 1) - read(0, -1)], axis=-1)
+    grad = jnp.stack(
+        [_tie_aware_difference(read(1, 0), read(-1, 0)), _tie_aware_difference(read(0, 1), read(0, -1))],
+        axis=-1,
+    )
     shift = (jnp.sign(grad) * 0.25 + 0.5).astype(keypoints.dtype)
     return keypoints.at[..., :2].add(jnp.where(ok[..., None], shift, 0))
 
@@ -148,8 +186,9 @@ def refine_keypoints_dark(
     keypoints, heatmaps = jnp.asarray(keypoints), jnp.asarray(heatmaps)
     _check(keypoints, heatmaps)
     _, height, width = heatmaps.shape
-    logmap = jnp.log(jnp.maximum(gaussian_blur_rescaled(heatmaps, blur_kernel_size), 1e-10))
-    x, y, read = _sampler(logmap, keypoints)
+    x, y, read = _modulated_sampler(
+        heatmaps, keypoints, blur_kernel_size, lambda v: jnp.log(jnp.maximum(v, 1e-10))
+    )
     inside = (1 < x) & (x < width - 2) & (1 < y) & (y < height - 2)
     centre = read(0, 0)
     dx = 0.5 * (read(1, 0) - read(-1, 0))
@@ -185,8 +224,9 @@ def refine_keypoints_dark_udp(
     keypoints, heatmaps = jnp.asarray(keypoints), jnp.asarray(heatmaps)
     _check(keypoints, heatmaps)
     _, height, width = heatmaps.shape
-    logmap = jnp.log(jnp.clip(gaussian_blur_rescaled(heatmaps, blur_kernel_size), 1e-3, 50.0))
-    x, y, read = _sampler(logmap, keypoints)
+    x, y, read = _modulated_sampler(
+        heatmaps, keypoints, blur_kernel_size, lambda v: jnp.log(jnp.clip(v, 1e-3, 50.0))
+    )
     inside = (0 <= x) & (x < width) & (0 <= y) & (y < height)
     centre, xp, xm, yp, ym = read(0, 0), read(1, 0), read(-1, 0), read(0, 1), read(0, -1)
     dx = 0.5 * (xp - xm)
