@@ -302,12 +302,15 @@ def render_udp_offset_maps(
     last = jnp.argmax(jnp.where(candidate, order, 0), axis=0)
     any_visible = jnp.any(candidate, axis=0)
     chosen = jnp.take_along_axis(kp, last[None, :, None], axis=0)[0]  # (K, 2)
-    x_off = (chosen[:, 0, None, None] - jnp.arange(width, dtype=kp.dtype)[None, None, :]) / radius
-    y_off = (chosen[:, 1, None, None] - jnp.arange(height, dtype=kp.dtype)[None, :, None]) / radius
-    x_off = jnp.broadcast_to(x_off, (num_keypoints, height, width))
-    y_off = jnp.broadcast_to(y_off, (num_keypoints, height, width))
+    # Offsets are separable: one row (W,) and one column (H,) per keypoint,
+    # broadcast only when the output is written.
+    x_off = ((chosen[:, 0, None] - jnp.arange(width, dtype=kp.dtype)) / radius)[:, None, :]
+    y_off = ((chosen[:, 1, None] - jnp.arange(height, dtype=kp.dtype)) / radius)[:, :, None]
     cls = (x_off**2 + y_off**2 <= 1.0).astype(kp.dtype)
-    maps = jnp.stack([cls, x_off, y_off], axis=1)  # (K, 3, H, W)
+    shape = (num_keypoints, height, width)
+    maps = jnp.stack(
+        [cls, jnp.broadcast_to(x_off, shape), jnp.broadcast_to(y_off, shape)], axis=1
+    )  # (K, 3, H, W)
     maps = jnp.where(any_visible[:, None, None, None], maps, jnp.zeros_like(maps))
     heatmaps = maps.reshape(num_keypoints * 3, height, width).astype(dtype)
     return heatmaps, visible
