@@ -10,7 +10,13 @@ A codec is a frozen pytree of configuration with two pure methods::
 
 from jaxcodecs import ops
 from jaxcodecs.base import Codec
-from jaxcodecs.codecs import MegviiHeatmap, MSRAHeatmap, UDPHeatmap
+from jaxcodecs.codecs import (
+    IntegralRegressionLabel,
+    MegviiHeatmap,
+    MSRAHeatmap,
+    RegressionLabel,
+    UDPHeatmap,
+)
 from jaxcodecs.registry import build, get_codec_class, list_codecs, register
 
 __version__ = "0.1.0"
@@ -25,5 +31,7 @@ __all__ = [
     "MSRAHeatmap",
     "UDPHeatmap",
     "MegviiHeatmap",
+    "RegressionLabel",
+    "IntegralRegressionLabel",
     "__version__",
 ]

@@ -1,5 +1,6 @@
 """Codec implementations, one module per codec family."""
 
+from jaxcodecs.codecs.regression import IntegralRegressionLabel, RegressionLabel
 from jaxcodecs.codecs.topdown_heatmap import MSRAHeatmap, MegviiHeatmap, UDPHeatmap
 
-__all__ = ["MSRAHeatmap", "MegviiHeatmap", "UDPHeatmap"]
+__all__ = ["MSRAHeatmap", "MegviiHeatmap", "UDPHeatmap", "RegressionLabel", "IntegralRegressionLabel"]

@@ -129,16 +129,10 @@ class MSRAHeatmap(_TopDownHeatmap):
         ``keypoint_weights (1, K)`` (visibility kept, 0 if the keypoint lies
         off the map)."""
         kp, vis = self._inputs(keypoints, keypoints_visible)
-        kp_hm = ops.divide_exact(kp[..., :2], self.scale_factor)
-        if self.unbiased:
-            heatmaps, weights = ops.render_unbiased_gaussian_heatmaps(
-                kp_hm, vis, self.heatmap_size, self.sigma, dtype=self.dtype
-            )
-        else:
-            heatmaps, weights = ops.render_gaussian_heatmaps(
-                kp_hm, vis, self.heatmap_size, self.sigma,
-                mmpose_compat=self.mmpose_compat, dtype=self.dtype,
-            )
+        heatmaps, weights = ops.render_msra_heatmaps(
+            kp, vis, self.scale_factor, self.heatmap_size, self.sigma,
+            unbiased=self.unbiased, mmpose_compat=self.mmpose_compat, dtype=self.dtype,
+        )
         return {"heatmaps": heatmaps, "keypoint_weights": weights}
 
     def decode(self, encoded) -> tuple[jnp.ndarray, jnp.ndarray]:

@@ -11,7 +11,10 @@ from jaxcodecs.ops.filters import (
     gaussian_blur_rescaled,
     opencv_gaussian_kernel1d,
 )
+from jaxcodecs.ops.coords import decode_regression_labels, encode_regression_labels
 from jaxcodecs.ops.heatmap import (
+    normalize_heatmaps,
+    render_msra_heatmaps,
     render_gaussian_heatmaps,
     render_udp_gaussian_heatmaps,
     render_udp_offset_maps,
@@ -27,6 +30,10 @@ from jaxcodecs.ops.refine import (
 )
 
 __all__ = [
+    "decode_regression_labels",
+    "encode_regression_labels",
+    "normalize_heatmaps",
+    "render_msra_heatmaps",
     "gaussian_blur",
     "gaussian_blur1d",
     "gaussian_blur1d_rescaled",

@@ -23,7 +23,11 @@ from typing import Any
 
 import jax.numpy as jnp
 
+from jaxcodecs.ops.numerics import divide_exact
+
 __all__ = [
+    "render_msra_heatmaps",
+    "normalize_heatmaps",
     "render_gaussian_heatmaps",
     "render_unbiased_gaussian_heatmaps",
     "render_udp_gaussian_heatmaps",
@@ -314,3 +318,57 @@ def render_udp_offset_maps(
     maps = jnp.where(any_visible[:, None, None, None], maps, jnp.zeros_like(maps))
     heatmaps = maps.reshape(num_keypoints * 3, height, width).astype(dtype)
     return heatmaps, visible
+
+
+def render_msra_heatmaps(
+    keypoints: jnp.ndarray,
+    keypoints_visible: jnp.ndarray,
+    scale_factor: Any,
+    heatmap_size: tuple[int, int],
+    sigma: Any,
+    *,
+    unbiased: bool,
+    mmpose_compat: bool = True,
+    dtype=jnp.float32,
+) -> tuple[jnp.ndarray, jnp.ndarray]:
+    """MSRA targets from input-pixel keypoints (Xiao et al. 2018; DARK if ``unbiased``).
+
+    Keypoints are divided by ``scale_factor`` (``input_size / heatmap_size``,
+    a true division so keypoints on half pixels round as in NumPy) and drawn
+    with :func:`render_unbiased_gaussian_heatmaps` (``unbiased``) or
+    :func:`render_gaussian_heatmaps`.
+
+    Args:
+      keypoints: ``(N, K, D)`` in input pixels.
+      keypoints_visible: ``(N, K)``.
+      scale_factor: ``(2,)`` input-to-heatmap scale per axis.
+      heatmap_size: ``(W, H)``.
+      sigma: scalar or ``(N,)``.
+      unbiased: untruncated sub-pixel Gaussian instead of the windowed one.
+      mmpose_compat: see :func:`render_gaussian_heatmaps`.
+      dtype: dtype of the heatmaps.
+
+    Returns:
+      ``heatmaps (K, H, W)``, ``keypoint_weights (N, K)``.
+    """
+    kp = divide_exact(jnp.asarray(keypoints)[..., :2], scale_factor)
+    if unbiased:
+        return render_unbiased_gaussian_heatmaps(kp, keypoints_visible, heatmap_size, sigma, dtype=dtype)
+    return render_gaussian_heatmaps(
+        kp, keypoints_visible, heatmap_size, sigma, mmpose_compat=mmpose_compat, dtype=dtype
+    )
+
+
+def normalize_heatmaps(heatmaps: jnp.ndarray, eps: float = 1e-24) -> jnp.ndarray:
+    """Each map divided by its sum (plus ``eps``), for integral regression.
+
+    Args:
+      heatmaps: ``(..., H, W)``.
+      eps: added to the sum; an all-zero map stays zero.
+
+    Returns:
+      Maps summing to 1 (or 0), same shape and dtype.
+    """
+    heatmaps = jnp.asarray(heatmaps)
+    total = jnp.sum(heatmaps, axis=(-2, -1), keepdims=True)
+    return heatmaps / (total + jnp.asarray(eps, heatmaps.dtype))

@@ -1,0 +1,150 @@
+"""Coordinate-regression codecs: RegressionLabel, IntegralRegressionLabel.
+
+Coordinates: keypoints ``(x, y)`` in input pixels; labels are ``kp / (w, h)``
+(divided by the size, not ``size - 1``). A keypoint is a valid target when it
+lies in ``[0, w-1] x [0, h-1]`` and its visibility exceeds 0.5.
+"""
+
+from __future__ import annotations
+
+import types
+from typing import Any
+
+import jax.numpy as jnp
+import numpy as np
+from flax import struct
+
+from jaxcodecs import ops
+from jaxcodecs.base import Codec
+from jaxcodecs.codecs._common import (
+    instance_inputs,
+    non_negative_leaf,
+    odd_kernel,
+    size_pair,
+)
+from jaxcodecs.ops.validation import as_float_array, check_rank
+from jaxcodecs.registry import register
+
+__all__ = ["RegressionLabel", "IntegralRegressionLabel"]
+
+_REGRESSION_LABELS = types.MappingProxyType(
+    {"keypoint_labels": "keypoint_labels", "keypoint_weights": "keypoint_weights"}
+)
+
+
+def _decode_labels(encoded: Any, input_size: tuple[int, int]) -> tuple[jnp.ndarray, jnp.ndarray]:
+    labels = as_float_array(encoded, "encoded")
+    check_rank(labels, 3, "encoded", "(N, K, 2) or (N, K, 4)")
+    return ops.decode_regression_labels(labels, input_size)
+
+
+@register
+class RegressionLabel(Codec):
+    """Normalised keypoint coordinates (DeepPose, Toshev & Szegedy 2014; RLE, Li et al. 2021).
+
+    Encode: ``keypoint_labels (N, K, 2) = kp / (w, h)`` and ``keypoint_weights
+    (N, K)`` (1 for visible keypoints inside the image, else 0), for any
+    number of instances. Decode: ``(N, K, 2)`` coordinates (scores 1) or
+    ``(N, K, 4)`` coordinates with per-axis sigma (scores ``mean(1 - sigma)``)
+    back to input pixels. Both are differentiable; the two modes agree.
+
+    Args:
+      input_size: ``(w, h)`` of the model input.
+      mmpose_compat: keyword-only; no geometric quirk to fix here.
+    """
+
+    input_size: tuple[int, int] = struct.field(pytree_node=False)
+
+    label_mapping_table = _REGRESSION_LABELS
+    decode_input_keys = ("keypoint_labels",)
+    demo_configs = ({"input_size": (192, 256)},)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "input_size", size_pair(type(self).__name__, "input_size", self.input_size))
+
+    def encode(self, keypoints, keypoints_visible=None) -> dict[str, jnp.ndarray]:
+        """Encodes ``keypoints (N, K, D)`` into ``keypoint_labels (N, K, 2)`` and
+        ``keypoint_weights (N, K)``."""
+        kp, vis = instance_inputs(type(self).__name__, keypoints, keypoints_visible, single_instance=False)
+        labels, weights = ops.encode_regression_labels(kp, vis, self.input_size)
+        return {"keypoint_labels": labels, "keypoint_weights": weights}
+
+    def decode(self, encoded) -> tuple[jnp.ndarray, jnp.ndarray]:
+        """Decodes ``(N, K, 2|4)`` labels into ``keypoints (N, K, 2)``, ``scores (N, K)``."""
+        return _decode_labels(encoded, self.input_size)
+
+
+@register
+class IntegralRegressionLabel(Codec):
+    """Coordinates plus normalised heatmaps for integral regression (DSNT, Nibali et al. 2018).
+
+    Encode (one instance): MSRA heatmaps of the keypoints (windowed, or the
+    untruncated sub-pixel Gaussian with ``unbiased``), each divided by its sum
+    when ``normalize``, plus the :class:`RegressionLabel` labels and weights
+    (the weights follow the regression rule, not the heatmap's). Decode: the
+    regression decode of ``(N, K, 2|4)`` coordinates.
+
+    Args:
+      input_size: ``(w, h)``.
+      heatmap_size: ``(W, H)``; heatmaps use ``input_size / heatmap_size``.
+      sigma: Gaussian standard deviation in heatmap pixels (leaf).
+      unbiased: untruncated sub-pixel Gaussian (DARK) heatmaps.
+      blur_kernel_size: kept for MMPose compatibility (used by DARK decoding
+        of heatmaps, which this codec's decode does not do).
+      normalize: divide each heatmap by its sum.
+      mmpose_compat: keyword-only; ``False`` fixes the windowed Gaussian's
+        quirks as in :class:`~jaxcodecs.MSRAHeatmap`.
+      dtype: keyword-only dtype of the heatmaps.
+    """
+
+    input_size: tuple[int, int] = struct.field(pytree_node=False)
+    heatmap_size: tuple[int, int] = struct.field(pytree_node=False)
+    sigma: Any
+    unbiased: bool = struct.field(pytree_node=False, default=False)
+    blur_kernel_size: int = struct.field(pytree_node=False, default=11)
+    normalize: bool = struct.field(pytree_node=False, default=True)
+    dtype: Any = struct.field(pytree_node=False, default="float32", kw_only=True)
+
+    label_mapping_table = _REGRESSION_LABELS
+    field_mapping_table = types.MappingProxyType({"heatmaps": "heatmaps"})
+    decode_input_keys = ("keypoint_labels",)
+    demo_configs = ({"input_size": (192, 256), "heatmap_size": (48, 64), "sigma": 2.0},)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        name = type(self).__name__
+        object.__setattr__(self, "input_size", size_pair(name, "input_size", self.input_size))
+        object.__setattr__(self, "heatmap_size", size_pair(name, "heatmap_size", self.heatmap_size))
+        non_negative_leaf(name, "sigma", self.sigma)
+        object.__setattr__(self, "unbiased", bool(self.unbiased))
+        object.__setattr__(self, "normalize", bool(self.normalize))
+        object.__setattr__(
+            self, "blur_kernel_size", odd_kernel(name, "blur_kernel_size", self.blur_kernel_size)
+        )
+        dtype = np.dtype(self.dtype)
+        if not jnp.issubdtype(dtype, jnp.floating):
+            raise ValueError(f"{name}: `dtype` must be a float dtype, got {dtype}.")
+        object.__setattr__(self, "dtype", dtype)
+
+    @property
+    def scale_factor(self) -> np.ndarray:
+        """``input_size / heatmap_size`` per axis, float32 ``(2,)``."""
+        return (np.array(self.input_size) / np.array(self.heatmap_size)).astype(np.float32)
+
+    def encode(self, keypoints, keypoints_visible=None) -> dict[str, jnp.ndarray]:
+        """Encodes ``keypoints (1, K, D)`` into ``keypoint_labels (1, K, 2)``,
+        ``heatmaps (K, H, W)`` and ``keypoint_weights (1, K)``."""
+        kp, vis = instance_inputs(type(self).__name__, keypoints, keypoints_visible, single_instance=True)
+        heatmaps, _ = ops.render_msra_heatmaps(
+            kp, vis, self.scale_factor, self.heatmap_size, self.sigma,
+            unbiased=self.unbiased, mmpose_compat=self.mmpose_compat, dtype=self.dtype,
+        )
+        if self.normalize:
+            heatmaps = ops.normalize_heatmaps(heatmaps)
+        labels, weights = ops.encode_regression_labels(kp, vis, self.input_size)
+        return {"keypoint_labels": labels, "heatmaps": heatmaps, "keypoint_weights": weights}
+
+    def decode(self, encoded) -> tuple[jnp.ndarray, jnp.ndarray]:
+        """Decodes ``(N, K, 2|4)`` labels into ``keypoints (N, K, 2)``, ``scores (N, K)``."""
+        return _decode_labels(encoded, self.input_size)
