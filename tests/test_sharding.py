@@ -9,6 +9,7 @@ output stays sharded along the batch axis (2 samples per device). Both an
 mesh (``jax.make_mesh`` + ``jax.set_mesh``, sharding in types) are covered.
 """
 
+import contextlib
 import functools
 
 import jax
@@ -90,33 +91,23 @@ def _run(codec, mesh):
     return encoded, decoded, decoded_from_encoded
 
 
-@pytest.mark.parametrize("name,index", CONFIGS)
-def test_sharded_auto_mesh(name, index):
-    assert len(jax.devices()) == NUM_DEVICES
-    mesh = Mesh(np.array(jax.devices()), ("batch",))
-    codec = _codec(name, index)
-    encoded, decoded, chained = _run(codec, mesh)
-    ref_encoded, ref_decoded = _unsharded(name, index)
-    assert_same_values(encoded, ref_encoded)
-    assert_same_values(decoded, ref_decoded)
-    assert_same_values(chained, ref_decoded)
-    assert_batch_sharded(encoded, mesh)
-    assert_batch_sharded(decoded, mesh)
-    assert_batch_sharded(chained, mesh)
-
-
-@pytest.mark.parametrize("name,index", CONFIGS)
-def test_sharded_explicit_mesh(name, index):
-    """``jax.make_mesh`` with Explicit axes, the default mesh of recent JAX."""
-    assert len(jax.devices()) == NUM_DEVICES
+def _mesh(kind):
+    if kind == "auto":
+        return Mesh(np.array(jax.devices()), ("batch",)), contextlib.nullcontext()
+    # jax.make_mesh with Explicit axes, the default mesh of recent JAX.
     mesh = jax.make_mesh((NUM_DEVICES,), ("batch",), axis_types=(AxisType.Explicit,))
+    return mesh, jax.set_mesh(mesh)
+
+
+@pytest.mark.parametrize("mesh_kind", ["auto", "explicit"])
+@pytest.mark.parametrize("name,index", CONFIGS)
+def test_sharded_batch(name, index, mesh_kind):
+    assert len(jax.devices()) == NUM_DEVICES
+    mesh, context = _mesh(mesh_kind)
     codec = _codec(name, index)
-    with jax.set_mesh(mesh):
+    with context:
         encoded, decoded, chained = _run(codec, mesh)
     ref_encoded, ref_decoded = _unsharded(name, index)
-    assert_same_values(encoded, ref_encoded)
-    assert_same_values(decoded, ref_decoded)
-    assert_same_values(chained, ref_decoded)
-    assert_batch_sharded(encoded, mesh)
-    assert_batch_sharded(decoded, mesh)
-    assert_batch_sharded(chained, mesh)
+    for value, reference in ((encoded, ref_encoded), (decoded, ref_decoded), (chained, ref_decoded)):
+        assert_same_values(value, reference)
+        assert_batch_sharded(value, mesh)

@@ -37,6 +37,17 @@ def odd_kernel(owner: str, name: str, value: Any) -> int:
     return int(value)
 
 
+def float_dtype(owner: str, value: Any) -> np.dtype:
+    """``value`` as a float NumPy dtype (e.g. ``"float32"``, ``jnp.bfloat16``)."""
+    try:
+        dtype = np.dtype(value)
+    except TypeError:
+        raise TypeError(f"{owner}: `dtype` must be a float dtype, got {value!r}.") from None
+    if not jnp.issubdtype(dtype, jnp.floating):
+        raise ValueError(f"{owner}: `dtype` must be a float dtype, got {dtype}.")
+    return dtype
+
+
 def is_concrete_number(value: Any) -> bool:
     return isinstance(value, (int, float, np.integer, np.floating)) or (
         isinstance(value, np.ndarray) and value.ndim == 0

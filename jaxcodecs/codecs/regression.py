@@ -17,6 +17,7 @@ from flax import struct
 from jaxcodecs import ops
 from jaxcodecs.base import Codec
 from jaxcodecs.codecs._common import (
+    float_dtype,
     instance_inputs,
     non_negative_leaf,
     odd_kernel,
@@ -122,10 +123,7 @@ class IntegralRegressionLabel(Codec):
         object.__setattr__(
             self, "blur_kernel_size", odd_kernel(name, "blur_kernel_size", self.blur_kernel_size)
         )
-        dtype = np.dtype(self.dtype)
-        if not jnp.issubdtype(dtype, jnp.floating):
-            raise ValueError(f"{name}: `dtype` must be a float dtype, got {dtype}.")
-        object.__setattr__(self, "dtype", dtype)
+        object.__setattr__(self, "dtype", float_dtype(name, self.dtype))
 
     @property
     def scale_factor(self) -> np.ndarray:

@@ -23,6 +23,7 @@ from flax import struct
 from jaxcodecs import ops
 from jaxcodecs.base import Codec
 from jaxcodecs.codecs._common import (
+    float_dtype,
     heatmap_input,
     instance_inputs,
     non_negative_leaf,
@@ -35,16 +36,6 @@ __all__ = ["MSRAHeatmap", "UDPHeatmap", "MegviiHeatmap"]
 
 _HEATMAP_LABELS = types.MappingProxyType({"keypoint_weights": "keypoint_weights"})
 _HEATMAP_FIELDS = types.MappingProxyType({"heatmaps": "heatmaps"})
-
-
-def _float_dtype(owner: str, value: Any) -> np.dtype:
-    try:
-        dtype = np.dtype(value)
-    except TypeError:
-        raise TypeError(f"{owner}: `dtype` must be a float dtype, got {value!r}.") from None
-    if not jnp.issubdtype(dtype, jnp.floating):
-        raise ValueError(f"{owner}: `dtype` must be a float dtype, got {dtype}.")
-    return dtype
 
 
 class _TopDownHeatmap(Codec):
@@ -63,7 +54,7 @@ class _TopDownHeatmap(Codec):
         name = type(self).__name__
         object.__setattr__(self, "input_size", size_pair(name, "input_size", self.input_size))
         object.__setattr__(self, "heatmap_size", size_pair(name, "heatmap_size", self.heatmap_size))
-        object.__setattr__(self, "dtype", _float_dtype(name, self.dtype))
+        object.__setattr__(self, "dtype", float_dtype(name, self.dtype))
 
     @property
     def _hw(self) -> tuple[int, int]:
