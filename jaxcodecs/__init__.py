@@ -15,6 +15,7 @@ from jaxcodecs.codecs import (
     MegviiHeatmap,
     MSRAHeatmap,
     RegressionLabel,
+    SimCCLabel,
     UDPHeatmap,
 )
 from jaxcodecs.registry import build, get_codec_class, list_codecs, register
@@ -33,5 +34,6 @@ __all__ = [
     "MegviiHeatmap",
     "RegressionLabel",
     "IntegralRegressionLabel",
+    "SimCCLabel",
     "__version__",
 ]

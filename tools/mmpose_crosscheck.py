@@ -30,10 +30,32 @@ KINDS = {
     "udp": "UDPHeatmap",
     "udp_combined": "UDPHeatmap",
     "megvii": "MegviiHeatmap",
+    "simcc": "SimCCLabel",
+    "simcc_standard": "SimCCLabel",
+    "simcc_dark": "SimCCLabel",
 }
+# Decode inputs, in MMPose's argument order, per codec.
+DECODE_INPUTS = {"SimCCLabel": ("keypoint_x_labels", "keypoint_y_labels")}
+DECODE_ARGS = {"SimCCLabel": ("simcc_x", "simcc_y")}
+
+
+def _random_simcc_config(kind: str, rng: np.random.Generator) -> dict:
+    size = (int(rng.integers(24, 300)), int(rng.integers(24, 300)))
+    ratio = float(rng.choice([1.0, 1.5, 2.0, 2.5, 3.0]))
+    sigma = float(rng.choice([1.5, 2.0, 3.0, 4.0, 5.0, 6.0, 7.5]))
+    sigma = [sigma, float(rng.uniform(1.5, 8.0))] if rng.random() < 0.4 else sigma
+    config = dict(input_size=size, sigma=sigma, simcc_split_ratio=ratio,
+                  decode_visibility=bool(rng.random() < 0.5),
+                  decode_beta=float(rng.choice([50.0, 150.0])))
+    if kind == "simcc_standard":
+        return dict(config, smoothing_type="standard",
+                    label_smooth_weight=float(rng.choice([0.0, 0.05, 0.2])))
+    return dict(config, normalize=bool(rng.random() < 0.7), use_dark=kind == "simcc_dark")
 
 
 def _random_config(kind: str, rng: np.random.Generator) -> dict:
+    if kind.startswith("simcc"):
+        return _random_simcc_config(kind, rng)
     width, height = int(rng.integers(12, 72)), int(rng.integers(12, 72))
     stride = int(rng.choice([1, 2, 3, 4]))
     size = dict(
@@ -72,21 +94,33 @@ def generate(seed: int, count: int, out: Path) -> None:
         num_keypoints = int(rng.integers(3, 20))
         kp = np.stack([rng.uniform(-0.1 * w, 1.1 * w, num_keypoints),
                        rng.uniform(-0.1 * h, 1.1 * h, num_keypoints)], -1)
-        scale = np.asarray(codec.scale_factor, np.float64)
+        # Keypoints on exact half pixels (heatmap or SimCC bins) probe rounding.
+        if kind.startswith("simcc"):
+            per_pixel = np.float64(codec.simcc_split_ratio)
+        else:
+            per_pixel = 1.0 / np.asarray(codec.scale_factor, np.float64)
         on_half = rng.random(num_keypoints) < 0.3
-        kp[on_half] = np.round(kp[on_half] / scale * 2) / 2 * scale
+        kp[on_half] = np.round(kp[on_half] * per_pixel * 2) / 2 / per_pixel
         kp = kp[None].astype(np.float32)
         vis = (rng.random((1, num_keypoints)) > 0.15).astype(np.float32)
+        if kind.startswith("simcc"):
+            vis[0, rng.random(num_keypoints) < 0.1] = 0.4  # labels skipped, weight kept
         enc = codec.encode(kp.copy(), vis.copy())
-        amplitude = 255.0 if kind == "megvii" else 1.0
-        noise = rng.uniform(-0.03, 0.08, enc["heatmaps"].shape).astype(np.float32) * amplitude
-        arrays.update({f"{i}/keypoints": kp, f"{i}/visible": vis,
-                       f"{i}/heatmaps": enc["heatmaps"], f"{i}/weights": enc["keypoint_weights"]})
-        for tag, maps in (("dec", enc["heatmaps"]), ("pdec", enc["heatmaps"] + noise)):
+        inputs = [enc[key] for key in DECODE_INPUTS.get(KINDS[kind], ("heatmaps",))]
+        amplitudes = [255.0 if kind == "megvii" else max(float(x.max()), 1e-3) if kind.startswith("simcc") else 1.0
+                      for x in inputs]
+        noisy = [x + rng.uniform(-0.03, 0.08, x.shape).astype(np.float32) * a for x, a in zip(inputs, amplitudes)]
+        arrays.update({f"{i}/keypoints": kp, f"{i}/visible": vis})
+        arrays.update({f"{i}/enc/{key}": np.asarray(value) for key, value in enc.items()})
+        for tag, maps in (("dec", inputs), ("pdec", noisy)):
             with np.errstate(all="ignore"):
-                keypoints, scores = codec.decode(maps.copy())
-            arrays.update({f"{i}/{tag}_in": maps, f"{i}/{tag}_keypoints": np.asarray(keypoints, np.float64),
+                keypoints, scores = codec.decode(*[m.copy() for m in maps])
+            if isinstance(scores, tuple):
+                scores, visibility = scores
+                arrays[f"{i}/{tag}_visibility"] = np.asarray(visibility, np.float64)
+            arrays.update({f"{i}/{tag}_keypoints": np.asarray(keypoints, np.float64),
                            f"{i}/{tag}_scores": np.asarray(scores, np.float64)})
+            arrays.update({f"{i}/{tag}_in{j}": m for j, m in enumerate(maps)})
         meta.append(dict(kind=kind, config=dict(config, type=KINDS[kind])))
     np.savez_compressed(out, meta=np.array(json.dumps(meta)), **arrays)
     print(f"wrote {count} MMPose cases to {out}")
@@ -99,7 +133,7 @@ def compare(path: Path) -> int:
     import jaxcodecs
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-    from test_conformance import decode_sensitivity  # noqa: PLC0415
+    from test_conformance import _dark_visibility_rtol, decode_sensitivity  # noqa: PLC0415
 
     data = np.load(path, allow_pickle=False)
     meta = json.loads(str(data["meta"]))
@@ -108,24 +142,37 @@ def compare(path: Path) -> int:
         codec = jaxcodecs.build(case["config"])
         problems = []
         enc = jax.jit(codec.encode)(data[f"{i}/keypoints"], data[f"{i}/visible"])
-        ref_hm = data[f"{i}/heatmaps"]
-        hm_err = np.abs(np.asarray(enc["heatmaps"]) - ref_hm).max()
-        if hm_err > 1e-5 * max(1.0, np.abs(ref_hm).max()) + 1e-5:
-            problems.append(f"heatmaps differ by {hm_err:.2e}")
-        if not np.array_equal(np.asarray(enc["keypoint_weights"]), data[f"{i}/weights"]):
-            problems.append("weights differ")
-        blur_refined = case["kind"] != "msra"
+        prefix = f"{i}/enc/"
+        for name in [n[len(prefix):] for n in data.files if n.startswith(prefix)]:
+            ref = data[prefix + name]
+            err = np.abs(np.asarray(enc[name]) - ref).max() if ref.size else 0.0
+            if err > 1e-5 * max(1.0, np.abs(ref).max(initial=0.0)) + 1e-5:
+                problems.append(f"{name} differ by {err:.2e}")
+        kind = case["config"]["type"]
+        blur_refined = case["kind"] not in ("msra", "simcc", "simcc_standard")
+        arg_names = DECODE_ARGS.get(kind, ("encoded",))
         for tag in ("dec", "pdec"):
-            maps = data[f"{i}/{tag}_in"]
+            maps = [data[f"{i}/{tag}_in{j}"] for j in range(len(arg_names))]
             ref_kp, ref_scores = data[f"{i}/{tag}_keypoints"], data[f"{i}/{tag}_scores"]
-            kp, scores = (np.asarray(v) for v in jax.jit(codec.decode)(maps))
+            decoded = jax.jit(codec.decode)(*maps)
+            kp, scores = np.asarray(decoded[0]), decoded[1]
+            if f"{i}/{tag}_visibility" in data.files:
+                scores, visibility = (np.asarray(v) for v in scores)
+                ref_vis = data[f"{i}/{tag}_visibility"]
+                rtol = _dark_visibility_rtol(codec) if codec.use_dark else 0.0
+                ok = np.isnan(ref_vis) | (np.abs(visibility - ref_vis) <= 1e-5 + (rtol + 1e-5) * np.abs(ref_vis))
+                if not ok.all():
+                    problems.append(f"{tag}: visibility differs at {np.argwhere(~ok)[:, 1].tolist()}")
+            scores = np.asarray(scores)
             if not (np.isfinite(kp).all() and np.isfinite(scores).all()):
                 problems.append(f"{tag}: NaN/Inf")
             skip = np.isnan(ref_kp).any(-1) | np.isnan(ref_scores)
             if case["config"]["type"] == "UDPHeatmap":
                 skip |= ref_scores <= 0  # MMPose reads through a -1 location there
             if blur_refined:
-                tol = 1e-3 + 1.5 * decode_sensitivity(codec.decode, {"encoded": maps}, kp)
+                moved = decode_sensitivity(codec.decode, dict(zip(arg_names, maps)), kp,
+                                           map_axes=1 if kind in DECODE_ARGS else 2)
+                tol = 1e-3 + 1.5 * moved
             else:
                 tol = 1e-5 + 1e-5 * np.abs(ref_kp).max(-1)
             bad = (np.abs(kp - ref_kp).max(-1) > tol) & ~skip

@@ -23,10 +23,12 @@ from jaxcodecs.codecs._common import (
     odd_kernel,
     size_pair,
 )
-from jaxcodecs.ops.validation import as_float_array, check_rank
+from jaxcodecs.ops.validation import as_float_array, check_rank, check_shape
 from jaxcodecs.registry import register
 
 __all__ = ["RegressionLabel", "IntegralRegressionLabel"]
+
+_SOFT_METHODS = ("ipr", "dsnt", "soft_argmax")
 
 _REGRESSION_LABELS = types.MappingProxyType(
     {"keypoint_labels": "keypoint_labels", "keypoint_weights": "keypoint_weights"}
@@ -84,7 +86,9 @@ class IntegralRegressionLabel(Codec):
     untruncated sub-pixel Gaussian with ``unbiased``), each divided by its sum
     when ``normalize``, plus the :class:`RegressionLabel` labels and weights
     (the weights follow the regression rule, not the heatmap's). Decode: the
-    regression decode of ``(N, K, 2|4)`` coordinates.
+    regression decode of ``(N, K, 2|4)`` coordinates (MMPose's);
+    :meth:`decode_heatmaps` decodes heatmaps differentiably by IPR, DSNT or
+    soft-argmax.
 
     Args:
       input_size: ``(w, h)``.
@@ -146,3 +150,47 @@ class IntegralRegressionLabel(Codec):
     def decode(self, encoded) -> tuple[jnp.ndarray, jnp.ndarray]:
         """Decodes ``(N, K, 2|4)`` labels into ``keypoints (N, K, 2)``, ``scores (N, K)``."""
         return _decode_labels(encoded, self.input_size)
+
+    def decode_heatmaps(
+        self, heatmaps, *, method: str = "ipr", beta: Any = 1.0
+    ) -> tuple[jnp.ndarray, jnp.ndarray]:
+        """Differentiable decode of heatmaps by expectation (integral regression).
+
+        The expected heatmap coordinate (pixel ``i`` at coordinate ``i``) is
+        scaled by ``input_size / heatmap_size``, the inverse of the encode's
+        Gaussian centre ``kp * heatmap_size / input_size``.
+
+        Args:
+          heatmaps: ``(K, H, W)`` or ``(N, K, H, W)`` with the configured
+            ``(W, H)``.
+          method: ``"ipr"`` (maps clipped at 0 and normalised to unit sum;
+            Sun et al. 2018), ``"dsnt"`` (maps that already sum to one, e.g.
+            this codec's ``normalize=True`` targets; Nibali et al. 2018) or
+            ``"soft_argmax"`` (softmax of ``beta * heatmaps``, for logits).
+          beta: softmax temperature of ``"soft_argmax"`` (may be traced).
+
+        Returns:
+          ``keypoints (N, K, 2)`` in input pixels (``N = 1`` for ``(K, H, W)``
+          input) and ``scores (N, K)``, the maximum of each heatmap.
+          Differentiable w.r.t. ``heatmaps`` and ``beta``.
+        """
+        if method not in _SOFT_METHODS:
+            raise ValueError(
+                f"IntegralRegressionLabel.decode_heatmaps: `method` must be one of "
+                f"{_SOFT_METHODS}, got {method!r}."
+            )
+        width, height = self.heatmap_size
+        hm = as_float_array(heatmaps, "heatmaps")
+        expected = f"(K, {height}, {width}) or (N, K, {height}, {width})"
+        check_rank(hm, (3, 4), "heatmaps", expected)
+        check_shape(hm, (None,) * (hm.ndim - 2) + (height, width), "heatmaps", expected)
+        if hm.ndim == 3:
+            hm = hm[None]
+        if method == "ipr":
+            coords = ops.integral(hm)
+        elif method == "dsnt":
+            coords = ops.dsnt(hm)
+        else:
+            coords = ops.soft_argmax(hm, beta)
+        keypoints = coords * jnp.asarray(self.scale_factor, coords.dtype)
+        return keypoints, jnp.max(hm, axis=(-2, -1))

@@ -23,10 +23,26 @@ from jaxcodecs.ops.heatmap import (
 from jaxcodecs.ops.maxima import heatmap_argmax
 from jaxcodecs.ops.numerics import divide_exact
 from jaxcodecs.ops.refine import (
+    modulate_simcc_dark,
     refine_keypoints_dark,
     refine_keypoints_dark_udp,
     refine_keypoints_megvii,
     refine_keypoints_quarter,
+    refine_simcc_dark,
+)
+from jaxcodecs.ops.simcc import (
+    render_simcc_gaussian_labels,
+    render_simcc_standard_labels,
+    simcc_argmax,
+    simcc_label_lengths,
+)
+from jaxcodecs.ops.soft import (
+    dsnt,
+    dsnt_variance_regularizer,
+    integral,
+    simcc_soft_decode,
+    soft_argmax,
+    spatial_softmax,
 )
 
 __all__ = [
@@ -49,4 +65,16 @@ __all__ = [
     "refine_keypoints_dark_udp",
     "refine_keypoints_megvii",
     "refine_keypoints_quarter",
+    "modulate_simcc_dark",
+    "refine_simcc_dark",
+    "render_simcc_gaussian_labels",
+    "render_simcc_standard_labels",
+    "simcc_argmax",
+    "simcc_label_lengths",
+    "dsnt",
+    "dsnt_variance_regularizer",
+    "integral",
+    "simcc_soft_decode",
+    "soft_argmax",
+    "spatial_softmax",
 ]
