@@ -11,6 +11,8 @@ A codec is a frozen pytree of configuration with two pure methods::
 from jaxcodecs import ops
 from jaxcodecs.base import Codec
 from jaxcodecs.codecs import (
+    ImagePoseLifting,
+    VideoPoseLifting,
     IntegralRegressionLabel,
     MegviiHeatmap,
     MSRAHeatmap,
@@ -35,5 +37,7 @@ __all__ = [
     "RegressionLabel",
     "IntegralRegressionLabel",
     "SimCCLabel",
+    "ImagePoseLifting",
+    "VideoPoseLifting",
     "__version__",
 ]

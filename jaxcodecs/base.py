@@ -112,6 +112,21 @@ class Codec(struct.PyTreeNode):
         """``decode`` mapped over a leading batch axis of every array argument."""
         return _vmap_call(self.decode, args, kwargs)
 
+    def demo_sample(self, keypoints: np.ndarray, visible: np.ndarray) -> tuple[tuple, dict, np.ndarray]:
+        """Batched encode arguments for the demo and the benchmarks.
+
+        Args:
+          keypoints: ``(B, K, 2)`` 2-D poses in input pixels.
+          visible: ``(B, K)``.
+
+        Returns:
+          ``(args, kwargs)`` for ``batch_encode`` (one instance per sample)
+          and the truth ``(B, K, D)`` that the decoded keypoints are compared
+          with. Codecs whose encode needs more than 2-D keypoints (3-D
+          targets, cameras) override this.
+        """
+        return (keypoints[:, None], visible[:, None]), {}, keypoints
+
     def round_trip(self, keypoints: Any, keypoints_visible: Any = None) -> tuple[jax.Array, ...]:
         """``decode`` applied to the targets ``encode`` makes of ``keypoints``."""
         encoded = self.encode(keypoints, keypoints_visible)

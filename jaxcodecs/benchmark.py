@@ -162,8 +162,9 @@ def run_bench(args: argparse.Namespace) -> int:
                     size = _input_size(codec)
                     for batch in batch_sizes:
                         keypoints, visible = demo_keypoints(batch, size, args.seed)
+                        enc_args, enc_kwargs, _ = codec.demo_sample(keypoints, visible)
                         encoded, enc_first, enc_step = _timed(
-                            encode, (keypoints[:, None], visible[:, None]), args.repeats, args.min_time
+                            lambda *a, kw=enc_kwargs: encode(*a, **kw), enc_args, args.repeats, args.min_time
                         )
                         inputs = [encoded[key] for key in codec.decode_input_keys]
                         _, dec_first, dec_step = _timed(decode, inputs, args.repeats, args.min_time)
@@ -185,15 +186,18 @@ def run_bench(args: argparse.Namespace) -> int:
             if args.oracle_python:
                 index = len(oracle_items)
                 try:
-                    size = _input_size(cls(**config))
+                    codec = cls(**config)
+                    size = _input_size(codec)
                 except Exception:
                     continue
+                if codec.auxiliary_encode_keys:
+                    continue  # the oracle loop feeds 2-D keypoints only
                 keypoints, visible = demo_keypoints(args.oracle_samples, size, args.seed)
                 oracle_arrays[f"keypoints_{index}"] = keypoints[:, None]
                 oracle_arrays[f"visible_{index}"] = visible[:, None]
                 oracle_items.append({
                     "index": index, "codec": name, "config_label": label,
-                    "config": _jsonable(config), "decode_input_keys": list(cls.decode_input_keys),
+                    "config": _jsonable(config), "decode_input_keys": list(codec.decode_input_keys),
                 })
 
     oracle = None

@@ -281,7 +281,51 @@ def _megvii_visible_none(codec, arrays, encoded):
     assert np.isclose(np.asarray(encoded["heatmaps"]).max(), 255.0)
 
 
-MUST_SUCCEED = {"MegviiHeatmap__err_visible_none.npz": _megvii_visible_none}
+def _root_relative_reference(arrays, root_index, remove):
+    """MMPose's per-frame root-relative label written out in NumPy (what
+    MMPose computes for T = 1), for any T; optionally without the root joint."""
+    target = np.asarray(arrays["in/lifting_target"], np.float64)
+    root = target[:, list(root_index)].mean(axis=1)
+    label = target - root[:, None, :]
+    weight = (np.asarray(arrays["in/lifting_target_visible"]) > 0.5).astype(np.float64)
+    if remove:
+        label = np.delete(label, root_index[0], axis=1)
+        weight = np.delete(weight, root_index[0], axis=1)
+    return label, root, weight
+
+
+def _lifting_any_frames(codec, arrays, encoded):
+    """Policies 18 / 19: the root is subtracted in every frame (T > 1) and
+    removed from the keypoint axis, whatever T and root_index."""
+    label, root, weight = _root_relative_reference(arrays, codec.root_index, codec._removes_root)
+    np.testing.assert_allclose(np.asarray(encoded["lifting_target_label"]), label, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(encoded["target_root"]), root, rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(np.asarray(encoded["lifting_target_weight"]), weight)
+    if codec._removes_root:
+        assert bool(encoded["target_root_removed"])
+    # And the decode inverts it.
+    keypoints, _ = codec.decode(encoded["lifting_target_label"], encoded["target_root"])
+    np.testing.assert_allclose(np.asarray(keypoints), arrays["in/lifting_target"], rtol=1e-5, atol=1e-4)
+
+
+def _lifting_decode_root_per_frame(codec, arrays, decoded):
+    """Policy 19: decode accepts the encoded root (T, C) as well as
+    (T, 1, C); the answer is MMPose's own for the (T, 1, C) form (``dec``)."""
+    np.testing.assert_array_equal(arrays["xdec_in/encoded"], arrays["dec_in/encoded"])
+    np.testing.assert_allclose(arrays["xdec_in/target_root"][:, None, :], arrays["dec_in/target_root"])
+    np.testing.assert_allclose(np.asarray(decoded[0]), arrays["dec/keypoints"], rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(np.asarray(decoded[1]), arrays["dec/scores"])
+
+
+MUST_SUCCEED = {
+    "MegviiHeatmap__err_visible_none.npz": _megvii_visible_none,
+    "ImagePoseLifting__err_multi_frame_target.npz": _lifting_any_frames,
+    "ImagePoseLifting__err_remove_root_index.npz": _lifting_any_frames,
+    "VideoPoseLifting__err_remove_root_index.npz": _lifting_any_frames,
+    "VideoPoseLifting__multi_frame_multi_root_concat_vis.npz::xdec": _lifting_decode_root_per_frame,
+    "VideoPoseLifting__no_target_visible.npz::xdec": _lifting_decode_root_per_frame,
+    "VideoPoseLifting__float64_multi_frame_remove_root.npz::xdec": _lifting_decode_root_per_frame,
+}
 
 
 # ----------------------------------------------------------------------- tests

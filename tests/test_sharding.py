@@ -19,6 +19,7 @@ from jax.sharding import AxisType, Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
 import jaxcodecs
+from test_api import SAMPLE_INPUTS
 
 NUM_DEVICES = 8
 PER_DEVICE = 2
@@ -44,6 +45,11 @@ def _codec(name, index):
 
 
 def _batch(codec):
+    """The encode arguments of BATCH samples (a tuple of arrays or array trees)."""
+    if type(codec).__name__ in SAMPLE_INPUTS:  # codecs that need more than keypoints
+        samples = [SAMPLE_INPUTS[type(codec).__name__](codec, np.random.default_rng(seed))[0]
+                   for seed in range(BATCH)]
+        return jax.tree_util.tree_map(lambda *xs: np.stack(xs), *samples)
     rng = np.random.default_rng(0)
     width, height = getattr(codec, "input_size", (100, 100))
     kp = np.stack([rng.uniform(-5, width + 5, (BATCH, 1, NUM_KEYPOINTS)),
@@ -56,8 +62,7 @@ def _batch(codec):
 def _unsharded(name, index):
     """Reference values computed on one device."""
     codec = _codec(name, index)
-    kp, vis = _batch(codec)
-    encoded = jax.device_get(jax.jit(codec.batch_encode)(kp, vis))
+    encoded = jax.device_get(jax.jit(codec.batch_encode)(*_batch(codec)))
     inputs = [encoded[key] for key in codec.decode_input_keys]
     decoded = jax.device_get(jax.jit(codec.batch_decode)(*inputs))
     return encoded, decoded
@@ -82,9 +87,8 @@ def assert_same_values(actual, expected):
 
 def _run(codec, mesh):
     sharding = NamedSharding(mesh, P("batch"))
-    kp, vis = _batch(codec)
-    kp_s, vis_s = jax.device_put(kp, sharding), jax.device_put(vis, sharding)
-    encoded = jax.jit(codec.batch_encode)(kp_s, vis_s)
+    args = jax.device_put(_batch(codec), sharding)
+    encoded = jax.jit(codec.batch_encode)(*args)
     inputs = [jax.device_put(np.asarray(encoded[key]), sharding) for key in codec.decode_input_keys]
     decoded_from_encoded = jax.jit(codec.batch_decode)(*[encoded[key] for key in codec.decode_input_keys])
     decoded = jax.jit(codec.batch_decode)(*inputs)

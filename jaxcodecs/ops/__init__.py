@@ -21,6 +21,16 @@ from jaxcodecs.ops.heatmap import (
     render_unbiased_gaussian_heatmaps,
 )
 from jaxcodecs.ops.maxima import heatmap_argmax
+from jaxcodecs.ops.normalize import (
+    camera_to_image,
+    destandardize,
+    insert_joint,
+    normalize_camera,
+    normalize_screen_coordinates,
+    remove_joint,
+    root_relative,
+    standardize,
+)
 from jaxcodecs.ops.numerics import divide_exact
 from jaxcodecs.ops.refine import (
     modulate_simcc_dark,
@@ -77,4 +87,12 @@ __all__ = [
     "simcc_soft_decode",
     "soft_argmax",
     "spatial_softmax",
+    "camera_to_image",
+    "destandardize",
+    "insert_joint",
+    "normalize_camera",
+    "normalize_screen_coordinates",
+    "remove_joint",
+    "root_relative",
+    "standardize",
 ]

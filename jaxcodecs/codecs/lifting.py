@@ -1,0 +1,460 @@
+"""2-D-to-3-D lifting codecs: ImagePoseLifting, VideoPoseLifting.
+
+Inputs: 2-D keypoints ``(N, K, D)`` (``N`` instances or frames) and the 3-D
+``lifting_target (T, K, C)`` (``T`` frames). Targets are root-relative: the
+root (mean of the ``root_index`` joints) is subtracted in every frame, for
+any ``T`` — MMPose 1.3.2 broadcasts the root correctly only for ``T = 1``
+(ImagePoseLifting) and deletes the root from the visibility's frame axis;
+both are fixed in both modes (SPEC §4 rows 18, 19).
+"""
+
+from __future__ import annotations
+
+import types
+from typing import Any
+
+import jax.numpy as jnp
+import numpy as np
+from flax import struct
+
+from jaxcodecs import ops
+from jaxcodecs.base import Codec
+from jaxcodecs.ops.validation import as_float_array, check_rank
+from jaxcodecs.registry import register
+
+__all__ = ["ImagePoseLifting", "VideoPoseLifting"]
+
+_INSTANCE_TABLE = types.MappingProxyType(
+    {"lifting_target": "lifting_target", "lifting_target_visible": "lifting_target_visible"}
+)
+_LABEL_TABLE = types.MappingProxyType(
+    {
+        "trajectory_weights": "trajectory_weights",
+        "lifting_target_label": "lifting_target_label",
+        "lifting_target_weight": "lifting_target_weight",
+    }
+)
+
+
+def _root_tuple(owner: str, root_index: Any, num_keypoints: int) -> tuple[int, ...]:
+    values = (root_index,) if isinstance(root_index, (int, np.integer)) else tuple(root_index)
+    if not values or any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) for v in values):
+        raise ValueError(f"{owner}: `root_index` must be an int or a list of ints, got {root_index!r}.")
+    if any(not 0 <= v < num_keypoints for v in values):
+        raise ValueError(
+            f"{owner}: `root_index` {root_index!r} out of range for num_keypoints={num_keypoints}."
+        )
+    return tuple(int(v) for v in values)
+
+
+def _lifting_inputs(owner, num_keypoints, keypoints, keypoints_visible, lifting_target, lifting_target_visible):
+    """Validated ``keypoints (N, K, D)``, visibility ``(N, K)``, target
+    ``(T, K, C)`` and target visibility ``(T, K)`` (or None)."""
+    kp = as_float_array(keypoints, "keypoints")
+    if kp.ndim == 2:
+        kp = kp[None]
+    check_rank(kp, 3, "keypoints", f"(N, K, D) with K = {num_keypoints}")
+    if keypoints_visible is None:
+        vis = jnp.ones(kp.shape[:2], jnp.float32)
+    else:
+        vis = as_float_array(keypoints_visible, "keypoints_visible")
+        if vis.ndim == 1:
+            vis = vis[None]
+        if vis.shape != kp.shape[:2]:
+            raise ValueError(
+                f"`keypoints_visible` must have shape (N, K) = {kp.shape[:2]}, got shape {vis.shape}."
+            )
+    if lifting_target is None:
+        raise ValueError(
+            f"{owner}.encode needs `lifting_target` (T, K, C), the 3-D pose to lift to; got None."
+        )
+    target = as_float_array(lifting_target, "lifting_target")
+    if target.ndim == 2:
+        target = target[None]
+    check_rank(target, 3, "lifting_target", f"(T, K, C) with K = {num_keypoints}")
+    if target.shape[1] != kp.shape[1]:
+        raise ValueError(
+            f"`lifting_target` must have shape (T, K, C) with K = {kp.shape[1]} (the keypoints'), "
+            f"got shape {target.shape}."
+        )
+    target_vis = None
+    if lifting_target_visible is not None:
+        target_vis = as_float_array(lifting_target_visible, "lifting_target_visible")
+        if target_vis.ndim == 1:
+            target_vis = target_vis[None]
+        if target_vis.shape != target.shape[:2]:
+            raise ValueError(
+                f"`lifting_target_visible` must have shape (T, K) = {target.shape[:2]}, "
+                f"got shape {target_vis.shape}."
+            )
+    return kp, vis, target, target_vis
+
+
+def _target_weights(target, target_vis, mmpose_compat):
+    """``lifting_target_weight (T, K)`` and ``trajectory_weights``.
+
+    Without a target visibility MMPose sets the trajectory weights to
+    ``1 / lifting_target[:, 2]`` — the reciprocal of joint 2's coordinates,
+    ``(T, C)`` (SPEC row 20); reproduced in compat mode (0 where the
+    coordinate is 0, never Inf; ones ``(T, K)`` when there is no joint 2),
+    ones ``(T, K)`` in exact mode.
+    """
+    if target_vis is None:
+        weight = jnp.ones(target.shape[:2], jnp.float32)
+        if mmpose_compat and target.shape[1] > 2:
+            joint = target[:, 2]
+            nonzero = joint != 0
+            trajectory = jnp.where(nonzero, 1 / jnp.where(nonzero, joint, 1), 0)
+        else:
+            trajectory = weight
+        return weight, trajectory
+    weight = (target_vis > 0.5).astype(jnp.float32)
+    return weight, weight
+
+
+def _keypoint_labels(labels, vis, concat_vis, reshape):
+    if concat_vis:
+        labels = jnp.concatenate([labels, vis[..., None].astype(labels.dtype)], axis=-1)
+    if reshape:
+        num = labels.shape[0]
+        labels = jnp.transpose(labels, (1, 2, 0)).reshape(-1, num)
+    return labels
+
+
+def _root_for_decode(target_root: Any, keypoints: jnp.ndarray) -> jnp.ndarray | None:
+    """``target_root`` ``(C,)``, ``(T, C)`` or ``(T, 1, C)`` as ``(T, 1, C)``, or None."""
+    if target_root is None:
+        return None
+    root = as_float_array(target_root, "target_root")
+    if root.size == 0:
+        return None
+    channels = keypoints.shape[-1]
+    if root.ndim == 1:
+        root = root[None]
+    if root.ndim == 2:
+        root = root[:, None, :]
+    if root.ndim != 3 or root.shape[1] != 1 or root.shape[2] != channels or root.shape[0] not in (1, keypoints.shape[0]):
+        raise ValueError(
+            f"`target_root` must have shape (C,), (T, C) or (T, 1, C) with C = {channels} and "
+            f"T = 1 or {keypoints.shape[0]} (the encoded rows), got shape {tuple(np.shape(target_root))}."
+        )
+    return root
+
+
+def _decode_with_root(encoded, target_root):
+    keypoints = as_float_array(encoded, "encoded")
+    check_rank(keypoints, 3, "encoded", "(N, K, C)")
+    return keypoints, _root_for_decode(target_root, keypoints)
+
+
+def _add_root(keypoints, root, remove_root, root_index):
+    if root is None:
+        return keypoints
+    keypoints = keypoints + root.astype(keypoints.dtype)
+    if remove_root and len(root_index) == 1:
+        keypoints = ops.insert_joint(keypoints, root_index[0], root)
+    return keypoints
+
+
+def _constant(value: Any, like: jnp.ndarray) -> jnp.ndarray:
+    """A scalar flag / index computed from ``like`` (finite), so that under a
+    batch-sharded vmap it is batch-sharded like the other outputs instead of
+    a replicated constant."""
+    probe = 0 * like.reshape(-1)[0].astype(jnp.float32)  # 0 for finite input, not folded
+    if isinstance(value, bool):
+        return (probe == 0) if value else (probe != 0)
+    return (probe + value).astype(jnp.int32)
+
+
+def _demo_target(keypoints: np.ndarray) -> np.ndarray:
+    """A 3-D pose per 2-D demo pose, ``(B, 1, K, 3)``: metres in the camera
+    frame, about 4 m away, each joint at its own depth."""
+    batch, joints, _ = keypoints.shape
+    depth = 4.0 + 0.2 * np.sin(np.arange(joints, dtype=np.float64))
+    depth = np.broadcast_to(depth[None, :, None], (batch, joints, 1))
+    return np.concatenate([keypoints / 1000.0, depth], axis=-1).astype(np.float32)[:, None]
+
+
+def _ones_scores(keypoints):
+    return jnp.ones(keypoints.shape[:-1], jnp.float32) + 0 * keypoints[..., 0].astype(jnp.float32)
+
+
+@register
+class ImagePoseLifting(Codec):
+    """Root-relative 3-D targets for single-frame lifting (SimpleBaseline3D,
+    Martinez et al. 2017).
+
+    Encode ``keypoints (N, K, D)``, ``keypoints_visible (N, K)``,
+    ``lifting_target (T, K, C)`` (required), ``lifting_target_visible (T, K)``:
+
+    * ``lifting_target_label (T, K', C)``: the target minus its root (the
+      mean of the ``root_index`` joints, float32 ``target_root (T, C)``),
+      without the root joint when ``remove_root`` and a single root
+      (``K' = K - 1``), then standardised by ``target_mean`` /
+      ``target_std`` when given (broadcast over frames);
+    * ``keypoint_labels``: the 2-D keypoints, standardised by
+      ``keypoints_mean`` / ``keypoints_std`` when given, with the visibility
+      appended (``concat_vis``), reshaped to ``(K * D', N)`` when
+      ``reshape_keypoints``;
+    * ``lifting_target_weight (T, K')``, ``trajectory_weights`` (see
+      :func:`_target_weights`), ``keypoint_labels_visible``, and flags
+      ``target_root_removed`` / ``target_root_index`` like MMPose.
+
+    Decode ``encoded (N, K', C)`` and optional ``target_root`` (``(T, C)``
+    or ``(T, 1, C)``, ``T`` = 1 or ``N``): de-standardise, add the root and,
+    with ``remove_root``, re-insert it as joint ``root_index``. Scores are
+    ones.
+
+    The statistics are pytree leaves (float32, reshaped to ``(1, K, D)`` /
+    ``(1, K', C)``), so they can be traced, vmapped or learned.
+    """
+
+    num_keypoints: int = struct.field(pytree_node=False)
+    root_index: Any = struct.field(pytree_node=False, default=0)
+    remove_root: bool = struct.field(pytree_node=False, default=False)
+    save_index: bool = struct.field(pytree_node=False, default=False)
+    reshape_keypoints: bool = struct.field(pytree_node=False, default=True)
+    concat_vis: bool = struct.field(pytree_node=False, default=False)
+    keypoints_mean: Any = None
+    keypoints_std: Any = None
+    target_mean: Any = None
+    target_std: Any = None
+    additional_encode_keys: Any = struct.field(pytree_node=False, default=None)
+
+    instance_mapping_table = _INSTANCE_TABLE
+    label_mapping_table = _LABEL_TABLE
+    auxiliary_encode_keys = frozenset({"lifting_target", "lifting_target_visible"})
+    decode_input_keys = ("lifting_target_label", "target_root")
+    demo_configs = (
+        {"num_keypoints": 17},
+        {"num_keypoints": 17, "root_index": 0, "remove_root": True, "reshape_keypoints": False},
+    )
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        name = type(self).__name__
+        if isinstance(self.num_keypoints, bool) or not isinstance(self.num_keypoints, (int, np.integer)) \
+                or self.num_keypoints < 1:
+            raise ValueError(f"{name}: `num_keypoints` must be a positive int, got {self.num_keypoints!r}.")
+        object.__setattr__(self, "num_keypoints", int(self.num_keypoints))
+        object.__setattr__(self, "root_index", _root_tuple(name, self.root_index, self.num_keypoints))
+        for flag in ("remove_root", "save_index", "reshape_keypoints", "concat_vis"):
+            object.__setattr__(self, flag, bool(getattr(self, flag)))
+        extra = self.additional_encode_keys
+        object.__setattr__(self, "additional_encode_keys", None if extra is None else tuple(extra))
+        target_joints = self.num_keypoints - 1 if self._removes_root else self.num_keypoints
+        for mean_name, std_name, joints in (
+            ("keypoints_mean", "keypoints_std", self.num_keypoints),
+            ("target_mean", "target_std", target_joints),
+        ):
+            mean, std = getattr(self, mean_name), getattr(self, std_name)
+            if (mean is None) != (std is None):
+                raise ValueError(f"{name}: `{mean_name}` and `{std_name}` must be given together.")
+            if mean is None:
+                continue
+            mean = jnp.asarray(mean, jnp.float32).reshape(1, joints, -1)
+            std = jnp.asarray(std, jnp.float32).reshape(1, joints, -1)
+            if mean.shape != std.shape:
+                raise ValueError(
+                    f"{name}: `{mean_name}` {mean.shape} and `{std_name}` {std.shape} must have the same shape."
+                )
+            object.__setattr__(self, mean_name, mean)
+            object.__setattr__(self, std_name, std)
+
+    @property
+    def _removes_root(self) -> bool:
+        return bool(self.remove_root) and len(self.root_index) == 1
+
+    @property
+    def encode_keys(self) -> frozenset:
+        """``auxiliary_encode_keys`` plus ``additional_encode_keys`` (this
+        instance's; MMPose adds them to the class, shared by all instances)."""
+        return type(self).auxiliary_encode_keys | frozenset(self.additional_encode_keys or ())
+
+    def encode(self, keypoints, keypoints_visible=None, lifting_target=None, lifting_target_visible=None):
+        """Encodes one sample; see the class docstring for the outputs."""
+        name = type(self).__name__
+        kp, vis, target, target_vis = _lifting_inputs(
+            name, self.num_keypoints, keypoints, keypoints_visible, lifting_target, lifting_target_visible
+        )
+        weight, trajectory = _target_weights(target, target_vis, self.mmpose_compat)
+        label, root = ops.root_relative(target, self.root_index, root_dtype=jnp.float32)
+        encoded: dict[str, Any] = {}
+        if self._removes_root:
+            index = self.root_index[0]
+            label = ops.remove_joint(label, index, axis=-2)
+            weight = ops.remove_joint(weight, index, axis=-1)
+            encoded["target_root_removed"] = _constant(True, target)
+            if self.save_index:
+                encoded["target_root_index"] = _constant(index, target)
+        labels = kp
+        if self.keypoints_mean is not None:
+            if kp.shape[1:] != tuple(self.keypoints_mean.shape[1:]):
+                raise ValueError(
+                    f"`keypoints` must have shape (N, K, D) = (N, {', '.join(map(str, self.keypoints_mean.shape[1:]))}) "
+                    f"to match `keypoints_mean`, got shape {kp.shape}."
+                )
+            encoded["keypoints_mean"] = self.keypoints_mean
+            encoded["keypoints_std"] = self.keypoints_std
+            labels = ops.standardize(labels, self.keypoints_mean, self.keypoints_std)
+        if self.target_mean is not None:
+            if label.shape[1:] != tuple(self.target_mean.shape[1:]):
+                raise ValueError(
+                    f"`lifting_target` gives labels of shape {label.shape}, which do not match "
+                    f"`target_mean` {tuple(self.target_mean.shape)} on (K', C)."
+                )
+            encoded["target_mean"] = self.target_mean
+            encoded["target_std"] = self.target_std
+            label = ops.standardize(label, self.target_mean, self.target_std)
+        encoded["keypoint_labels"] = _keypoint_labels(labels, vis, self.concat_vis, self.reshape_keypoints)
+        encoded["keypoint_labels_visible"] = vis
+        encoded["lifting_target_label"] = label
+        encoded["lifting_target_weight"] = weight
+        encoded["trajectory_weights"] = trajectory
+        encoded["target_root"] = root
+        return encoded
+
+    def demo_sample(self, keypoints, visible):
+        """The 2-D poses with a 3-D target each (see :meth:`Codec.demo_sample`)."""
+        target = _demo_target(keypoints)
+        return (keypoints[:, None], visible[:, None], target, visible[:, None]), {}, target[:, 0]
+
+    def decode(self, encoded, target_root=None):
+        """Decodes ``(N, K', C)`` (plus ``target_root``) into ``keypoints
+        (N, K, C)`` and ``scores (N, K)`` (ones)."""
+        keypoints, root = _decode_with_root(encoded, target_root)
+        if self.target_mean is not None:
+            if keypoints.shape[1:] != tuple(self.target_mean.shape[1:]):
+                raise ValueError(
+                    f"`encoded` must have shape (N, K', C) = (N, {', '.join(map(str, self.target_mean.shape[1:]))}) "
+                    f"to match `target_mean`, got shape {keypoints.shape}."
+                )
+            keypoints = ops.destandardize(keypoints, self.target_mean, self.target_std)
+        keypoints = _add_root(keypoints, root, self._removes_root, self.root_index)
+        return keypoints, _ones_scores(keypoints)
+
+
+@register
+class VideoPoseLifting(Codec):
+    """Targets for temporal lifting (VideoPose3D, Pavllo et al. 2019).
+
+    Encode ``keypoints (N, K, 2)`` (``N`` frames), ``keypoints_visible``,
+    ``lifting_target (T, K, C)`` (required), ``lifting_target_visible``,
+    ``camera_param`` (a dict with ``w``, ``h``; with ``normalize_camera``
+    also ``f``, ``c``):
+
+    * ``keypoint_labels``: ``(kp - (w/2, h/2)) / (w/2)``, with the
+      visibility appended (``concat_vis``), reshaped to ``(K * D', N)`` when
+      ``reshape_keypoints``;
+    * with ``zero_center``: ``lifting_target_label`` relative to the root
+      (any ``T``), ``target_root (T, C)``, the root joint removed with
+      ``remove_root``; otherwise the target as is;
+    * with ``normalize_camera``: ``camera_param``, a normalised copy
+      (:func:`jaxcodecs.ops.normalize_camera`);
+    * ``lifting_target_weight``, ``trajectory_weights`` and
+      ``keypoints_visible`` as MMPose.
+
+    Decode ``encoded (N, K', C)`` and optional ``target_root`` (``(T, C)``
+    or ``(T, 1, C)``, ``T`` = 1 or ``N``): add the root and re-insert it
+    with ``remove_root``. Scores are ones.
+    """
+
+    num_keypoints: int = struct.field(pytree_node=False)
+    zero_center: bool = struct.field(pytree_node=False, default=True)
+    root_index: Any = struct.field(pytree_node=False, default=0)
+    remove_root: bool = struct.field(pytree_node=False, default=False)
+    save_index: bool = struct.field(pytree_node=False, default=False)
+    reshape_keypoints: bool = struct.field(pytree_node=False, default=True)
+    concat_vis: bool = struct.field(pytree_node=False, default=False)
+    normalize_camera: bool = struct.field(pytree_node=False, default=False)
+
+    instance_mapping_table = _INSTANCE_TABLE
+    label_mapping_table = _LABEL_TABLE
+    auxiliary_encode_keys = frozenset({"lifting_target", "lifting_target_visible", "camera_param"})
+    demo_configs = (
+        {"num_keypoints": 17},
+        {"num_keypoints": 17, "remove_root": True, "reshape_keypoints": False, "normalize_camera": True},
+    )
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        name = type(self).__name__
+        if isinstance(self.num_keypoints, bool) or not isinstance(self.num_keypoints, (int, np.integer)) \
+                or self.num_keypoints < 1:
+            raise ValueError(f"{name}: `num_keypoints` must be a positive int, got {self.num_keypoints!r}.")
+        object.__setattr__(self, "num_keypoints", int(self.num_keypoints))
+        object.__setattr__(self, "root_index", _root_tuple(name, self.root_index, self.num_keypoints))
+        for flag in ("zero_center", "remove_root", "save_index", "reshape_keypoints", "concat_vis",
+                     "normalize_camera"):
+            object.__setattr__(self, flag, bool(getattr(self, flag)))
+
+    @property
+    def _removes_root(self) -> bool:
+        return self.zero_center and self.remove_root and len(self.root_index) == 1
+
+    @property
+    def decode_input_keys(self) -> tuple[str, ...]:  # type: ignore[override]
+        """The root is an encoded key only with ``zero_center``."""
+        return ("lifting_target_label", "target_root") if self.zero_center else ("lifting_target_label",)
+
+    def encode(
+        self, keypoints, keypoints_visible=None, lifting_target=None, lifting_target_visible=None,
+        camera_param=None,
+    ):
+        """Encodes one clip; see the class docstring for the outputs."""
+        name = type(self).__name__
+        kp, vis, target, target_vis = _lifting_inputs(
+            name, self.num_keypoints, keypoints, keypoints_visible, lifting_target, lifting_target_visible
+        )
+        camera = dict(camera_param or {})
+        if "w" not in camera or "h" not in camera:
+            raise ValueError(
+                f"{name}.encode needs `camera_param` with the image size 'w' and 'h', got keys "
+                f"{sorted(camera)}."
+            )
+        weight, trajectory = _target_weights(target, target_vis, self.mmpose_compat)
+        encoded: dict[str, Any] = {}
+        label = target
+        if self.zero_center:
+            label, root = ops.root_relative(target, self.root_index)
+            encoded["target_root"] = root
+            if self._removes_root:
+                index = self.root_index[0]
+                label = ops.remove_joint(label, index, axis=-2)
+                weight = ops.remove_joint(weight, index, axis=-1)
+                encoded["target_root_removed"] = _constant(True, target)
+                if self.save_index:
+                    encoded["target_root_index"] = _constant(index, target)
+        labels = ops.normalize_screen_coordinates(kp, camera["w"], camera["h"])
+        if self.normalize_camera:
+            if "f" not in camera or "c" not in camera:
+                raise ValueError(
+                    f"{name}: normalize_camera=True needs `camera_param` with 'f' and 'c', got keys "
+                    f"{sorted(camera)}."
+                )
+            encoded["camera_param"] = {k: jnp.asarray(v) for k, v in ops.normalize_camera(camera).items()}
+        encoded["keypoint_labels"] = _keypoint_labels(labels, vis, self.concat_vis, self.reshape_keypoints)
+        encoded["keypoints_visible"] = vis
+        encoded["lifting_target_label"] = label
+        encoded["lifting_target_weight"] = weight
+        encoded["trajectory_weights"] = trajectory
+        return encoded
+
+    def demo_sample(self, keypoints, visible):
+        """The 2-D poses (one frame each), a 3-D target and a camera."""
+        target = _demo_target(keypoints)
+        batch = len(keypoints)
+        camera = {
+            "w": np.full(batch, 1000.0, np.float32), "h": np.full(batch, 1000.0, np.float32),
+            "f": np.full((batch, 2, 1), 1150.0, np.float32), "c": np.full((batch, 2, 1), 500.0, np.float32),
+        }
+        args = (keypoints[:, None], visible[:, None], target, visible[:, None], camera)
+        return args, {}, target[:, 0]
+
+    def decode(self, encoded, target_root=None):
+        """Decodes ``(N, K', C)`` (plus ``target_root``) into ``keypoints
+        (N, K, C)`` and ``scores (N, K)`` (ones)."""
+        keypoints, root = _decode_with_root(encoded, target_root)
+        reinsert = self.remove_root and len(self.root_index) == 1
+        keypoints = _add_root(keypoints, root, reinsert, self.root_index)
+        return keypoints, _ones_scores(keypoints)

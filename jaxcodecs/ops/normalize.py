@@ -1,0 +1,126 @@
+"""Normalisation maths of the 2-D-to-3-D lifting codecs, as pure functions.
+
+Shapes: a 3-D pose sequence ``(T, K, C)`` (frames, joints, coordinates), 2-D
+keypoints ``(N, K, D)``. Joint indices are static Python ints. Camera
+parameters are dicts of arrays (pytrees): ``w``, ``h`` (image size), ``f``
+(focal lengths ``(2, 1)`` or ``(2,)``), ``c`` (principal point, same shape);
+functions return new dicts and never modify their inputs. Everything is
+differentiable and works for any ``T``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+import jax.numpy as jnp
+
+__all__ = [
+    "root_relative",
+    "remove_joint",
+    "insert_joint",
+    "standardize",
+    "destandardize",
+    "normalize_screen_coordinates",
+    "normalize_camera",
+    "camera_to_image",
+]
+
+
+def root_relative(
+    poses: jnp.ndarray, root_index: Sequence[int], *, root_dtype: Any = None
+) -> tuple[jnp.ndarray, jnp.ndarray]:
+    """Poses relative to their root, frame by frame.
+
+    The root is the mean of the joints ``root_index`` in each frame.
+
+    Args:
+      poses: ``(..., T, K, C)`` (any leading axes; ``K`` is axis -2).
+      root_index: static joint indices averaged into the root.
+      root_dtype: dtype of the root (default: the poses').
+
+    Returns:
+      ``(poses - root[..., None, :], root)`` with ``root (..., T, C)``.
+    """
+    poses = jnp.asarray(poses)
+    index = tuple(int(i) for i in root_index)
+    root = jnp.mean(poses[..., index, :].astype(root_dtype or poses.dtype), axis=-2)
+    return poses - root[..., None, :], root
+
+
+def remove_joint(x: jnp.ndarray, index: int, axis: int) -> jnp.ndarray:
+    """``x`` without entry ``index`` (static) along ``axis`` (a joint axis)."""
+    x = jnp.asarray(x)
+    axis = axis % x.ndim
+    before = jnp.take(x, jnp.arange(0, index), axis=axis)
+    after = jnp.take(x, jnp.arange(index + 1, x.shape[axis]), axis=axis)
+    return jnp.concatenate([before, after], axis=axis)
+
+
+def insert_joint(x: jnp.ndarray, index: int, value: jnp.ndarray) -> jnp.ndarray:
+    """``x (..., K, C)`` with ``value`` (broadcast to ``(..., 1, C)``) inserted
+    as joint ``index`` (static) along axis -2."""
+    x = jnp.asarray(x)
+    value = jnp.broadcast_to(jnp.asarray(value, x.dtype), x.shape[:-2] + (1, x.shape[-1]))
+    return jnp.concatenate([x[..., :index, :], value, x[..., index:, :]], axis=-2)
+
+
+def standardize(x: jnp.ndarray, mean: Any, std: Any) -> jnp.ndarray:
+    """``(x - mean) / std`` (statistics broadcast over the leading axes)."""
+    return (x - mean) / std
+
+
+def destandardize(x: jnp.ndarray, mean: Any, std: Any) -> jnp.ndarray:
+    """``x * std + mean``, the inverse of :func:`standardize`."""
+    return x * std + mean
+
+
+def _screen_frame(width: Any, height: Any) -> tuple[jnp.ndarray, jnp.ndarray]:
+    """Image centre ``(w/2, h/2)`` and half-width ``w/2``, float32."""
+    width = jnp.asarray(width, jnp.float32)
+    height = jnp.asarray(height, jnp.float32)
+    centre = jnp.stack([0.5 * width, 0.5 * height])
+    return centre, 0.5 * width
+
+
+def normalize_screen_coordinates(keypoints: jnp.ndarray, width: Any, height: Any) -> jnp.ndarray:
+    """Image coordinates to ``[-1, 1]`` along x, aspect kept (VideoPose3D,
+    Pavllo et al. 2019): ``(kp - (w/2, h/2)) / (w/2)``.
+
+    Args:
+      keypoints: ``(..., 2)`` image pixels.
+      width, height: image size (numbers or traced scalars).
+    """
+    centre, scale = _screen_frame(width, height)
+    return (keypoints - centre.astype(jnp.result_type(keypoints, jnp.float32))) / scale
+
+
+def normalize_camera(camera_param: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of ``camera_param`` with intrinsics in the normalised screen
+    frame of :func:`normalize_screen_coordinates`: ``f / (w/2)`` and
+    ``(c - (w/2, h/2)) / (w/2)``; every other entry is passed through.
+
+    Raises:
+      ValueError: ``camera_param`` lacks ``w``, ``h``, ``f`` or ``c``.
+    """
+    missing = [key for key in ("w", "h", "f", "c") if key not in camera_param]
+    if missing:
+        raise ValueError(f"`camera_param` must contain 'w', 'h', 'f' and 'c', missing {missing}.")
+    centre, scale = _screen_frame(camera_param["w"], camera_param["h"])
+    out = dict(camera_param)
+    f = jnp.asarray(camera_param["f"])
+    c = jnp.asarray(camera_param["c"])
+    out["f"] = f / scale
+    out["c"] = (c - centre.reshape((2,) + (1,) * (c.ndim - 1))) / scale
+    return out
+
+
+def camera_to_image(points: jnp.ndarray, f: Any, c: Any) -> jnp.ndarray:
+    """Pinhole projection of camera-frame points ``(..., 3)`` to
+    ``(x / z * fx + cx, y / z * fy + cy)``; returns ``(..., 2)``.
+
+    ``f`` and ``c`` are ``(2,)`` or ``(2, 1)`` (x first).
+    """
+    points = jnp.asarray(points)
+    f = jnp.reshape(jnp.asarray(f, points.dtype), (2,))
+    c = jnp.reshape(jnp.asarray(c, points.dtype), (2,))
+    return points[..., :2] / points[..., 2:3] * f + c
