@@ -317,7 +317,19 @@ def _lifting_decode_root_per_frame(codec, arrays, decoded):
     np.testing.assert_array_equal(np.asarray(decoded[1]), arrays["dec/scores"])
 
 
+def _motionbert_factor_1d(codec, arrays, decoded):
+    """Policy 22: a 1-D decode factor of N > 1 rows scales row n by
+    factor[n] (MMPose broadcasts it against the joints and fails)."""
+    encoded = np.asarray(arrays["dec_in/encoded"], np.float64)
+    factor = np.asarray(arrays["dec_in/factor"], np.float64)
+    expected = encoded * factor[:, None, None]
+    expected = (expected - expected[:, codec.root_index : codec.root_index + 1]) / 1000.0
+    np.testing.assert_allclose(np.asarray(decoded[0]), expected, rtol=1e-5, atol=1e-8)
+    np.testing.assert_array_equal(np.asarray(decoded[1]), np.ones(encoded.shape[:2]))
+
+
 MUST_SUCCEED = {
+    "MotionBERTLabel__err_decode_factor_1d_batch.npz::dec": _motionbert_factor_1d,
     "MegviiHeatmap__err_visible_none.npz": _megvii_visible_none,
     "ImagePoseLifting__err_multi_frame_target.npz": _lifting_any_frames,
     "ImagePoseLifting__err_remove_root_index.npz": _lifting_any_frames,
