@@ -37,6 +37,12 @@ _LABEL_TABLE = types.MappingProxyType(
 )
 
 
+# Statistics given as host data are converted (float32, reshaped as MMPose
+# does) when the codec is built; JAX arrays are taken as they are.
+def _is_host_data(value: Any) -> bool:
+    return isinstance(value, (list, tuple)) or (isinstance(value, np.ndarray) and value.ndim >= 1)
+
+
 def _root_tuple(owner: str, root_index: Any, num_keypoints: int) -> tuple[int, ...]:
     values = (root_index,) if isinstance(root_index, (int, np.integer)) else tuple(root_index)
     if not values or any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) for v in values):
@@ -161,10 +167,11 @@ def _constant(value: Any, like: jnp.ndarray) -> jnp.ndarray:
     """A scalar flag / index computed from ``like`` (finite), so that under a
     batch-sharded vmap it is batch-sharded like the other outputs instead of
     a replicated constant."""
-    probe = 0 * like.reshape(-1)[0].astype(jnp.float32)  # 0 for finite input, not folded
+    probe = like.reshape(-1)[0]
+    always = (probe == probe) | (probe != probe)  # True even for NaN; XLA does not fold it
     if isinstance(value, bool):
-        return (probe == 0) if value else (probe != 0)
-    return (probe + value).astype(jnp.int32)
+        return always if value else ~always
+    return always.astype(jnp.int32) * value
 
 
 def _demo_target(keypoints: np.ndarray) -> np.ndarray:
@@ -206,8 +213,10 @@ class ImagePoseLifting(Codec):
     with ``remove_root``, re-insert it as joint ``root_index``. Scores are
     ones.
 
-    The statistics are pytree leaves (float32, reshaped to ``(1, K, D)`` /
-    ``(1, K', C)``), so they can be traced, vmapped or learned.
+    The statistics are pytree leaves, so they can be traced, vmapped or
+    learned: given as lists / NumPy arrays they become float32 ``(1, K, D)``
+    / ``(1, K', C)`` (as MMPose reshapes them) when the codec is built; JAX
+    arrays are kept as given and reshaped where they are used.
     """
 
     num_keypoints: int = struct.field(pytree_node=False)
@@ -251,10 +260,18 @@ class ImagePoseLifting(Codec):
             mean, std = getattr(self, mean_name), getattr(self, std_name)
             if (mean is None) != (std is None):
                 raise ValueError(f"{name}: `{mean_name}` and `{std_name}` must be given together.")
-            if mean is None:
+            if not (_is_host_data(mean) and _is_host_data(std)):
+                # JAX arrays (and tracers, and whatever a tree_map puts
+                # here when the codec is rebuilt) are used as given.
                 continue
-            mean = jnp.asarray(mean, jnp.float32).reshape(1, joints, -1)
-            std = jnp.asarray(std, jnp.float32).reshape(1, joints, -1)
+            try:
+                mean = np.asarray(mean, np.float32).reshape(1, joints, -1)
+                std = np.asarray(std, np.float32).reshape(1, joints, -1)
+            except ValueError:
+                raise ValueError(
+                    f"{name}: `{mean_name}` / `{std_name}` must have {joints} joints ((K, D) or "
+                    f"(1, K, D)), got shapes {np.shape(mean)} and {np.shape(std)}."
+                ) from None
             if mean.shape != std.shape:
                 raise ValueError(
                     f"{name}: `{mean_name}` {mean.shape} and `{std_name}` {std.shape} must have the same shape."
@@ -265,6 +282,15 @@ class ImagePoseLifting(Codec):
     @property
     def _removes_root(self) -> bool:
         return bool(self.remove_root) and len(self.root_index) == 1
+
+    def _statistics(self, kind: str) -> tuple[jnp.ndarray, jnp.ndarray] | None:
+        """``(mean, std)`` of ``"keypoints"`` or ``"target"`` as ``(1, K, D)``
+        / ``(1, K', C)`` arrays (reshaped here when given as JAX arrays)."""
+        mean, std = getattr(self, f"{kind}_mean"), getattr(self, f"{kind}_std")
+        if mean is None:
+            return None
+        joints = self.num_keypoints - 1 if (kind == "target" and self._removes_root) else self.num_keypoints
+        return jnp.reshape(mean, (1, joints, -1)), jnp.reshape(std, (1, joints, -1))
 
     @property
     def encode_keys(self) -> frozenset:
@@ -289,24 +315,24 @@ class ImagePoseLifting(Codec):
             if self.save_index:
                 encoded["target_root_index"] = _constant(index, target)
         labels = kp
-        if self.keypoints_mean is not None:
-            if kp.shape[1:] != tuple(self.keypoints_mean.shape[1:]):
+        stats = self._statistics("keypoints")
+        if stats is not None:
+            if kp.shape[1:] != stats[0].shape[1:]:
                 raise ValueError(
-                    f"`keypoints` must have shape (N, K, D) = (N, {', '.join(map(str, self.keypoints_mean.shape[1:]))}) "
+                    f"`keypoints` must have shape (N, K, D) = (N, {', '.join(map(str, stats[0].shape[1:]))}) "
                     f"to match `keypoints_mean`, got shape {kp.shape}."
                 )
-            encoded["keypoints_mean"] = self.keypoints_mean
-            encoded["keypoints_std"] = self.keypoints_std
-            labels = ops.standardize(labels, self.keypoints_mean, self.keypoints_std)
-        if self.target_mean is not None:
-            if label.shape[1:] != tuple(self.target_mean.shape[1:]):
+            encoded["keypoints_mean"], encoded["keypoints_std"] = stats
+            labels = ops.standardize(labels, *stats)
+        stats = self._statistics("target")
+        if stats is not None:
+            if label.shape[1:] != stats[0].shape[1:]:
                 raise ValueError(
                     f"`lifting_target` gives labels of shape {label.shape}, which do not match "
-                    f"`target_mean` {tuple(self.target_mean.shape)} on (K', C)."
+                    f"`target_mean` {tuple(stats[0].shape)} on (K', C)."
                 )
-            encoded["target_mean"] = self.target_mean
-            encoded["target_std"] = self.target_std
-            label = ops.standardize(label, self.target_mean, self.target_std)
+            encoded["target_mean"], encoded["target_std"] = stats
+            label = ops.standardize(label, *stats)
         encoded["keypoint_labels"] = _keypoint_labels(labels, vis, self.concat_vis, self.reshape_keypoints)
         encoded["keypoint_labels_visible"] = vis
         encoded["lifting_target_label"] = label
@@ -324,13 +350,14 @@ class ImagePoseLifting(Codec):
         """Decodes ``(N, K', C)`` (plus ``target_root``) into ``keypoints
         (N, K, C)`` and ``scores (N, K)`` (ones)."""
         keypoints, root = _decode_with_root(encoded, target_root)
-        if self.target_mean is not None:
-            if keypoints.shape[1:] != tuple(self.target_mean.shape[1:]):
+        stats = self._statistics("target")
+        if stats is not None:
+            if keypoints.shape[1:] != stats[0].shape[1:]:
                 raise ValueError(
-                    f"`encoded` must have shape (N, K', C) = (N, {', '.join(map(str, self.target_mean.shape[1:]))}) "
+                    f"`encoded` must have shape (N, K', C) = (N, {', '.join(map(str, stats[0].shape[1:]))}) "
                     f"to match `target_mean`, got shape {keypoints.shape}."
                 )
-            keypoints = ops.destandardize(keypoints, self.target_mean, self.target_std)
+            keypoints = ops.destandardize(keypoints, *stats)
         keypoints = _add_root(keypoints, root, self._removes_root, self.root_index)
         return keypoints, _ones_scores(keypoints)
 
@@ -433,7 +460,11 @@ class VideoPoseLifting(Codec):
                     f"{name}: normalize_camera=True needs `camera_param` with 'f' and 'c', got keys "
                     f"{sorted(camera)}."
                 )
-            encoded["camera_param"] = {k: jnp.asarray(v) for k, v in ops.normalize_camera(camera).items()}
+            encoded["camera_param"] = {
+                key: jnp.asarray(value) if isinstance(value, (jnp.ndarray, np.ndarray, np.generic, float, int))
+                else value  # e.g. a camera name: passed through as MMPose does (not jit-returnable)
+                for key, value in ops.normalize_camera(camera).items()
+            }
         encoded["keypoint_labels"] = _keypoint_labels(labels, vis, self.concat_vis, self.reshape_keypoints)
         encoded["keypoints_visible"] = vis
         encoded["lifting_target_label"] = label
