@@ -11,7 +11,9 @@ A codec is a frozen pytree of configuration with two pure methods::
 from jaxcodecs import ops
 from jaxcodecs.base import Codec
 from jaxcodecs.codecs import (
+    Hand3DHeatmap,
     ImagePoseLifting,
+    MotionBERTLabel,
     VideoPoseLifting,
     IntegralRegressionLabel,
     MegviiHeatmap,
@@ -39,5 +41,7 @@ __all__ = [
     "SimCCLabel",
     "ImagePoseLifting",
     "VideoPoseLifting",
+    "MotionBERTLabel",
+    "Hand3DHeatmap",
     "__version__",
 ]

@@ -132,7 +132,35 @@ def _video_lifting_sample(codec, rng):
     return _lifting_sample(codec, rng, frames=3) + (camera,), {}
 
 
+def _hand3d_sample(codec, rng, num=5):
+    """One hand: keypoints (1, K, 3) inside the image, depths inside the
+    bound, and the root depth / hand type annotations."""
+    width, height = codec.image_size
+    half = 0.4 * codec.heatmap3d_depth_bound
+    kp = np.stack([rng.uniform(0, width - 1, num), rng.uniform(0, height - 1, num),
+                   rng.uniform(-half, half, num)], -1)[None].astype(np.float32)
+    vis = rng.choice([1.0, 1.0, 0.0], size=(1, num)).astype(np.float32)
+    weights = rng.uniform(0.5, 1.5, num).astype(np.float32)
+    root = np.asarray(rng.uniform(-0.4, 0.4) * codec.root_depth_bound, np.float32)
+    hand_type = np.eye(2, dtype=np.int32)[rng.integers(2)][None]
+    focal = rng.uniform(900, 1100, 2).astype(np.float32)
+    principal = rng.uniform(100, 150, 2).astype(np.float32)
+    return (kp, vis, weights, root, np.asarray(1.0, np.float32), hand_type,
+            np.ones(1, np.float32), focal, principal), {}
+
+
+def _motionbert_sample(codec, rng):
+    kp, vis, target, target_vis = _lifting_sample(codec, rng, frames=3)
+    target[..., 2] += 4.0  # in front of the camera
+    camera = {"w": np.float32(1000.0), "h": np.float32(1002.0),
+              "f": rng.uniform(1100, 1200, (2, 1)).astype(np.float32),
+              "c": rng.uniform(480, 520, (2, 1)).astype(np.float32)}
+    return (kp, vis, target, target_vis, camera), {}
+
+
 SAMPLE_INPUTS = {
+    "MotionBERTLabel": _motionbert_sample,
+    "Hand3DHeatmap": _hand3d_sample,
     "ImagePoseLifting": _image_lifting_sample,
     "VideoPoseLifting": _video_lifting_sample,
 }

@@ -1,8 +1,9 @@
 """Codec implementations, one module per codec family."""
 
-from jaxcodecs.codecs.lifting import ImagePoseLifting, VideoPoseLifting
+from jaxcodecs.codecs.hand3d import Hand3DHeatmap
+from jaxcodecs.codecs.lifting import ImagePoseLifting, MotionBERTLabel, VideoPoseLifting
 from jaxcodecs.codecs.regression import IntegralRegressionLabel, RegressionLabel
 from jaxcodecs.codecs.simcc import SimCCLabel
 from jaxcodecs.codecs.topdown_heatmap import MSRAHeatmap, MegviiHeatmap, UDPHeatmap
 
-__all__ = ["MSRAHeatmap", "MegviiHeatmap", "UDPHeatmap", "RegressionLabel", "IntegralRegressionLabel", "SimCCLabel", "ImagePoseLifting", "VideoPoseLifting"]
+__all__ = ["MSRAHeatmap", "MegviiHeatmap", "UDPHeatmap", "RegressionLabel", "IntegralRegressionLabel", "SimCCLabel", "ImagePoseLifting", "VideoPoseLifting", "MotionBERTLabel", "Hand3DHeatmap"]

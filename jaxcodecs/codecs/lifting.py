@@ -605,15 +605,14 @@ class MotionBERTLabel(Codec):
             object.__setattr__(self, flag, bool(getattr(self, flag)))
 
     def demo_sample(self, keypoints, visible):
-        """2-D poses with a 3-D target each, a camera and no factor; the
-        truth is the decode of the exact target, root-relative, / 1000
-        (what the decode returns with ``w``, ``h`` and ``factor``)."""
+        """2-D poses with a 3-D target each and a camera; the truth is the
+        (root-relative) label / 1000, what ``decode(label)`` returns."""
         target = _demo_target(keypoints)
         batch = len(keypoints)
         camera = {"w": np.full(batch, 1000.0, np.float32), "h": np.full(batch, 1000.0, np.float32)}
         args = (keypoints[:, None], visible[:, None], target, visible[:, None], camera)
         label = np.asarray(jax.vmap(lambda *a: self.encode(*a)["lifting_target_label"])(*args))
-        return args, {}, label[:, 0]
+        return args, {}, label[:, 0] / 1000.0
 
     def encode(
         self, keypoints, keypoints_visible=None, lifting_target=None, lifting_target_visible=None,

@@ -20,6 +20,7 @@ from jaxcodecs.ops.heatmap import (
     render_udp_offset_maps,
     render_unbiased_gaussian_heatmaps,
 )
+from jaxcodecs.ops.heatmap3d import heatmap_argmax_3d, render_gaussian_heatmaps_3d
 from jaxcodecs.ops.maxima import heatmap_argmax
 from jaxcodecs.ops.normalize import (
     camera_to_image,
@@ -70,6 +71,8 @@ __all__ = [
     "render_udp_offset_maps",
     "render_unbiased_gaussian_heatmaps",
     "heatmap_argmax",
+    "heatmap_argmax_3d",
+    "render_gaussian_heatmaps_3d",
     "divide_exact",
     "refine_keypoints_dark",
     "refine_keypoints_dark_udp",
