@@ -623,6 +623,11 @@ class MotionBERTLabel(Codec):
         kp, vis, target, target_vis = _lifting_inputs(
             name, self.num_keypoints, keypoints, keypoints_visible, lifting_target, lifting_target_visible
         )
+        if kp.shape[0] != target.shape[0]:
+            raise ValueError(
+                f"`keypoints` (T, K, D) and `lifting_target` (T, K, 3) must have the same number of "
+                f"frames, got shapes {kp.shape} and {target.shape}."
+            )
         camera = dict(camera_param or {})
         if "w" not in camera or "h" not in camera:
             raise ValueError(
@@ -649,8 +654,9 @@ class MotionBERTLabel(Codec):
         used = default_factor.reshape(frames, 1)
         if factor is not None:
             given = as_float_array(factor, "factor")
-            given = given.reshape(given.shape[0], -1)[:, :1] if given.ndim > 1 else given[:, None]
-            if given.shape[0] != frames:
+            if given.ndim == 1:
+                given = given[:, None]
+            if given.ndim != 2 or given.shape != (frames, 1):
                 raise ValueError(
                     f"`factor` must have shape (T,) or (T, 1) with T = {frames}, got shape {tuple(np.shape(factor))}."
                 )
