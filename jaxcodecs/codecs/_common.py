@@ -85,13 +85,18 @@ def instance_inputs(
             f"{owner} encodes a single instance: `keypoints` must have shape (1, K, D), "
             f"got shape {kp.shape}."
         )
+    return kp, visibility_input(kp, keypoints_visible)
+
+
+def visibility_input(kp: jnp.ndarray, keypoints_visible: Any) -> jnp.ndarray:
+    """``keypoints_visible (N, K)`` checked against ``keypoints (N, K, D)``;
+    a missing visibility means every keypoint is visible (float32 ones)."""
     if keypoints_visible is None:
-        vis = jnp.ones(kp.shape[:2], jnp.float32)
-    else:
-        vis = as_float_array(keypoints_visible, "keypoints_visible")
-        check_rank(vis, 2, "keypoints_visible", f"(N, K) = {kp.shape[:2]}")
-        check_same_leading(kp, "keypoints", vis, "keypoints_visible", 2, f"(N, K) = {kp.shape[:2]}")
-    return kp, vis
+        return jnp.ones(kp.shape[:2], jnp.float32)
+    vis = as_float_array(keypoints_visible, "keypoints_visible")
+    check_rank(vis, 2, "keypoints_visible", f"(N, K) = {kp.shape[:2]}")
+    check_same_leading(kp, "keypoints", vis, "keypoints_visible", 2, f"(N, K) = {kp.shape[:2]}")
+    return vis
 
 
 def heatmap_input(

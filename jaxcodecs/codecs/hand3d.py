@@ -25,8 +25,9 @@ from jaxcodecs.codecs._common import (
     is_concrete_number,
     non_negative_leaf,
     size_pair,
+    visibility_input,
 )
-from jaxcodecs.ops.validation import as_float_array, check_rank, check_same_leading, check_shape
+from jaxcodecs.ops.validation import as_float_array, check_rank, check_shape
 from jaxcodecs.registry import register
 
 __all__ = ["Hand3DHeatmap"]
@@ -232,13 +233,7 @@ class Hand3DHeatmap(Codec):
             )
         if kp.shape[-1] == 2:
             kp = jnp.concatenate([kp, jnp.zeros_like(kp[..., :1])], axis=-1)
-        if keypoints_visible is None:
-            vis = jnp.ones(kp.shape[:2], jnp.float32)
-        else:
-            vis = as_float_array(keypoints_visible, "keypoints_visible")
-            check_rank(vis, 2, "keypoints_visible", f"(N, K) = {kp.shape[:2]}")
-            check_same_leading(kp, "keypoints", vis, "keypoints_visible", 2, f"(N, K) = {kp.shape[:2]}")
-        return kp, vis
+        return kp, visibility_input(kp, keypoints_visible)
 
     def _volumes(self, heatmaps) -> jnp.ndarray:
         width, height, depth = self.heatmap_size

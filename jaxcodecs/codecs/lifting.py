@@ -174,6 +174,13 @@ def _constant(value: Any, like: jnp.ndarray) -> jnp.ndarray:
     return always.astype(jnp.int32) * value
 
 
+def _check_statistics_shape(x: jnp.ndarray, name: str, mean: jnp.ndarray, mean_name: str) -> None:
+    if x.shape[1:] != mean.shape[1:]:
+        raise ValueError(
+            f"`{name}` gives shape {x.shape}, whose (K, C) must match `{mean_name}` {tuple(mean.shape)}."
+        )
+
+
 def _demo_target(keypoints: np.ndarray) -> np.ndarray:
     """A 3-D pose per 2-D demo pose, ``(B, 1, K, 3)``: metres in the camera
     frame, about 4 m away, each joint at its own depth."""
@@ -292,6 +299,16 @@ class ImagePoseLifting(Codec):
         joints = self.num_keypoints - 1 if (kind == "target" and self._removes_root) else self.num_keypoints
         return jnp.reshape(mean, (1, joints, -1)), jnp.reshape(std, (1, joints, -1))
 
+    def _standardized(self, kind: str, x: jnp.ndarray, name: str, encoded: dict) -> jnp.ndarray:
+        """``x`` standardised by the ``kind`` statistics (recorded in
+        ``encoded`` as MMPose does), or ``x`` when there are none."""
+        stats = self._statistics(kind)
+        if stats is None:
+            return x
+        _check_statistics_shape(x, name, stats[0], f"{kind}_mean")
+        encoded[f"{kind}_mean"], encoded[f"{kind}_std"] = stats
+        return ops.standardize(x, *stats)
+
     @property
     def encode_keys(self) -> frozenset:
         """``auxiliary_encode_keys`` plus ``additional_encode_keys`` (this
@@ -314,25 +331,8 @@ class ImagePoseLifting(Codec):
             encoded["target_root_removed"] = _constant(True, target)
             if self.save_index:
                 encoded["target_root_index"] = _constant(index, target)
-        labels = kp
-        stats = self._statistics("keypoints")
-        if stats is not None:
-            if kp.shape[1:] != stats[0].shape[1:]:
-                raise ValueError(
-                    f"`keypoints` must have shape (N, K, D) = (N, {', '.join(map(str, stats[0].shape[1:]))}) "
-                    f"to match `keypoints_mean`, got shape {kp.shape}."
-                )
-            encoded["keypoints_mean"], encoded["keypoints_std"] = stats
-            labels = ops.standardize(labels, *stats)
-        stats = self._statistics("target")
-        if stats is not None:
-            if label.shape[1:] != stats[0].shape[1:]:
-                raise ValueError(
-                    f"`lifting_target` gives labels of shape {label.shape}, which do not match "
-                    f"`target_mean` {tuple(stats[0].shape)} on (K', C)."
-                )
-            encoded["target_mean"], encoded["target_std"] = stats
-            label = ops.standardize(label, *stats)
+        labels = self._standardized("keypoints", kp, "keypoints", encoded)
+        label = self._standardized("target", label, "lifting_target", encoded)
         encoded["keypoint_labels"] = _keypoint_labels(labels, vis, self.concat_vis, self.reshape_keypoints)
         encoded["keypoint_labels_visible"] = vis
         encoded["lifting_target_label"] = label
@@ -352,11 +352,7 @@ class ImagePoseLifting(Codec):
         keypoints, root = _decode_with_root(encoded, target_root)
         stats = self._statistics("target")
         if stats is not None:
-            if keypoints.shape[1:] != stats[0].shape[1:]:
-                raise ValueError(
-                    f"`encoded` must have shape (N, K', C) = (N, {', '.join(map(str, stats[0].shape[1:]))}) "
-                    f"to match `target_mean`, got shape {keypoints.shape}."
-                )
+            _check_statistics_shape(keypoints, "encoded", stats[0], "target_mean")
             keypoints = ops.destandardize(keypoints, *stats)
         keypoints = _add_root(keypoints, root, self._removes_root, self.root_index)
         return keypoints, _ones_scores(keypoints)
