@@ -61,12 +61,21 @@ for item in spec["rows"]:
     try:
         cfg = {k: tuple(v) if isinstance(v, list) else v for k, v in item["config"].items()}
         codec = KEYPOINT_CODECS.build(dict(type=item["codec"], **cfg))
-        kp, vis = data["keypoints_%d" % i], data["visible_%d" % i]
-        n = len(kp)
-        encode_all = lambda: [codec.encode(kp[b], vis[b]) for b in range(n)]
+        def sample_args(b):
+            return [{k: data[name][b] for k, name in arg["dict"].items()} if "dict" in arg
+                    else data[arg["array"]][b] for arg in item["args"]]
+        n = item["num_samples"]
+        samples = [sample_args(b) for b in range(n)]
+        encode_all = lambda: [codec.encode(*samples[b]) for b in range(n)]
         encoded = encode_all()
         keys = item["decode_input_keys"]
-        decode_all = lambda: [codec.decode(*[e[k] for k in keys]) for e in encoded]
+        def decode_input(e, k):
+            value = e[k]
+            size = getattr(codec, "heatmap_size", None)
+            if k == "heatmaps" and size is not None and len(size) == 3:  # Hand3D decodes (K, D, H, W)
+                value = value.reshape(-1, size[2], size[1], size[0])
+            return value
+        decode_all = lambda: [codec.decode(*[decode_input(e, k) for k in keys]) for e in encoded]
         decode_all()
         result["encode_samples_per_s"] = n / timed(encode_all, spec["repeats"], spec["min_time"])
         result["decode_samples_per_s"] = n / timed(decode_all, spec["repeats"], spec["min_time"])
@@ -190,14 +199,21 @@ def run_bench(args: argparse.Namespace) -> int:
                     size = _input_size(codec)
                 except Exception:
                     continue
-                if codec.auxiliary_encode_keys:
-                    continue  # the oracle loop feeds 2-D keypoints only
                 keypoints, visible = demo_keypoints(args.oracle_samples, size, args.seed)
-                oracle_arrays[f"keypoints_{index}"] = keypoints[:, None]
-                oracle_arrays[f"visible_{index}"] = visible[:, None]
+                enc_args, _, _ = codec.demo_sample(keypoints, visible)
+                arg_specs = []
+                for j, arg in enumerate(enc_args):  # the same encode arguments, per sample
+                    if isinstance(arg, dict):
+                        names = {key: f"arg{j}_{key}_{index}" for key in arg}
+                        oracle_arrays.update({names[key]: np.asarray(arg[key]) for key in arg})
+                        arg_specs.append({"dict": names})
+                    else:
+                        oracle_arrays[f"arg{j}_{index}"] = np.asarray(arg)
+                        arg_specs.append({"array": f"arg{j}_{index}"})
                 oracle_items.append({
                     "index": index, "codec": name, "config_label": label,
                     "config": _jsonable(config), "decode_input_keys": list(codec.decode_input_keys),
+                    "args": arg_specs, "num_samples": len(keypoints),
                 })
 
     oracle = None
