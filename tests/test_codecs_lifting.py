@@ -73,6 +73,18 @@ def np_unreshape(labels, n_kp, dims):
     return labels.reshape(n_kp, dims, -1).transpose(2, 0, 1)
 
 
+def unpack_keypoint_labels(enc, n_kp, frames, vis, concat_vis, reshape):
+    """The encoded 2-D keypoint labels back as ``(N, K, D')``; checks the
+    layout and the appended visibility."""
+    dims = 3 if concat_vis else 2
+    labels = np64(enc["keypoint_labels"])
+    labels = np_unreshape(labels, n_kp, dims) if reshape else labels
+    assert labels.shape == (frames, n_kp, dims)
+    if concat_vis:
+        np.testing.assert_array_equal(labels[..., 2], vis)
+    return labels
+
+
 def np_screen(kp, w, h):
     kp = np.asarray(kp, np.float64)
     return (kp - np.array([w / 2, h / 2])) / (w / 2)
@@ -178,12 +190,7 @@ def check_image_round_trip(frames, root_index, remove_root, concat_vis, reshape,
     np.testing.assert_array_equal(np.asarray(dec3), np.asarray(dec))
 
     # The 2-D keypoint labels are invertible too.
-    dims = 3 if concat_vis else 2
-    labels = np64(enc["keypoint_labels"])
-    labels = np_unreshape(labels, K, dims) if reshape else labels
-    assert labels.shape == (frames, K, dims)
-    if concat_vis:
-        np.testing.assert_array_equal(labels[..., 2], vis)
+    labels = unpack_keypoint_labels(enc, K, frames, vis, concat_vis, reshape)
     if kp_stats:
         mean, std = stats(1, K, 2)
         labels = labels[..., :2] * std + mean
@@ -210,12 +217,7 @@ def check_video_round_trip(frames, root_index, remove_root, concat_vis, reshape,
     np.testing.assert_allclose(np64(dec), target, atol=2e-5 * 5, rtol=0)
     np.testing.assert_array_equal(np.asarray(scores), np.ones((frames, K)))
 
-    dims = 3 if concat_vis else 2
-    labels = np64(enc["keypoint_labels"])
-    labels = np_unreshape(labels, K, dims) if reshape else labels
-    assert labels.shape == (frames, K, dims)
-    if concat_vis:
-        np.testing.assert_array_equal(labels[..., 2], vis)
+    labels = unpack_keypoint_labels(enc, K, frames, vis, concat_vis, reshape)
     pixels = labels[..., :2] * (W / 2) + np.array([W / 2, H / 2])
     np.testing.assert_allclose(pixels, kp, atol=1e-6 * 1000, rtol=0)
 

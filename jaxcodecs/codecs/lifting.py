@@ -119,6 +119,20 @@ def _target_weights(target, target_vis, mmpose_compat):
     return weight, weight
 
 
+class _LabelOutputs:
+    """The outputs ImagePoseLifting and VideoPoseLifting share (MMPose names
+    the visibility key differently in the two)."""
+
+    def _label_outputs(self, labels, vis, visible_key, label, weight, trajectory) -> dict[str, Any]:
+        return {
+            "keypoint_labels": _keypoint_labels(labels, vis, self.concat_vis, self.reshape_keypoints),
+            visible_key: vis,
+            "lifting_target_label": label,
+            "lifting_target_weight": weight,
+            "trajectory_weights": trajectory,
+        }
+
+
 def _keypoint_labels(labels, vis, concat_vis, reshape):
     if concat_vis:
         labels = jnp.concatenate([labels, vis[..., None].astype(labels.dtype)], axis=-1)
@@ -195,7 +209,7 @@ def _ones_scores(keypoints):
 
 
 @register
-class ImagePoseLifting(Codec):
+class ImagePoseLifting(_LabelOutputs, Codec):
     """Root-relative 3-D targets for single-frame lifting (SimpleBaseline3D,
     Martinez et al. 2017).
 
@@ -333,11 +347,7 @@ class ImagePoseLifting(Codec):
                 encoded["target_root_index"] = _constant(index, target)
         labels = self._standardized("keypoints", kp, "keypoints", encoded)
         label = self._standardized("target", label, "lifting_target", encoded)
-        encoded["keypoint_labels"] = _keypoint_labels(labels, vis, self.concat_vis, self.reshape_keypoints)
-        encoded["keypoint_labels_visible"] = vis
-        encoded["lifting_target_label"] = label
-        encoded["lifting_target_weight"] = weight
-        encoded["trajectory_weights"] = trajectory
+        encoded.update(self._label_outputs(labels, vis, "keypoint_labels_visible", label, weight, trajectory))
         encoded["target_root"] = root
         return encoded
 
@@ -359,7 +369,7 @@ class ImagePoseLifting(Codec):
 
 
 @register
-class VideoPoseLifting(Codec):
+class VideoPoseLifting(_LabelOutputs, Codec):
     """Targets for temporal lifting (VideoPose3D, Pavllo et al. 2019).
 
     Encode ``keypoints (N, K, 2)`` (``N`` frames), ``keypoints_visible``,
@@ -461,11 +471,7 @@ class VideoPoseLifting(Codec):
                 else value  # e.g. a camera name: passed through as MMPose does (not jit-returnable)
                 for key, value in ops.normalize_camera(camera).items()
             }
-        encoded["keypoint_labels"] = _keypoint_labels(labels, vis, self.concat_vis, self.reshape_keypoints)
-        encoded["keypoints_visible"] = vis
-        encoded["lifting_target_label"] = label
-        encoded["lifting_target_weight"] = weight
-        encoded["trajectory_weights"] = trajectory
+        encoded.update(self._label_outputs(labels, vis, "keypoints_visible", label, weight, trajectory))
         return encoded
 
     def demo_sample(self, keypoints, visible):
