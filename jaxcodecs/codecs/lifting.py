@@ -43,6 +43,18 @@ def _is_host_data(value: Any) -> bool:
     return isinstance(value, (list, tuple)) or (isinstance(value, np.ndarray) and value.ndim >= 1)
 
 
+def _check_common_fields(codec: Codec, name: str) -> None:
+    """``num_keypoints`` a positive int; every bool switch a Python bool."""
+    num = codec.num_keypoints
+    if isinstance(num, bool) or not isinstance(num, (int, np.integer)) or num < 1:
+        raise ValueError(f"{name}: `num_keypoints` must be a positive int, got {num!r}.")
+    object.__setattr__(codec, "num_keypoints", int(num))
+    for flag in ("zero_center", "remove_root", "save_index", "reshape_keypoints", "concat_vis",
+                 "normalize_camera", "rootrel"):
+        if hasattr(codec, flag):
+            object.__setattr__(codec, flag, bool(getattr(codec, flag)))
+
+
 def _root_tuple(owner: str, root_index: Any, num_keypoints: int) -> tuple[int, ...]:
     values = (root_index,) if isinstance(root_index, (int, np.integer)) else tuple(root_index)
     if not values or any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) for v in values):
@@ -120,8 +132,17 @@ def _target_weights(target, target_vis, mmpose_compat):
 
 
 class _LabelOutputs:
-    """The outputs ImagePoseLifting and VideoPoseLifting share (MMPose names
+    """Encode steps ImagePoseLifting and VideoPoseLifting share (MMPose names
     the visibility key differently in the two)."""
+
+    def _remove_root(self, label, weight, target, encoded):
+        """Label and weight without the (single) root joint, on the keypoint
+        axis for any number of frames; records MMPose's flags in ``encoded``."""
+        index = self.root_index[0]
+        encoded["target_root_removed"] = _constant(True, target)
+        if self.save_index:
+            encoded["target_root_index"] = _constant(index, target)
+        return ops.remove_joint(label, index, axis=-2), ops.remove_joint(weight, index, axis=-1)
 
     def _label_outputs(self, labels, vis, visible_key, label, weight, trajectory) -> dict[str, Any]:
         return {
@@ -264,13 +285,8 @@ class ImagePoseLifting(_LabelOutputs, Codec):
     def __post_init__(self) -> None:
         super().__post_init__()
         name = type(self).__name__
-        if isinstance(self.num_keypoints, bool) or not isinstance(self.num_keypoints, (int, np.integer)) \
-                or self.num_keypoints < 1:
-            raise ValueError(f"{name}: `num_keypoints` must be a positive int, got {self.num_keypoints!r}.")
-        object.__setattr__(self, "num_keypoints", int(self.num_keypoints))
+        _check_common_fields(self, name)
         object.__setattr__(self, "root_index", _root_tuple(name, self.root_index, self.num_keypoints))
-        for flag in ("remove_root", "save_index", "reshape_keypoints", "concat_vis"):
-            object.__setattr__(self, flag, bool(getattr(self, flag)))
         extra = self.additional_encode_keys
         object.__setattr__(self, "additional_encode_keys", None if extra is None else tuple(extra))
         target_joints = self.num_keypoints - 1 if self._removes_root else self.num_keypoints
@@ -339,12 +355,7 @@ class ImagePoseLifting(_LabelOutputs, Codec):
         label, root = ops.root_relative(target, self.root_index, root_dtype=jnp.float32)
         encoded: dict[str, Any] = {}
         if self._removes_root:
-            index = self.root_index[0]
-            label = ops.remove_joint(label, index, axis=-2)
-            weight = ops.remove_joint(weight, index, axis=-1)
-            encoded["target_root_removed"] = _constant(True, target)
-            if self.save_index:
-                encoded["target_root_index"] = _constant(index, target)
+            label, weight = self._remove_root(label, weight, target, encoded)
         labels = self._standardized("keypoints", kp, "keypoints", encoded)
         label = self._standardized("target", label, "lifting_target", encoded)
         encoded.update(self._label_outputs(labels, vis, "keypoint_labels_visible", label, weight, trajectory))
@@ -413,14 +424,8 @@ class VideoPoseLifting(_LabelOutputs, Codec):
     def __post_init__(self) -> None:
         super().__post_init__()
         name = type(self).__name__
-        if isinstance(self.num_keypoints, bool) or not isinstance(self.num_keypoints, (int, np.integer)) \
-                or self.num_keypoints < 1:
-            raise ValueError(f"{name}: `num_keypoints` must be a positive int, got {self.num_keypoints!r}.")
-        object.__setattr__(self, "num_keypoints", int(self.num_keypoints))
+        _check_common_fields(self, name)
         object.__setattr__(self, "root_index", _root_tuple(name, self.root_index, self.num_keypoints))
-        for flag in ("zero_center", "remove_root", "save_index", "reshape_keypoints", "concat_vis",
-                     "normalize_camera"):
-            object.__setattr__(self, flag, bool(getattr(self, flag)))
 
     @property
     def _removes_root(self) -> bool:
@@ -453,12 +458,7 @@ class VideoPoseLifting(_LabelOutputs, Codec):
             label, root = ops.root_relative(target, self.root_index)
             encoded["target_root"] = root
             if self._removes_root:
-                index = self.root_index[0]
-                label = ops.remove_joint(label, index, axis=-2)
-                weight = ops.remove_joint(weight, index, axis=-1)
-                encoded["target_root_removed"] = _constant(True, target)
-                if self.save_index:
-                    encoded["target_root_index"] = _constant(index, target)
+                label, weight = self._remove_root(label, weight, target, encoded)
         labels = ops.normalize_screen_coordinates(kp, camera["w"], camera["h"])
         if self.normalize_camera:
             if "f" not in camera or "c" not in camera:
@@ -594,17 +594,12 @@ class MotionBERTLabel(Codec):
     def __post_init__(self) -> None:
         super().__post_init__()
         name = type(self).__name__
-        if isinstance(self.num_keypoints, bool) or not isinstance(self.num_keypoints, (int, np.integer)) \
-                or self.num_keypoints < 1:
-            raise ValueError(f"{name}: `num_keypoints` must be a positive int, got {self.num_keypoints!r}.")
-        object.__setattr__(self, "num_keypoints", int(self.num_keypoints))
+        _check_common_fields(self, name)
         (root,) = _root_tuple(name, self.root_index, self.num_keypoints)
         object.__setattr__(self, "root_index", root)
         if not isinstance(self.mode, str) or self.mode.lower() not in _MOTIONBERT_MODES:
             raise ValueError(f"{name}: `mode` must be 'train' or 'test' (any case), got {self.mode!r}.")
         object.__setattr__(self, "mode", self.mode.lower())
-        for flag in ("remove_root", "save_index", "concat_vis", "rootrel"):
-            object.__setattr__(self, flag, bool(getattr(self, flag)))
 
     def demo_sample(self, keypoints, visible):
         """2-D poses with a 3-D target each and a camera; the truth is the
