@@ -296,7 +296,10 @@ class ImagePoseLifting(_LabelOutputs, Codec):
         ):
             mean, std = getattr(self, mean_name), getattr(self, std_name)
             if (mean is None) != (std is None):
-                raise ValueError(f"{name}: `{mean_name}` and `{std_name}` must be given together.")
+                given, missing = (mean_name, std_name) if std is None else (std_name, mean_name)
+                raise ValueError(
+                    f"{name}: `{mean_name}` and `{std_name}` must be given together, "
+                    f"got `{given}` without `{missing}`.")
             if not (_is_host_data(mean) and _is_host_data(std)):
                 # JAX arrays (and tracers, and whatever a tree_map puts
                 # here when the codec is rebuilt) are used as given.
