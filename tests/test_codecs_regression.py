@@ -4,10 +4,10 @@ Every value is checked against something computed independently of the
 library: a float64 NumPy expectation over the full ``(H, W)`` pixel grid
 (pixel ``i`` at coordinate ``i``, x first) written here, or a mathematical
 property (the expectation of a symmetric target is its centre, the round trip
-``decode(encode(kp))`` is the identity, the limits of the softmax temperature,
-finite differences for derivatives). Golden-vector parity with MMPose and the
-API conventions are tested elsewhere (``test_conformance.py``,
-``test_api.py``).
+``decode(encode(kp))`` is the identity, the limits of the softmax temperature).
+Finite-difference checks of the derivatives are in ``test_gradients.py``;
+golden-vector parity with MMPose and the API conventions are tested
+elsewhere (``test_conformance.py``, ``test_api.py``).
 """
 
 import math
@@ -16,7 +16,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from jax.test_util import check_grads
 
 import jaxcodecs
 
@@ -255,38 +254,8 @@ def test_soft_argmax_huge_beta_degrades_to_the_argmax(peak_one_targets):
 
 
 # ----------------------------------------------------------- 4. gradients
-GRAD_INPUT = (24, 32)
-GRAD_HEATMAP = (12, 16)
-
-
-@pytest.mark.parametrize("method", METHODS)
-def test_gradients_wrt_heatmaps_match_finite_differences(method):
-    """``check_grads`` (fwd and rev, float64; order 2, order 1 for the linear
-    DSNT) of the keypoints w.r.t. the maps. IPR's maps lie in ``[0.5, 1.5]``,
-    away from the ReLU's kink."""
-    rng = np.random.default_rng(21)
-    with jax.enable_x64(True):
-        codec = jaxcodecs.IntegralRegressionLabel(GRAD_INPUT, GRAD_HEATMAP, 1.0, dtype="float64")
-        maps = rng.uniform(0.5, 1.5, (2, 2, GRAD_HEATMAP[1], GRAD_HEATMAP[0]))
-        if method == "dsnt":
-            maps = maps / maps.sum(axis=(-2, -1), keepdims=True)
-        fn = jax.jit(lambda h: codec.decode_heatmaps(h, method=method, beta=2.5)[0])
-        order = 1 if method == "dsnt" else 2  # DSNT is linear in the maps
-        check_grads(fn, (jnp.asarray(maps),), order=order, modes=("fwd", "rev"))
-
-
-def test_soft_argmax_gradients_wrt_beta_and_heatmaps():
-    """``check_grads`` (float64) w.r.t. a traced ``beta``: a scalar alone
-    (order 2, reverse mode), and one ``beta`` per keypoint jointly with the
-    maps (order 1, fwd and rev)."""
-    rng = np.random.default_rng(22)
-    with jax.enable_x64(True):
-        codec = jaxcodecs.IntegralRegressionLabel(GRAD_INPUT, GRAD_HEATMAP, 1.0, dtype="float64")
-        maps = jnp.asarray(rng.normal(size=(3, GRAD_HEATMAP[1], GRAD_HEATMAP[0])))
-        fn = jax.jit(lambda h, b: codec.decode_heatmaps(h, method="soft_argmax", beta=b)[0])
-        beta_only = jax.jit(lambda b: fn(maps, b))
-        check_grads(beta_only, (jnp.asarray(1.7),), order=2, modes=("rev",))
-        check_grads(fn, (maps, jnp.asarray([0.5, 2.0, 6.0])), order=1, modes=("fwd", "rev"))
+# First and second derivatives of decode_heatmaps are checked entry by entry
+# against finite differences in test_gradients.py.
 
 
 # -------------------------------------------- 5. round-trip differentiation

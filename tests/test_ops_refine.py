@@ -1,7 +1,8 @@
 """Maximum finding (M1) and sub-pixel refinements (R1, Megvii, R2, R3)
 against loop-wise NumPy re-implementations of MMPOSE_BEHAVIOUR §1.7 / §1.9,
 plus the policies: a location -1 is never refined, an all-zero channel never
-yields NaN, inputs are never mutated; and gradients w.r.t. heatmap values.
+yields NaN, inputs are never mutated; and the signs and channel structure of
+the gradients w.r.t. heatmap values.
 """
 
 import functools
@@ -10,7 +11,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from jax.test_util import check_grads
 
 from jaxcodecs import ops
 
@@ -200,16 +200,15 @@ def test_shape_errors():
 
 # ----------------------------------------------------------------- gradients
 @pytest.mark.parametrize("name", ["refine_keypoints_dark", "refine_keypoints_dark_udp"])
-def test_dark_gradient_wrt_heatmaps(name, npref):
+def test_dark_gradient_signs_and_channels(name, npref):
     """Gaussians plus small positive noise and an offset: positive everywhere,
     inside UDP's clip range [1e-3, 50] after the blur, unique maxima, so no
-    clip / maximum kink is active and finite differences apply."""
+    clip / maximum kink is active. (The Jacobian's values are checked against
+    finite differences in ``test_gradients.py``.)"""
     rng = np.random.default_rng(6)
     maps, _ = npref.gaussian_blob_maps(rng, 3, 24, 20, sigma=2.0, margin=5, noise=0.01)
     maps = jnp.asarray(maps + 0.01)
     kp = jnp.asarray(ops.heatmap_argmax(maps)[0])[None]
-    refine = jax.jit(lambda h: getattr(ops, name)(kp, h, 11))
-    check_grads(refine, (maps,), order=1, modes=["fwd", "rev"], eps=1e-3, atol=2e-2, rtol=2e-2)
 
     # Analytic sign: raising the right (lower) neighbour of a maximum pulls
     # the refined x (y) toward it; raising the left neighbour pushes it away.

@@ -2,8 +2,9 @@
 
 Every op is compared with a float64 NumPy reference written here from the
 papers' formulas (full-size coordinate grids, not the library's marginals),
-its derivatives are checked against finite differences in float64, and its
-limits are checked against their closed forms: the hard argmax for a huge
+its derivatives against closed forms here (and entry by entry against
+finite differences in float64 in ``test_gradients.py``), and its limits
+are checked against their closed forms: the hard argmax for a huge
 ``beta``, the map centre for a flat or massless map, ``0`` and ``log 2`` for
 the Jensen–Shannon divergence of equal and of disjoint distributions.
 Convention: pixel ``i`` has its centre at coordinate ``i``; coordinates are
@@ -16,7 +17,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from jax.test_util import check_grads
 
 from jaxcodecs import ops
 
@@ -177,61 +177,6 @@ def test_simcc_soft_decode_matches_numpy(lead):
 
 
 # --------------------------------------------------------------- gradients
-# Every check_grads call compiles a dozen derivative programs, and compiling
-# dominates the time of this file: second order (forward and reverse) is
-# checked on 2-D maps for the non-linear reductions (soft_argmax, which is
-# DSNT of spatial_softmax, and integral), first order for every op and
-# argument, bundled into one function per ndim.
-def _grads(f, args, order):
-    check_grads(jax.jit(f), args, order=order, modes=["fwd", "rev"], atol=1e-5, rtol=1e-5, eps=1e-5)
-
-
-def _grad_inputs(rng, ndim):
-    shape = (2, 5, 6) if ndim == 2 else (3, 9)
-    lead = shape[:-ndim]
-    return dict(
-        x=jnp.asarray(rng.normal(size=shape)),
-        beta=jnp.float64(1.7),
-        per_map=jnp.asarray(rng.uniform(0.5, 2.0, lead)),
-        positive=jnp.asarray(rng.uniform(0.5, 2.0, shape)),  # away from the clip at 0
-        probs=jnp.asarray(random_probs(rng, shape, ndim)),
-        target=jnp.asarray(random_targets(rng, shape, ndim)),
-        sigma=jnp.asarray(rng.uniform(0.8, 2.0, lead)),
-    )
-
-
-def test_second_order_grads_soft_argmax():
-    with jax.enable_x64(True):
-        inputs = _grad_inputs(np.random.default_rng(10), 2)
-        _grads(lambda x, beta: ops.soft_argmax(x, beta), (inputs["x"], inputs["beta"]), order=2)
-
-
-def test_second_order_grads_integral():
-    with jax.enable_x64(True):
-        inputs = _grad_inputs(np.random.default_rng(11), 2)
-        _grads(lambda a: ops.integral(a), (inputs["positive"],), order=2)
-
-
-@pytest.mark.parametrize("ndim", [1, 2])
-def test_first_order_grads_all_ops(ndim):
-    """Every op and argument not covered at second order: the maps, a scalar
-    and a per-map beta, the regulariser w.r.t. probs, target and a per-map or
-    scalar sigma, SimCC."""
-    with jax.enable_x64(True):
-        inputs = _grad_inputs(np.random.default_rng(20 + ndim), ndim)
-
-        def f(x, beta, per_map, positive, probs, target, sigma):
-            out = (ops.dsnt_variance_regularizer(probs, target, sigma, ndim=ndim),
-                   ops.dsnt_variance_regularizer(probs, target, beta, ndim=ndim),
-                   ops.dsnt(probs, ndim=ndim, normalized=True))
-            if ndim == 1:  # soft_argmax in 1-D through SimCC
-                return out + (ops.integral(positive, ndim=1),
-                              ops.simcc_soft_decode(x, positive, per_map))
-            return out + (ops.spatial_softmax(x, beta), ops.soft_argmax(x, per_map))
-
-        _grads(f, tuple(inputs.values()), order=1)
-
-
 def test_grad_values_in_closed_form():
     """DSNT is linear: its Jacobian is the coordinate grid. The JS divergence's
     derivative w.r.t. p_i is log(p_i / m_i) / 2 (the +1 terms cancel)."""
