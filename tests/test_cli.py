@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import re
 import subprocess
 import sys
@@ -276,13 +277,115 @@ def test_bench_json_without_oracle(tmp_path, monkeypatch, capsys):
         assert row["encode_compile_s"] >= 0 and row["decode_compile_s"] >= 0
 
 
-def test_bench_broken_oracle_never_fails(tmp_path, capsys):
-    # This interpreter has no mmpose: the oracle fails, the benchmark does not.
+# The oracle runs ``--oracle-python`` on a script that imports ``mmpose``. Whether
+# MMPose is installed here must not matter: these tests put a stand-in package
+# ``mmpose`` first on the oracle's PYTHONPATH (ahead of site-packages), either one
+# that is "not installed" (its import fails as a missing module's does) or a tiny
+# NumPy codec registry that logs what it is given.
+_MISSING_MMPOSE = {
+    "__init__.py": "raise ModuleNotFoundError(\"No module named 'mmpose'\", name='mmpose')\n",
+}
+_STUB_MMPOSE = {
+    "__init__.py": "__version__ = '0.0.stub'\n",
+    "codecs/__init__.py": "",
+    "registry.py": """
+import json, os
+import numpy as np
+
+
+def _log(**entry):
+    with open(os.environ["JAXCODECS_TEST_MMPOSE_LOG"], "a") as log:
+        log.write(json.dumps(entry) + "\\n")
+
+
+class _Codec:
+    def encode(self, keypoints, keypoints_visible):
+        _log(keypoints=np.asarray(keypoints).tolist(), visible=np.asarray(keypoints_visible).tolist())
+        return {"heatmaps": np.zeros((17, 64, 48), np.float32)}
+
+    def decode(self, heatmaps):
+        return np.zeros((1, 17, 2)), np.zeros((1, 17))
+
+
+class _Registry:
+    def build(self, cfg):
+        _log(built=cfg)
+        return _Codec()
+
+
+KEYPOINT_CODECS = _Registry()
+""",
+}
+
+
+def _oracle_sees(monkeypatch, root: Path, files: dict[str, str]) -> None:
+    """Makes ``import mmpose`` in the oracle's subprocess load ``files``."""
+    for name, text in files.items():
+        path = root / "mmpose" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")])))
+
+
+def _bench_with_oracle(path: Path, oracle_python: str, *extra: str) -> int:
+    return cli.main(["bench", "--codecs", "MegviiHeatmap", "--batch-sizes", "1", "--repeats", "1",
+                     "--min-time", "0", "--json", str(path), "--oracle-python", oracle_python, *extra])
+
+
+@pytest.mark.parametrize("oracle", ["without_mmpose", "no_such_python"])
+def test_bench_broken_oracle_never_fails(tmp_path, monkeypatch, capsys, oracle):
+    # An oracle that cannot import mmpose, or cannot start: a note, no columns, exit 0.
     path = tmp_path / "bench.json"
-    assert cli.main(["bench", "--codecs", "MegviiHeatmap", "--batch-sizes", "1", "--repeats", "1",
-                     "--min-time", "0", "--json", str(path), "--oracle-python", sys.executable]) == 0
-    assert "MMPose oracle failed" in capsys.readouterr().out
-    assert json.loads(path.read_text())["mmpose_oracle"] is None
+    if oracle == "without_mmpose":
+        _oracle_sees(monkeypatch, tmp_path / "site", _MISSING_MMPOSE)
+        python, note = sys.executable, (
+            "note: MMPose oracle failed (exit 1: ModuleNotFoundError: No module named 'mmpose'); "
+            "column skipped.")
+    else:
+        python, note = str(tmp_path / "no-such-python"), "note: MMPose oracle not run (FileNotFoundError: "
+    assert _bench_with_oracle(path, python) == 0
+    out = capsys.readouterr().out
+    assert note in out
+    assert "mmpose columns: not run" in out
+    report = json.loads(path.read_text())
+    assert report["mmpose_oracle"] is None
+    assert {r["mode"] for r in report["results"]} == set(MODES)
+    assert not any("mmpose_numpy_encode_samples_per_s" in r for r in report["results"])
+
+
+def test_bench_oracle_columns(tmp_path, monkeypatch, capsys):
+    # An oracle whose mmpose works: it gets the same configs and poses as jaxcodecs,
+    # and its rates fill the mmpose columns of the mmpose_compat=True rows.
+    log = tmp_path / "oracle.log"
+    monkeypatch.setenv("JAXCODECS_TEST_MMPOSE_LOG", str(log))
+    _oracle_sees(monkeypatch, tmp_path / "site", _STUB_MMPOSE)
+    path = tmp_path / "bench.json"
+    assert _bench_with_oracle(path, sys.executable, "--oracle-samples", "3", "--seed", "4") == 0
+    out = capsys.readouterr().out
+    assert "mmpose columns: MMPose 0.0.stub per-sample NumPy loop, 3 samples" in out
+
+    entries = [json.loads(line) for line in log.read_text().splitlines()]
+    config = jaxcodecs.get_codec_class("MegviiHeatmap").demo_configs[0]
+    assert entries[0] == {"built": json.loads(json.dumps({"type": "MegviiHeatmap", **config}))}
+    calls = entries[1:]
+    keypoints, visible = cli.demo_keypoints(3, config["input_size"], 4)
+    assert len(calls) >= 3 and len(calls) % 3 == 0  # whole passes over the 3 samples
+    for i, call in enumerate(calls):  # one instance per sample, as MMPose's encode takes
+        np.testing.assert_array_equal(np.asarray(call["keypoints"], np.float32), keypoints[i % 3][None])
+        np.testing.assert_array_equal(np.asarray(call["visible"], np.float32), visible[i % 3][None])
+
+    report = json.loads(path.read_text())
+    oracle = report["mmpose_oracle"]
+    assert oracle["mmpose_version"] == "0.0.stub" and oracle["numpy_version"] == np.__version__
+    (row,) = oracle["rows"]
+    assert row["codec"] == "MegviiHeatmap" and row["config_label"] == "k=11" and "error" not in row
+    assert row["encode_samples_per_s"] > 0 and row["decode_samples_per_s"] > 0
+    for result in report["results"]:
+        if result["mode"] == "mmpose":
+            assert result["mmpose_numpy_encode_samples_per_s"] == row["encode_samples_per_s"]
+            assert result["mmpose_numpy_decode_samples_per_s"] == row["decode_samples_per_s"]
+        else:
+            assert "mmpose_numpy_encode_samples_per_s" not in result
 
 
 def test_host_kind():
