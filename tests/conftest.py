@@ -3,7 +3,15 @@
 1. Eight fake CPU devices for the sharding tests. ``XLA_FLAGS`` must be set
    before JAX creates its CPU client, so this runs at the very top of the
    conftest, which pytest imports before any test module.
-2. ``npref``: independent NumPy re-implementations (plain loops, float64) of
+2. Hypothesis settings profiles, chosen by ``HYPOTHESIS_PROFILE``:
+   ``ci`` (the default) is reproducible: derandomized (the same examples on
+   every run and machine), no example database, no deadline (the first
+   example of a test pays JAX's compilation), and a failing example is
+   printed with a blob that replays it (``@reproduce_failure``). ``dev``
+   draws new random examples on every run and keeps failing ones in the
+   local ``.hypothesis/`` database, to be replayed first next time. Tests set
+   only ``max_examples``; everything else comes from the profile.
+3. ``npref``: independent NumPy re-implementations (plain loops, float64) of
    the formulas of MMPose 1.3.2 that jaxcodecs ports, written from
    ``MMPOSE_BEHAVIOUR.md`` §1 and OpenCV's documented rules, never from the
    library's code. Tests compare the library against them.
@@ -20,6 +28,12 @@ import types  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+from hypothesis import settings  # noqa: E402
+
+# ----------------------------------------------------------------- hypothesis
+settings.register_profile("ci", derandomize=True, database=None, deadline=None, print_blob=True)
+settings.register_profile("dev", derandomize=False, deadline=None, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 # --------------------------------------------------------------------- blurs
 # OpenCV's GaussianBlur with sigma = 0 uses these integer tables for k <= 9.

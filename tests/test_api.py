@@ -227,18 +227,29 @@ def _counted(fn, key):
     return wrapped
 
 
+def _call(method):
+    def call(codec, *args, **kwargs):
+        return getattr(codec, method)(*args, **kwargs)
+    return call
+
+
 @functools.lru_cache(maxsize=None)
 def jitted(name, index, compat):
     """Module-wide jitted encode / decode / batch functions of one case (one
-    compile each for the whole module)."""
+    compile each for the whole module). encode / decode close over the codec;
+    the batch functions take it as a static argument (``*_static``; the
+    plain ``batch_*`` entries pass this case's codec), so that a codec built
+    again from the same config can be passed to the same compiled function."""
     codec = make_codec(name, index, compat)
     key = (name, index, compat)
-    return {
+    fns = {
         "encode": jax.jit(_counted(codec.encode, key + ("encode",))),
         "decode": jax.jit(_counted(codec.decode, key + ("decode",))),
-        "batch_encode": jax.jit(codec.batch_encode),
-        "batch_decode": jax.jit(codec.batch_decode),
     }
+    for method in ("batch_encode", "batch_decode"):
+        fns[method + "_static"] = jax.jit(_counted(_call(method), key + (method,)), static_argnums=0)
+        fns[method] = functools.partial(fns[method + "_static"], codec)
+    return fns
 
 
 def assert_close(actual, expected, tol=1e-6):
@@ -447,29 +458,57 @@ def test_batch_equals_loop_and_vmap(name, index, compat):
         assert out.shape[0] == BATCH
 
 
+def _compilations(caplog):
+    return [r.getMessage() for r in caplog.records if "Compiling" in r.getMessage()]
+
+
+def _shifted(inputs):
+    """New values of the same shapes and dtypes for decode inputs."""
+    return [np.asarray(x) + np.asarray(0.25, np.asarray(x).dtype) for x in inputs]
+
+
 @pytest.mark.parametrize("name,index,compat", CASES)
 def test_no_retrace_on_new_values(name, index, compat, caplog):
     """A second call with new values of the same shapes traces and compiles
-    nothing (jax.log_compiles reports no compilation)."""
+    nothing (jax.log_compiles reports no compilation), for encode, decode,
+    batch_encode and batch_decode. The batch functions get, the second
+    time, a codec built again from the same config: as a static jit argument
+    it hits the cache only if it is hashable and equal to the first one
+    (SPEC §3: hashable static fields; equality by value, not identity). The
+    counts are checked after a first call in this test, so they hold
+    whichever tests ran the jitted functions before (one trace each for the
+    whole module)."""
     codec = make_codec(name, index, compat)
+    fresh = jaxcodecs.build({"type": name, **jaxcodecs.get_codec_class(name).demo_configs[index],
+                             "mmpose_compat": compat})
+    assert fresh is not codec
     fns = jitted(name, index, compat)
     key = (name, index, compat)
+    kinds = ("encode", "decode", "batch_encode", "batch_decode")
     args, kwargs = sample(codec, 10)
     encoded = fns["encode"](*args, **kwargs)
     decoded = fns["decode"](*decode_inputs(codec, encoded))
-    assert TRACES[key + ("encode",)] == 1 and TRACES[key + ("decode",)] == 1
+    batch_args, batch_kwargs = stack_samples([sample(codec, seed) for seed in range(40, 40 + BATCH)])
+    batch_encoded = fns["batch_encode"](*batch_args, **batch_kwargs)
+    batch_decoded = fns["batch_decode"](*decode_inputs(codec, batch_encoded))
+    assert [TRACES[key + (kind,)] for kind in kinds] == [1, 1, 1, 1]
     new_args, new_kwargs = sample(codec, 11)
-    new_inputs = [np.asarray(x) + np.float32(0.25) for x in decode_inputs(codec, encoded)]
-    jax.block_until_ready(decoded)
+    new_inputs = _shifted(decode_inputs(codec, encoded))
+    new_batch_args, new_batch_kwargs = stack_samples([sample(codec, seed) for seed in range(50, 50 + BATCH)])
+    new_batch_inputs = _shifted(decode_inputs(codec, batch_encoded))
+    jax.block_until_ready((decoded, batch_decoded))
     with caplog.at_level(logging.WARNING), jax.log_compiles(True):
         out = fns["encode"](*new_args, **new_kwargs)
         out2 = fns["decode"](*new_inputs)
-        jax.block_until_ready((out, out2))
-    compiles = [r.getMessage() for r in caplog.records if "Compiling" in r.getMessage()]
-    assert compiles == []
-    assert TRACES[key + ("encode",)] == 1 and TRACES[key + ("decode",)] == 1
-    assert not np.array_equal(np.asarray(jax.tree_util.tree_leaves(out)[0]),
-                              np.asarray(jax.tree_util.tree_leaves(encoded)[0]))
+        out3 = fns["batch_encode_static"](fresh, *new_batch_args, **new_batch_kwargs)
+        out4 = fns["batch_decode_static"](fresh, *new_batch_inputs)
+        jax.block_until_ready((out, out2, out3, out4))
+    assert _compilations(caplog) == []
+    assert [TRACES[key + (kind,)] for kind in kinds] == [1, 1, 1, 1]
+    # The second calls really saw new values.
+    for new, old in ((out, encoded), (out3, batch_encoded)):
+        assert not np.array_equal(np.asarray(jax.tree_util.tree_leaves(new)[0]),
+                                  np.asarray(jax.tree_util.tree_leaves(old)[0]))
 
 
 @pytest.mark.parametrize("name", jaxcodecs.list_codecs())

@@ -221,8 +221,8 @@ def check_video_round_trip(frames, root_index, remove_root, concat_vis, reshape,
     np.testing.assert_allclose(pixels, kp, atol=1e-6 * 1000, rtol=0)
 
 
-_SETTINGS = settings(max_examples=25, deadline=None, derandomize=True,
-                     suppress_health_check=[HealthCheck.too_slow])
+# Deadline and derandomisation come from the profile (conftest).
+_SETTINGS = settings(max_examples=25, suppress_health_check=[HealthCheck.too_slow])
 
 
 @_SETTINGS

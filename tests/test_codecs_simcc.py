@@ -247,30 +247,55 @@ def test_dark_with_traced_sigma_is_a_clear_error():
 
 @functools.lru_cache(maxsize=None)
 def _round_trips(sigma, ratio):
+    """One jitted function per (sigma, ratio): the DARK and the plain argmax
+    round trips of ``mmpose_compat=False`` codecs, on two keypoint sets."""
     dark = SimCCLabel(INPUT, sigma=sigma, simcc_split_ratio=ratio, use_dark=True, mmpose_compat=False)
-    return jax.jit(dark.round_trip), jax.jit(dark.replace(use_dark=False).round_trip)
+    plain = dark.replace(use_dark=False)
+    return jax.jit(lambda kp_dark, kp_plain: (dark.round_trip(kp_dark)[0], plain.round_trip(kp_plain)[0]))
 
 
-@settings(max_examples=20, deadline=None)
-@given(
-    seed=st.integers(0, 2**31 - 1),
-    sigma=st.sampled_from([2.0, 3.0, 4.9, 6.0]),
-    ratio=st.sampled_from([1.0, 2.0, 3.0]),
-)
-def test_exact_round_trip(seed, sigma, ratio):
-    """``mmpose_compat=False``, keypoints at least 3 sigma bins from the ends:
-    DARK recovers sub-pixel keypoints within 0.05 input px (measured: <= 1e-3
-    px); the plain argmax is within half a bin, 0.5 / ratio px."""
-    rng = np.random.default_rng(seed)
-    margin = 3 * sigma / ratio
-    w, h = INPUT
-    kp = np.stack([rng.uniform(margin, w - 1 / ratio - margin, 17),
-                   rng.uniform(margin, h - 1 / ratio - margin, 17)], -1)[None].astype(np.float32)
-    dark, plain = _round_trips(sigma, ratio)
-    err_dark = np.abs(np.asarray(dark(kp)[0]) - kp).max()
-    err_plain = np.abs(np.asarray(plain(kp)[0]) - kp).max()
+def bin_coordinate(lo, hi, ratio):
+    """Hypothesis strategy: one float32 input-px coordinate whose bin
+    position ``x * ratio`` lies in ``[lo, hi]`` bins: a third the ends (the
+    documented margin itself, the first / last bin), a third bin centres and
+    half bins (where two bins tie) inside, a third any float32 in between."""
+    low, high = np.float32(lo / ratio), np.float32(hi / ratio)
+    grid = np.float32(np.arange(np.ceil(2 * lo), np.floor(2 * hi) + 1) / 2 / ratio)
+    grid = [float(v) for v in grid if low <= v <= high]
+    return st.one_of(st.sampled_from([float(low), float(high)]), st.sampled_from(grid),
+                     st.floats(float(low), float(high), width=32))
+
+
+def bin_keypoints(data, ratio, margin, num=17):
+    """(1, num, 2) float32 keypoints at least ``margin`` bins from both ends
+    of each axis's vector (a negative margin reaches beyond the end bins)."""
+    length_x, length_y = lengths(ratio)
+    xs = bin_coordinate(margin, length_x - 1 - margin, ratio)
+    ys = bin_coordinate(margin, length_y - 1 - margin, ratio)
+    points = data.draw(st.lists(st.tuples(xs, ys), min_size=num, max_size=num))
+    return np.array(points, np.float32)[None]
+
+
+@pytest.mark.parametrize("ratio", [1.0, 2.0, 3.0])
+@pytest.mark.parametrize("sigma", [2.0, 3.0, 4.9, 6.0])
+@settings(max_examples=25)
+@given(data=st.data())
+def test_exact_round_trip(sigma, ratio, data):
+    """``mmpose_compat=False``. DARK: keypoints at least 3 sigma bins from
+    the ends, exactly 3 sigma included, are recovered within 0.05 input px
+    (README) and 1e-3 px (docs/parity.md; measured 3.4e-4 at the margin;
+    closer to the ends the zero-padded blur biases the step). Plain argmax: anywhere on the vector
+    (bin position in [-0.5, L - 0.5], the half-bin ties included) the nearest
+    bin, within half a bin, 0.5 / ratio px, plus float32 rounding of
+    ``x * ratio`` (1e-4 px)."""
+    kp_dark = bin_keypoints(data, ratio, 3 * sigma)
+    kp_plain = bin_keypoints(data, ratio, -0.5)
+    dark, plain = _round_trips(sigma, ratio)(kp_dark, kp_plain)
+    err_dark = np.abs(np.asarray(dark) - kp_dark).max()
+    err_plain = np.abs(np.asarray(plain) - kp_plain).max()
     assert err_dark < 0.05, err_dark
-    assert err_plain <= 0.5 / ratio + 1e-5, err_plain
+    assert err_dark < 1e-3, err_dark
+    assert err_plain <= 0.5 / ratio + 1e-4, err_plain
 
 
 def test_exact_dark_stays_within_a_bin_near_the_ends():

@@ -3,7 +3,8 @@
 
 For every registered codec and demo config: keypoints ``(16, 1, K, 2)``
 sharded along a ``"batch"`` mesh axis go through ``jax.jit(batch_encode)``
-and ``jax.jit(batch_decode)``; the values equal the unsharded ones and every
+and ``jax.jit(batch_decode)``; the outputs have the unsharded ones' structure
+(dict keys, tuple length), shapes and dtypes and equal values, and every
 output stays sharded along the batch axis (2 samples per device). Both an
 ``Auto`` mesh (``jax.sharding.Mesh``, GSPMD propagation) and an ``Explicit``
 mesh (``jax.make_mesh`` + ``jax.set_mesh``, sharding in types) are covered.
@@ -12,6 +13,7 @@ mesh (``jax.make_mesh`` + ``jax.set_mesh``, sharding in types) are covered.
 import contextlib
 import functools
 
+import chex
 import jax
 import numpy as np
 import pytest
@@ -80,6 +82,11 @@ def assert_batch_sharded(tree, mesh):
 
 
 def assert_same_values(actual, expected):
+    """Same structure (dict keys, tuple lengths), shapes and dtypes, then the
+    same values. The structure comes first: zipping the leaves alone would
+    let a missing trailing key or tuple element, or a changed dtype, pass."""
+    chex.assert_trees_all_equal_structs(actual, expected)
+    chex.assert_trees_all_equal_shapes_and_dtypes(actual, expected)
     for a, e in zip(jax.tree_util.tree_leaves(actual), jax.tree_util.tree_leaves(expected)):
         np.testing.assert_allclose(np.asarray(a, np.float64), np.asarray(e, np.float64),
                                    rtol=1e-6, atol=1e-6)
