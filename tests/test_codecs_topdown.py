@@ -25,7 +25,6 @@ import pytest
 from absl.testing import parameterized
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from jax.test_util import check_grads
 
 from jaxcodecs import MegviiHeatmap, MSRAHeatmap, UDPHeatmap
 
@@ -541,10 +540,9 @@ def _grad_keypoints(scale):
 def test_encode_gradient_wrt_keypoints(make):
     codec = make()
     kp = _grad_keypoints(codec.scale_factor)
-    heatmaps = jax.jit(lambda k: codec.encode(k)["heatmaps"])
-    check_grads(heatmaps, (kp,), order=1, modes=["fwd", "rev"], eps=1e-2, atol=2e-2, rtol=2e-2)
-    # Analytic: moving keypoint 0 right raises the pixel right of it, by
-    # h (x0 - kx) / σ^2 per heatmap px, i.e. divided by s per input px.
+    # Full Jacobians against finite differences: test_gradients.py. Here the
+    # analytic value: moving keypoint 0 right raises the pixel right of it,
+    # by h (x0 - kx) / σ^2 per heatmap px, i.e. divided by s per input px.
     kx, ky = np.asarray(kp[0, 0]) / np.asarray(codec.scale_factor)
     x0, y0 = 11, 12
     grad = jax.jit(jax.grad(lambda k: codec.encode(k)["heatmaps"][0, y0, x0]))(kp)
