@@ -11,7 +11,7 @@ and every output MMPose recorded is compared (SPEC §5):
   ``tests/data/conformance_tolerances.json``: 1e-3 px by default; a row is
   wider only where the file says why (an exact neighbour tie, a noise-only
   channel, a perturbed peak), and the file was written from measurements
-  (``tools/freeze_conformance_tolerances.py``), not by the run under test.
+  (``tests/freeze_conformance_tolerances.py``), not by the run under test.
   Each run also re-measures how far every refined coordinate moves under a
   1e-4 relative perturbation that keeps every argmax (its *sensitivity*) and
   fails when that exceeds the frozen bound: a change that makes the port
@@ -585,7 +585,7 @@ def test_frozen_tolerances_cover_the_vectors() -> None:
     for case in refined:
         entry = TOLERANCES["cases"][case["file"]]
         assert entry["sha256"] == _sha256(DATA / case["file"]), (
-            f"{case['file']} changed: run tools/freeze_conformance_tolerances.py and review the diff")
+            f"{case['file']} changed: run tests/freeze_conformance_tolerances.py and review the diff")
         prefixes = {d["prefix"] for d in case["call"].get("decodes", []) if "error" not in d}
         assert set(entry["decodes"]) == prefixes, case["file"]
 

@@ -19,8 +19,10 @@ from what the row is and reviewed before it is committed:
 Rows where MMPose's value is NaN or was read through a -1 location are not
 here: the test asserts SPEC's policy values for them.
 
-    python tools/freeze_conformance_tolerances.py          # rewrite the file
-    python tools/freeze_conformance_tolerances.py --check  # exit 1 if it would change
+It lives beside the tests because it measures with their helpers.
+
+    python tests/freeze_conformance_tolerances.py          # rewrite the file
+    python tests/freeze_conformance_tolerances.py --check  # exit 1 if it would change
 
 Run it only when the vectors or a deliberate change of the port move these
 numbers, and review the diff: it is the parity contract.
@@ -77,7 +79,7 @@ def _reason(tc, case: dict, config: dict, kind: str, index: tuple, arrays, sensi
 
 
 def measure() -> dict:
-    sys.path.insert(0, str(ROOT / "tests"))
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
     import jaxcodecs  # noqa: PLC0415
     import test_conformance as tc  # noqa: PLC0415
 
@@ -134,7 +136,7 @@ def measure() -> dict:
             "Frozen per-coordinate tolerances (input px) of the blur-refined keypoints in "
             "tests/test_conformance.py. Rows not listed: atol_px = default_atol_px and a "
             "sensitivity bound of well_conditioned_sensitivity_px. Written by "
-            "tools/freeze_conformance_tolerances.py from measurements, then reviewed; the test "
+            "tests/freeze_conformance_tolerances.py from measurements, then reviewed; the test "
             "fails when a live error exceeds atol_px or a live sensitivity exceeds sensitivity_px."),
         "vector_set": tc.MANIFEST["set"],
         "default_atol_px": DEFAULT_ATOL,
