@@ -319,6 +319,38 @@ def test_build_errors():
                          "heatmap_type": "gaussain"})
 
 
+# MMPose 1.3.2's own codec tests match these phrases in the error text
+# (``assertRaisesRegex``); code written against those tests keeps working.
+# The exception type is the SPEC's (ValueError), where MMPose asserts.
+_TWO_INSTANCES = np.zeros((2, 17, 2), np.float32)
+MMPOSE_ERROR_PHRASES = [
+    (lambda: jaxcodecs.MSRAHeatmap((192, 256), (48, 64), 2.0).encode(_TWO_INSTANCES),
+     "only support single-instance"),
+    (lambda: jaxcodecs.MegviiHeatmap((192, 256), (48, 64), 11).encode(_TWO_INSTANCES),
+     "only support single-instance"),
+    (lambda: jaxcodecs.UDPHeatmap((192, 256), (48, 64)).encode(_TWO_INSTANCES),
+     "only support single-instance"),
+    (lambda: jaxcodecs.UDPHeatmap((192, 256), (48, 64), heatmap_type="invalid"),
+     "invalid `heatmap_type`"),
+    (lambda: jaxcodecs.build(dict(type="SimCCLabel", input_size=(192, 256), smoothing_type="uniform")),
+     "got invalid `smoothing_type`"),
+    (lambda: jaxcodecs.build(dict(type="SimCCLabel", input_size=(192, 256), smoothing_type="standard",
+                                  label_smooth_weight=1.1)),
+     "`label_smooth_weight` should be"),
+    (lambda: jaxcodecs.build(dict(type="SimCCLabel", input_size=(192, 256), smoothing_type="gaussian",
+                                  label_smooth_weight=0.1)),
+     "is only used for `standard` mode."),
+]
+
+
+@pytest.mark.parametrize("call,phrase", MMPOSE_ERROR_PHRASES,
+                         ids=[f"{i}-{case[1][:20]}" for i, case in enumerate(MMPOSE_ERROR_PHRASES)])
+def test_mmpose_error_phrases(call, phrase):
+    with pytest.raises(ValueError, match=phrase) as info:
+        call()
+    assert "got" in str(info.value)
+
+
 def test_register(monkeypatch):
     monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
 

@@ -82,8 +82,8 @@ def instance_inputs(
         raise ValueError(f"`keypoints` must have shape (N, K, D) with D >= 2, got shape {kp.shape}.")
     if single_instance and kp.shape[0] != 1:
         raise ValueError(
-            f"{owner} encodes a single instance: `keypoints` must have shape (1, K, D), "
-            f"got shape {kp.shape}."
+            f"{owner}: codecs of this family only support single-instance encoding: "
+            f"`keypoints` must have shape (1, K, D), got shape {kp.shape}."
         )
     return kp, visibility_input(kp, keypoints_visible)
 

@@ -133,18 +133,19 @@ class SimCCLabel(Codec):
         object.__setattr__(self, "input_size", size_pair(name, "input_size", self.input_size))
         if self.smoothing_type not in _SMOOTHING_TYPES:
             raise ValueError(
-                f"{name}: `smoothing_type` must be one of {_SMOOTHING_TYPES}, got {self.smoothing_type!r}."
+                f"{name} got invalid `smoothing_type` {self.smoothing_type!r}; "
+                f"expected one of {_SMOOTHING_TYPES}."
             )
         lsw = self.label_smooth_weight
         non_negative_leaf(name, "label_smooth_weight", lsw)
         if is_concrete_number(lsw):
             if self.smoothing_type == "gaussian" and float(lsw) > 0:
                 raise ValueError(
-                    f"{name}: `label_smooth_weight` applies to smoothing_type='standard' only, "
-                    f"got {lsw!r} with 'gaussian'."
+                    f"{name}: `label_smooth_weight` is only used for `standard` mode "
+                    f"(smoothing_type='standard'), got {lsw!r} with 'gaussian'."
                 )
             if float(lsw) > 1:
-                raise ValueError(f"{name}: `label_smooth_weight` must be in [0, 1], got {lsw!r}.")
+                raise ValueError(f"{name}: `label_smooth_weight` should be in [0, 1], got {lsw!r}.")
         if isinstance(self.sigma, list):
             object.__setattr__(self, "sigma", tuple(self.sigma))
         if isinstance(self.sigma, tuple) and len(self.sigma) != 2:

@@ -188,8 +188,8 @@ class UDPHeatmap(_TopDownHeatmap):
         name = type(self).__name__
         if self.heatmap_type not in ("gaussian", "combined"):
             raise ValueError(
-                f"{name}: `heatmap_type` must be 'gaussian' or 'combined', "
-                f"got {self.heatmap_type!r}."
+                f"{name} got invalid `heatmap_type` {self.heatmap_type!r}; "
+                "expected 'gaussian' or 'combined'."
             )
         non_negative_leaf(name, "sigma", self.sigma)
         non_negative_leaf(name, "radius_factor", self.radius_factor)
