@@ -1,7 +1,8 @@
 """Codec implementations, one module per codec family."""
 
 from jaxcodecs.codecs.hand3d import Hand3DHeatmap
-from jaxcodecs.codecs.lifting import ImagePoseLifting, MotionBERTLabel, VideoPoseLifting
+from jaxcodecs.codecs.lifting import ImagePoseLifting, VideoPoseLifting
+from jaxcodecs.codecs.motionbert import MotionBERTLabel
 from jaxcodecs.codecs.regression import IntegralRegressionLabel, RegressionLabel
 from jaxcodecs.codecs.simcc import SimCCLabel
 from jaxcodecs.codecs.topdown_heatmap import MSRAHeatmap, MegviiHeatmap, UDPHeatmap

@@ -1,232 +1,42 @@
-"""2-D-to-3-D lifting codecs: ImagePoseLifting, VideoPoseLifting, MotionBERTLabel.
+"""2-D-to-3-D lifting codecs: ImagePoseLifting, VideoPoseLifting.
 
 Inputs: 2-D keypoints ``(N, K, D)`` (``N`` instances or frames) and the 3-D
 ``lifting_target (T, K, C)`` (``T`` frames). Targets are root-relative: the
 root (mean of the ``root_index`` joints) is subtracted in every frame, for
 any ``T`` — MMPose 1.3.2 broadcasts the root correctly only for ``T = 1``
 (ImagePoseLifting) and deletes the root from the visibility's frame axis;
-both are fixed in both modes (SPEC §4 rows 18, 19).
+both are fixed in both modes (SPEC §4 rows 18, 19). MotionBERTLabel, which
+shares their input rules (``_lifting_common.py``), is in ``motionbert.py``.
 """
 
 from __future__ import annotations
 
-import types
 from typing import Any
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
 from jaxcodecs import ops
 from jaxcodecs.base import Codec
-from jaxcodecs.ops.validation import as_float_array, check_rank
+from jaxcodecs.codecs._lifting_common import (
+    _INSTANCE_TABLE,
+    _LABEL_TABLE,
+    _LabelOutputs,
+    _add_root,
+    _check_common_fields,
+    _check_statistics_shape,
+    _decode_with_root,
+    _demo_target,
+    _is_host_data,
+    _lifting_inputs,
+    _ones_scores,
+    _root_tuple,
+    _target_weights,
+)
 from jaxcodecs.registry import register
 
-__all__ = ["ImagePoseLifting", "VideoPoseLifting", "MotionBERTLabel"]
-
-_INSTANCE_TABLE = types.MappingProxyType(
-    {"lifting_target": "lifting_target", "lifting_target_visible": "lifting_target_visible"}
-)
-_LABEL_TABLE = types.MappingProxyType(
-    {
-        "trajectory_weights": "trajectory_weights",
-        "lifting_target_label": "lifting_target_label",
-        "lifting_target_weight": "lifting_target_weight",
-    }
-)
-
-
-# Statistics given as host data are converted (float32, reshaped as MMPose
-# does) when the codec is built; JAX arrays are taken as they are.
-def _is_host_data(value: Any) -> bool:
-    return isinstance(value, (list, tuple)) or (isinstance(value, np.ndarray) and value.ndim >= 1)
-
-
-def _check_common_fields(codec: Codec, name: str) -> None:
-    """``num_keypoints`` a positive int; every bool switch a Python bool."""
-    num = codec.num_keypoints
-    if isinstance(num, bool) or not isinstance(num, (int, np.integer)) or num < 1:
-        raise ValueError(f"{name}: `num_keypoints` must be a positive int, got {num!r}.")
-    object.__setattr__(codec, "num_keypoints", int(num))
-    for flag in ("zero_center", "remove_root", "save_index", "reshape_keypoints", "concat_vis",
-                 "normalize_camera", "rootrel"):
-        if hasattr(codec, flag):
-            object.__setattr__(codec, flag, bool(getattr(codec, flag)))
-
-
-def _root_tuple(owner: str, root_index: Any, num_keypoints: int) -> tuple[int, ...]:
-    values = (root_index,) if isinstance(root_index, (int, np.integer)) else tuple(root_index)
-    if not values or any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) for v in values):
-        raise ValueError(f"{owner}: `root_index` must be an int or a list of ints, got {root_index!r}.")
-    if any(not 0 <= v < num_keypoints for v in values):
-        raise ValueError(
-            f"{owner}: `root_index` {root_index!r} out of range for num_keypoints={num_keypoints}."
-        )
-    return tuple(int(v) for v in values)
-
-
-def _lifting_inputs(owner, num_keypoints, keypoints, keypoints_visible, lifting_target, lifting_target_visible):
-    """Validated ``keypoints (N, K, D)``, visibility ``(N, K)``, target
-    ``(T, K, C)`` and target visibility ``(T, K)`` (or None)."""
-    kp = as_float_array(keypoints, "keypoints")
-    if kp.ndim == 2:
-        kp = kp[None]
-    check_rank(kp, 3, "keypoints", f"(N, K, D) with K = {num_keypoints}")
-    if keypoints_visible is None:
-        vis = jnp.ones(kp.shape[:2], jnp.float32)
-    else:
-        vis = as_float_array(keypoints_visible, "keypoints_visible")
-        if vis.ndim == 1:
-            vis = vis[None]
-        if vis.shape != kp.shape[:2]:
-            raise ValueError(
-                f"`keypoints_visible` must have shape (N, K) = {kp.shape[:2]}, got shape {vis.shape}."
-            )
-    if lifting_target is None:
-        raise ValueError(
-            f"{owner}.encode needs `lifting_target` (T, K, C), the 3-D pose to lift to; got None."
-        )
-    target = as_float_array(lifting_target, "lifting_target")
-    if target.ndim == 2:
-        target = target[None]
-    check_rank(target, 3, "lifting_target", f"(T, K, C) with K = {num_keypoints}")
-    if target.shape[1] != kp.shape[1]:
-        raise ValueError(
-            f"`lifting_target` must have shape (T, K, C) with K = {kp.shape[1]} (the keypoints'), "
-            f"got shape {target.shape}."
-        )
-    target_vis = None
-    if lifting_target_visible is not None:
-        target_vis = as_float_array(lifting_target_visible, "lifting_target_visible")
-        if target_vis.ndim == 1:
-            target_vis = target_vis[None]
-        if target_vis.shape != target.shape[:2]:
-            raise ValueError(
-                f"`lifting_target_visible` must have shape (T, K) = {target.shape[:2]}, "
-                f"got shape {target_vis.shape}."
-            )
-    return kp, vis, target, target_vis
-
-
-def _target_weights(target, target_vis, mmpose_compat):
-    """``lifting_target_weight (T, K)`` and ``trajectory_weights``.
-
-    Without a target visibility MMPose sets the trajectory weights to
-    ``1 / lifting_target[:, 2]`` — the reciprocal of joint 2's coordinates,
-    ``(T, C)`` (SPEC row 20); reproduced in compat mode (0 where the
-    coordinate is 0, never Inf; ones ``(T, K)`` when there is no joint 2),
-    ones ``(T, K)`` in exact mode.
-    """
-    if target_vis is None:
-        weight = jnp.ones(target.shape[:2], jnp.float32)
-        if mmpose_compat and target.shape[1] > 2:
-            joint = target[:, 2]
-            nonzero = joint != 0
-            trajectory = jnp.where(nonzero, 1 / jnp.where(nonzero, joint, 1), 0)
-        else:
-            trajectory = weight
-        return weight, trajectory
-    weight = (target_vis > 0.5).astype(jnp.float32)
-    return weight, weight
-
-
-class _LabelOutputs:
-    """Encode steps ImagePoseLifting and VideoPoseLifting share (MMPose names
-    the visibility key differently in the two)."""
-
-    def _remove_root(self, label, weight, target, encoded):
-        """Label and weight without the (single) root joint, on the keypoint
-        axis for any number of frames; records MMPose's flags in ``encoded``."""
-        index = self.root_index[0]
-        encoded["target_root_removed"] = _constant(True, target)
-        if self.save_index:
-            encoded["target_root_index"] = _constant(index, target)
-        return ops.remove_joint(label, index, axis=-2), ops.remove_joint(weight, index, axis=-1)
-
-    def _label_outputs(self, labels, vis, visible_key, label, weight, trajectory) -> dict[str, Any]:
-        return {
-            "keypoint_labels": _keypoint_labels(labels, vis, self.concat_vis, self.reshape_keypoints),
-            visible_key: vis,
-            "lifting_target_label": label,
-            "lifting_target_weight": weight,
-            "trajectory_weights": trajectory,
-        }
-
-
-def _keypoint_labels(labels, vis, concat_vis, reshape):
-    if concat_vis:
-        labels = jnp.concatenate([labels, vis[..., None].astype(labels.dtype)], axis=-1)
-    if reshape:
-        num = labels.shape[0]
-        labels = jnp.transpose(labels, (1, 2, 0)).reshape(-1, num)
-    return labels
-
-
-def _root_for_decode(target_root: Any, keypoints: jnp.ndarray) -> jnp.ndarray | None:
-    """``target_root`` ``(C,)``, ``(T, C)`` or ``(T, 1, C)`` as ``(T, 1, C)``, or None."""
-    if target_root is None:
-        return None
-    root = as_float_array(target_root, "target_root")
-    if root.size == 0:
-        return None
-    channels = keypoints.shape[-1]
-    if root.ndim == 1:
-        root = root[None]
-    if root.ndim == 2:
-        root = root[:, None, :]
-    if root.ndim != 3 or root.shape[1] != 1 or root.shape[2] != channels or root.shape[0] not in (1, keypoints.shape[0]):
-        raise ValueError(
-            f"`target_root` must have shape (C,), (T, C) or (T, 1, C) with C = {channels} and "
-            f"T = 1 or {keypoints.shape[0]} (the encoded rows), got shape {tuple(np.shape(target_root))}."
-        )
-    return root
-
-
-def _decode_with_root(encoded, target_root):
-    keypoints = as_float_array(encoded, "encoded")
-    check_rank(keypoints, 3, "encoded", "(N, K, C)")
-    return keypoints, _root_for_decode(target_root, keypoints)
-
-
-def _add_root(keypoints, root, remove_root, root_index):
-    if root is None:
-        return keypoints
-    keypoints = keypoints + root.astype(keypoints.dtype)
-    if remove_root and len(root_index) == 1:
-        keypoints = ops.insert_joint(keypoints, root_index[0], root)
-    return keypoints
-
-
-def _constant(value: Any, like: jnp.ndarray) -> jnp.ndarray:
-    """A scalar flag / index computed from ``like`` (finite), so that under a
-    batch-sharded vmap it is batch-sharded like the other outputs instead of
-    a replicated constant."""
-    probe = like.reshape(-1)[0]
-    always = (probe == probe) | (probe != probe)  # True even for NaN; XLA does not fold it
-    if isinstance(value, bool):
-        return always if value else ~always
-    return always.astype(jnp.int32) * value
-
-
-def _check_statistics_shape(x: jnp.ndarray, name: str, mean: jnp.ndarray, mean_name: str) -> None:
-    if x.shape[1:] != mean.shape[1:]:
-        raise ValueError(
-            f"`{name}` gives shape {x.shape}, whose (K, C) must match `{mean_name}` {tuple(mean.shape)}."
-        )
-
-
-def _demo_target(keypoints: np.ndarray) -> np.ndarray:
-    """A 3-D pose per 2-D demo pose, ``(B, 1, K, 3)``: metres in the camera
-    frame, about 4 m away, each joint at its own depth."""
-    batch, joints, _ = keypoints.shape
-    depth = 4.0 + 0.2 * np.sin(np.arange(joints, dtype=np.float64))
-    depth = np.broadcast_to(depth[None, :, None], (batch, joints, 1))
-    return np.concatenate([keypoints / 1000.0, depth], axis=-1).astype(np.float32)[:, None]
-
-
-def _ones_scores(keypoints):
-    return jnp.ones(keypoints.shape[:-1], jnp.float32) + 0 * keypoints[..., 0].astype(jnp.float32)
+__all__ = ["ImagePoseLifting", "VideoPoseLifting"]
 
 
 @register
@@ -495,207 +305,3 @@ class VideoPoseLifting(_LabelOutputs, Codec):
         reinsert = self.remove_root and len(self.root_index) == 1
         keypoints = _add_root(keypoints, root, reinsert, self.root_index)
         return keypoints, _ones_scores(keypoints)
-
-
-_MOTIONBERT_MODES = ("train", "test")
-
-
-def _motionbert_image_frame(points: jnp.ndarray, width: Any, height: Any) -> jnp.ndarray:
-    """``(..., :2) / w * 2 - (1, h / w)``: x to ``[-1, 1]``, aspect kept."""
-    width = jnp.asarray(width, points.dtype)
-    height = jnp.asarray(height, points.dtype)
-    shift = jnp.stack([width * 0 + 1, height / width])  # derived from w: keeps its sharding
-    return points.at[..., :2].set(points[..., :2] / width * 2 - shift)
-
-
-def _camera_to_image_depth(target: jnp.ndarray, root_index: int, f: Any, c: Any):
-    """MotionBERT's camera-to-image conversion of a ``(T, K, 3)`` target.
-
-    x, y are projected with ``f / 1000`` and ``c / 1000``; the depth becomes
-    ``ratio * (z - z_root)`` where ``ratio`` is half the projected width of
-    a 2-unit square around the root (``(br - tl + 0.001) / 2``). Returns the
-    converted target and ``factor = 1 / ratio`` ``(T,)``.
-    """
-    f = jnp.asarray(f, target.dtype) / 1000.0
-    c = jnp.asarray(c, target.dtype) / 1000.0
-    root = target[..., root_index, :]
-    offset = jnp.asarray([1.0, 1.0, 0.0], target.dtype)
-    left = ops.camera_to_image(root - offset, f, c)[..., 0]
-    right = ops.camera_to_image(root + offset, f, c)[..., 0]
-    ratio = (right - left + 0.001) / 2.0
-    factor = 2.0 / (right - left + 0.001)
-    depth = ratio[..., None] * (target[..., 2] - target[..., root_index, None, 2])
-    image = jnp.concatenate([ops.camera_to_image(target, f, c), depth[..., None]], axis=-1)
-    return image, factor
-
-
-def _batch_column(value: Any, name: str, rows: int) -> jnp.ndarray:
-    """``(N,)`` or ``(N, 1)`` per-row values as ``(N, 1, 1)``."""
-    arr = as_float_array(value, name)
-    if arr.ndim == 1:
-        arr = arr[:, None]
-    if arr.ndim != 2 or arr.shape[1] != 1 or arr.shape[0] != rows:
-        raise ValueError(
-            f"`{name}` must have shape (N,) or (N, 1) with N = {rows} (the encoded rows), "
-            f"got shape {tuple(np.shape(value))}."
-        )
-    return arr[:, :, None]
-
-
-@register
-class MotionBERTLabel(Codec):
-    """Targets of MotionBERT (Zhu et al. 2023): image-frame 2-D inputs and
-    root-relative 3-D labels in the same normalised frame.
-
-    Encode ``keypoints (T, K, D)``, ``keypoints_visible``, ``lifting_target
-    (T, K, 3)`` (required), ``lifting_target_visible``, ``camera_param``
-    (``w``, ``h``; optional ``f``, ``c``) and ``factor``:
-
-    * ``keypoint_labels``: ``kp[..., :2] / w * 2 - (1, h / w)`` (other
-      channels untouched), the visibility appended with ``concat_vis``;
-    * ``lifting_target_label``: with ``f`` and ``c`` the target is projected
-      to the image (:func:`_camera_to_image_depth`, which also gives the
-      default ``factor``; otherwise 4 per frame); in ``mode="train"`` it is
-      normalised like the keypoints with ``w, h`` in metres
-      (``/ 1000``); then made relative to joint ``root_index``; in
-      ``mode="test"`` multiplied by ``factor`` (the argument unless it is
-      None or starts with 0);
-    * ``factor (T, 1)``, ``lifting_target_weight``, ``lifting_target`` (the
-      label), ``lifting_target_visible``, ``keypoint_labels_visible``.
-
-    Decode ``encoded (N, K, C)``, optional ``w``, ``h`` and ``factor``
-    (``(N,)`` or ``(N, 1)`` each): with ``rootrel`` the root joint is zeroed
-    (MMPose zeroes joint 0 whatever ``root_index``; reproduced with
-    ``mmpose_compat=True``, ``root_index`` with ``False``); back to pixels
-    with ``w, h``; times ``factor``; relative to ``root_index``; ``/ 1000``.
-    A 1-D ``factor`` of N > 1 rows works (MMPose broadcasts it against the
-    joints and fails). Scores are ones.
-    """
-
-    num_keypoints: int = struct.field(pytree_node=False)
-    root_index: int = struct.field(pytree_node=False, default=0)
-    remove_root: bool = struct.field(pytree_node=False, default=False)
-    save_index: bool = struct.field(pytree_node=False, default=False)
-    concat_vis: bool = struct.field(pytree_node=False, default=False)
-    rootrel: bool = struct.field(pytree_node=False, default=False)
-    mode: str = struct.field(pytree_node=False, default="test")
-
-    instance_mapping_table = _INSTANCE_TABLE
-    label_mapping_table = types.MappingProxyType(
-        {
-            "lifting_target_label": "lifting_target_label",
-            "lifting_target_weight": "lifting_target_weight",
-        }
-    )
-    auxiliary_encode_keys = frozenset({"lifting_target", "lifting_target_visible", "camera_param", "factor"})
-    decode_input_keys = ("lifting_target_label",)
-    demo_configs = (
-        {"num_keypoints": 17},
-        {"num_keypoints": 17, "mode": "train", "rootrel": True},
-    )
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        name = type(self).__name__
-        _check_common_fields(self, name)
-        (root,) = _root_tuple(name, self.root_index, self.num_keypoints)
-        object.__setattr__(self, "root_index", root)
-        if not isinstance(self.mode, str) or self.mode.lower() not in _MOTIONBERT_MODES:
-            raise ValueError(f"{name}: `mode` must be 'train' or 'test' (any case), got {self.mode!r}.")
-        object.__setattr__(self, "mode", self.mode.lower())
-
-    def demo_sample(self, keypoints, visible):
-        """2-D poses with a 3-D target each and a camera; the truth is the
-        (root-relative) label / 1000, what ``decode(label)`` returns."""
-        target = _demo_target(keypoints)
-        batch = len(keypoints)
-        camera = {"w": np.full(batch, 1000.0, np.float32), "h": np.full(batch, 1000.0, np.float32)}
-        args = (keypoints[:, None], visible[:, None], target, visible[:, None], camera)
-        label = np.asarray(jax.vmap(lambda *a: self.encode(*a)["lifting_target_label"])(*args))
-        return args, {}, label[:, 0] / 1000.0
-
-    def encode(
-        self, keypoints, keypoints_visible=None, lifting_target=None, lifting_target_visible=None,
-        camera_param=None, factor=None,
-    ):
-        """Encodes one clip; see the class docstring for the outputs."""
-        name = type(self).__name__
-        kp, vis, target, target_vis = _lifting_inputs(
-            name, self.num_keypoints, keypoints, keypoints_visible, lifting_target, lifting_target_visible
-        )
-        if kp.shape[0] != target.shape[0]:
-            raise ValueError(
-                f"`keypoints` (T, K, D) and `lifting_target` (T, K, 3) must have the same number of "
-                f"frames, got shapes {kp.shape} and {target.shape}."
-            )
-        camera = dict(camera_param or {})
-        if "w" not in camera or "h" not in camera:
-            raise ValueError(
-                f"{name}.encode needs `camera_param` with the image size 'w' and 'h', got keys "
-                f"{sorted(camera)}."
-            )
-        if target_vis is None:
-            target_vis = jnp.ones(target.shape[:2], jnp.float32)
-            weight = target_vis
-        else:
-            weight = (target_vis > 0.5).astype(jnp.float32)
-        labels = _motionbert_image_frame(kp, camera["w"], camera["h"])
-        frames = target.shape[0]
-        default_factor = jnp.full((frames,), 4.0, jnp.float32) + 0 * target[:, 0, 0]
-        label = target
-        if "f" in camera and "c" in camera:
-            label, default_factor = _camera_to_image_depth(target, self.root_index, camera["f"], camera["c"])
-        if self.mode == "train":
-            width = jnp.asarray(camera["w"], label.dtype) / 1000.0
-            height = jnp.asarray(camera["h"], label.dtype) / 1000.0
-            label = _motionbert_image_frame(label, width, height)
-            label = label.at[..., 2].set(label[..., 2] / width * 2)
-        label = label - label[..., self.root_index : self.root_index + 1, :]
-        used = default_factor.reshape(frames, 1)
-        if factor is not None:
-            given = as_float_array(factor, "factor")
-            if given.ndim == 1:
-                given = given[:, None]
-            if given.ndim != 2 or given.shape != (frames, 1):
-                raise ValueError(
-                    f"`factor` must have shape (T,) or (T, 1) with T = {frames}, got shape {tuple(np.shape(factor))}."
-                )
-            used = jnp.where(given[0, 0] == 0, used, given.astype(used.dtype))
-        if self.mode == "test":
-            label = label * used[..., None].astype(label.dtype)
-        if self.concat_vis:
-            labels = jnp.concatenate([labels, vis[..., None].astype(labels.dtype)], axis=-1)
-        return {
-            "keypoint_labels": labels,
-            "keypoint_labels_visible": vis,
-            "lifting_target_label": label,
-            "lifting_target_weight": weight,
-            "lifting_target": label,
-            "lifting_target_visible": target_vis,
-            "factor": used,
-        }
-
-    def decode(self, encoded, w=None, h=None, factor=None):
-        """Decodes ``(N, K, C)`` into ``keypoints (N, K, C)`` (root-relative,
-        / 1000) and ``scores (N, K)`` (ones)."""
-        keypoints = as_float_array(encoded, "encoded")
-        check_rank(keypoints, 3, "encoded", "(N, K, C)")
-        rows = keypoints.shape[0]
-        scores = _ones_scores(keypoints)
-        if self.rootrel:
-            joint = 0 if self.mmpose_compat else self.root_index
-            keypoints = keypoints.at[..., joint, :].set(0)
-        if w is not None and np.size(w) > 0:
-            if h is None or np.shape(h) != np.shape(w):
-                raise ValueError(
-                    f"`w` and `h` must have the same shape (N,) or (N, 1), got {np.shape(w)} and {np.shape(h)}."
-                )
-            width = _batch_column(w, "w", rows).astype(keypoints.dtype)
-            height = _batch_column(h, "h", rows).astype(keypoints.dtype)
-            shift = jnp.concatenate([width * 0 + 1, height / width], axis=-1)
-            keypoints = keypoints.at[..., :2].set((keypoints[..., :2] + shift) * width / 2)
-            keypoints = keypoints.at[..., 2:].multiply(width / 2)
-        if factor is not None and np.size(factor) > 0:
-            keypoints = keypoints * _batch_column(factor, "factor", rows).astype(keypoints.dtype)
-        keypoints = keypoints - keypoints[..., self.root_index : self.root_index + 1, :]
-        return keypoints / 1000.0, scores

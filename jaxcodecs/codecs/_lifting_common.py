@@ -1,0 +1,219 @@
+"""Helpers shared by the lifting codecs (ImagePoseLifting, VideoPoseLifting,
+MotionBERTLabel): field checks, input validation, root handling and the
+MMPose mapping tables. Not public.
+"""
+
+from __future__ import annotations
+
+import types
+from typing import Any
+
+import jax.numpy as jnp
+import numpy as np
+
+from jaxcodecs import ops
+from jaxcodecs.base import Codec
+from jaxcodecs.ops.validation import as_float_array, check_rank
+
+_INSTANCE_TABLE = types.MappingProxyType(
+    {"lifting_target": "lifting_target", "lifting_target_visible": "lifting_target_visible"}
+)
+_LABEL_TABLE = types.MappingProxyType(
+    {
+        "trajectory_weights": "trajectory_weights",
+        "lifting_target_label": "lifting_target_label",
+        "lifting_target_weight": "lifting_target_weight",
+    }
+)
+
+
+# Statistics given as host data are converted (float32, reshaped as MMPose
+# does) when the codec is built; JAX arrays are taken as they are.
+def _is_host_data(value: Any) -> bool:
+    return isinstance(value, (list, tuple)) or (isinstance(value, np.ndarray) and value.ndim >= 1)
+
+
+def _check_common_fields(codec: Codec, name: str) -> None:
+    """``num_keypoints`` a positive int; every bool switch a Python bool."""
+    num = codec.num_keypoints
+    if isinstance(num, bool) or not isinstance(num, (int, np.integer)) or num < 1:
+        raise ValueError(f"{name}: `num_keypoints` must be a positive int, got {num!r}.")
+    object.__setattr__(codec, "num_keypoints", int(num))
+    for flag in ("zero_center", "remove_root", "save_index", "reshape_keypoints", "concat_vis",
+                 "normalize_camera", "rootrel"):
+        if hasattr(codec, flag):
+            object.__setattr__(codec, flag, bool(getattr(codec, flag)))
+
+
+def _root_tuple(owner: str, root_index: Any, num_keypoints: int) -> tuple[int, ...]:
+    values = (root_index,) if isinstance(root_index, (int, np.integer)) else tuple(root_index)
+    if not values or any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) for v in values):
+        raise ValueError(f"{owner}: `root_index` must be an int or a list of ints, got {root_index!r}.")
+    if any(not 0 <= v < num_keypoints for v in values):
+        raise ValueError(
+            f"{owner}: `root_index` {root_index!r} out of range for num_keypoints={num_keypoints}."
+        )
+    return tuple(int(v) for v in values)
+
+
+def _lifting_inputs(owner, num_keypoints, keypoints, keypoints_visible, lifting_target, lifting_target_visible):
+    """Validated ``keypoints (N, K, D)``, visibility ``(N, K)``, target
+    ``(T, K, C)`` and target visibility ``(T, K)`` (or None)."""
+    kp = as_float_array(keypoints, "keypoints")
+    if kp.ndim == 2:
+        kp = kp[None]
+    check_rank(kp, 3, "keypoints", f"(N, K, D) with K = {num_keypoints}")
+    if keypoints_visible is None:
+        vis = jnp.ones(kp.shape[:2], jnp.float32)
+    else:
+        vis = as_float_array(keypoints_visible, "keypoints_visible")
+        if vis.ndim == 1:
+            vis = vis[None]
+        if vis.shape != kp.shape[:2]:
+            raise ValueError(
+                f"`keypoints_visible` must have shape (N, K) = {kp.shape[:2]}, got shape {vis.shape}."
+            )
+    if lifting_target is None:
+        raise ValueError(
+            f"{owner}.encode needs `lifting_target` (T, K, C), the 3-D pose to lift to; got None."
+        )
+    target = as_float_array(lifting_target, "lifting_target")
+    if target.ndim == 2:
+        target = target[None]
+    check_rank(target, 3, "lifting_target", f"(T, K, C) with K = {num_keypoints}")
+    if target.shape[1] != kp.shape[1]:
+        raise ValueError(
+            f"`lifting_target` must have shape (T, K, C) with K = {kp.shape[1]} (the keypoints'), "
+            f"got shape {target.shape}."
+        )
+    target_vis = None
+    if lifting_target_visible is not None:
+        target_vis = as_float_array(lifting_target_visible, "lifting_target_visible")
+        if target_vis.ndim == 1:
+            target_vis = target_vis[None]
+        if target_vis.shape != target.shape[:2]:
+            raise ValueError(
+                f"`lifting_target_visible` must have shape (T, K) = {target.shape[:2]}, "
+                f"got shape {target_vis.shape}."
+            )
+    return kp, vis, target, target_vis
+
+
+def _target_weights(target, target_vis, mmpose_compat):
+    """``lifting_target_weight (T, K)`` and ``trajectory_weights``.
+
+    Without a target visibility MMPose sets the trajectory weights to
+    ``1 / lifting_target[:, 2]`` — the reciprocal of joint 2's coordinates,
+    ``(T, C)`` (SPEC row 20); reproduced in compat mode (0 where the
+    coordinate is 0, never Inf; ones ``(T, K)`` when there is no joint 2),
+    ones ``(T, K)`` in exact mode.
+    """
+    if target_vis is None:
+        weight = jnp.ones(target.shape[:2], jnp.float32)
+        if mmpose_compat and target.shape[1] > 2:
+            joint = target[:, 2]
+            nonzero = joint != 0
+            trajectory = jnp.where(nonzero, 1 / jnp.where(nonzero, joint, 1), 0)
+        else:
+            trajectory = weight
+        return weight, trajectory
+    weight = (target_vis > 0.5).astype(jnp.float32)
+    return weight, weight
+
+
+class _LabelOutputs:
+    """Encode steps ImagePoseLifting and VideoPoseLifting share (MMPose names
+    the visibility key differently in the two)."""
+
+    def _remove_root(self, label, weight, target, encoded):
+        """Label and weight without the (single) root joint, on the keypoint
+        axis for any number of frames; records MMPose's flags in ``encoded``."""
+        index = self.root_index[0]
+        encoded["target_root_removed"] = _constant(True, target)
+        if self.save_index:
+            encoded["target_root_index"] = _constant(index, target)
+        return ops.remove_joint(label, index, axis=-2), ops.remove_joint(weight, index, axis=-1)
+
+    def _label_outputs(self, labels, vis, visible_key, label, weight, trajectory) -> dict[str, Any]:
+        return {
+            "keypoint_labels": _keypoint_labels(labels, vis, self.concat_vis, self.reshape_keypoints),
+            visible_key: vis,
+            "lifting_target_label": label,
+            "lifting_target_weight": weight,
+            "trajectory_weights": trajectory,
+        }
+
+
+def _keypoint_labels(labels, vis, concat_vis, reshape):
+    if concat_vis:
+        labels = jnp.concatenate([labels, vis[..., None].astype(labels.dtype)], axis=-1)
+    if reshape:
+        num = labels.shape[0]
+        labels = jnp.transpose(labels, (1, 2, 0)).reshape(-1, num)
+    return labels
+
+
+def _root_for_decode(target_root: Any, keypoints: jnp.ndarray) -> jnp.ndarray | None:
+    """``target_root`` ``(C,)``, ``(T, C)`` or ``(T, 1, C)`` as ``(T, 1, C)``, or None."""
+    if target_root is None:
+        return None
+    root = as_float_array(target_root, "target_root")
+    if root.size == 0:
+        return None
+    channels = keypoints.shape[-1]
+    if root.ndim == 1:
+        root = root[None]
+    if root.ndim == 2:
+        root = root[:, None, :]
+    if root.ndim != 3 or root.shape[1] != 1 or root.shape[2] != channels or root.shape[0] not in (1, keypoints.shape[0]):
+        raise ValueError(
+            f"`target_root` must have shape (C,), (T, C) or (T, 1, C) with C = {channels} and "
+            f"T = 1 or {keypoints.shape[0]} (the encoded rows), got shape {tuple(np.shape(target_root))}."
+        )
+    return root
+
+
+def _decode_with_root(encoded, target_root):
+    keypoints = as_float_array(encoded, "encoded")
+    check_rank(keypoints, 3, "encoded", "(N, K, C)")
+    return keypoints, _root_for_decode(target_root, keypoints)
+
+
+def _add_root(keypoints, root, remove_root, root_index):
+    if root is None:
+        return keypoints
+    keypoints = keypoints + root.astype(keypoints.dtype)
+    if remove_root and len(root_index) == 1:
+        keypoints = ops.insert_joint(keypoints, root_index[0], root)
+    return keypoints
+
+
+def _constant(value: Any, like: jnp.ndarray) -> jnp.ndarray:
+    """A scalar flag / index computed from ``like`` (finite), so that under a
+    batch-sharded vmap it is batch-sharded like the other outputs instead of
+    a replicated constant."""
+    probe = like.reshape(-1)[0]
+    always = (probe == probe) | (probe != probe)  # True even for NaN; XLA does not fold it
+    if isinstance(value, bool):
+        return always if value else ~always
+    return always.astype(jnp.int32) * value
+
+
+def _check_statistics_shape(x: jnp.ndarray, name: str, mean: jnp.ndarray, mean_name: str) -> None:
+    if x.shape[1:] != mean.shape[1:]:
+        raise ValueError(
+            f"`{name}` gives shape {x.shape}, whose (K, C) must match `{mean_name}` {tuple(mean.shape)}."
+        )
+
+
+def _demo_target(keypoints: np.ndarray) -> np.ndarray:
+    """A 3-D pose per 2-D demo pose, ``(B, 1, K, 3)``: metres in the camera
+    frame, about 4 m away, each joint at its own depth."""
+    batch, joints, _ = keypoints.shape
+    depth = 4.0 + 0.2 * np.sin(np.arange(joints, dtype=np.float64))
+    depth = np.broadcast_to(depth[None, :, None], (batch, joints, 1))
+    return np.concatenate([keypoints / 1000.0, depth], axis=-1).astype(np.float32)[:, None]
+
+
+def _ones_scores(keypoints):
+    return jnp.ones(keypoints.shape[:-1], jnp.float32) + 0 * keypoints[..., 0].astype(jnp.float32)

@@ -1,0 +1,232 @@
+"""MotionBERTLabel (Zhu et al. 2023): 2-D keypoints and root-relative 3-D
+targets in one normalised image frame, with MotionBERT's camera-to-image
+depth. It shares the lifting codecs' input rules (``_lifting_common.py``).
+"""
+
+from __future__ import annotations
+
+import types
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import struct
+
+from jaxcodecs import ops
+from jaxcodecs.base import Codec
+from jaxcodecs.codecs._lifting_common import (
+    _INSTANCE_TABLE,
+    _check_common_fields,
+    _demo_target,
+    _lifting_inputs,
+    _ones_scores,
+    _root_tuple,
+)
+from jaxcodecs.ops.validation import as_float_array, check_rank
+from jaxcodecs.registry import register
+
+__all__ = ["MotionBERTLabel"]
+
+_MOTIONBERT_MODES = ("train", "test")
+
+
+def _motionbert_image_frame(points: jnp.ndarray, width: Any, height: Any) -> jnp.ndarray:
+    """``(..., :2) / w * 2 - (1, h / w)``: x to ``[-1, 1]``, aspect kept."""
+    width = jnp.asarray(width, points.dtype)
+    height = jnp.asarray(height, points.dtype)
+    shift = jnp.stack([width * 0 + 1, height / width])  # derived from w: keeps its sharding
+    return points.at[..., :2].set(points[..., :2] / width * 2 - shift)
+
+
+def _camera_to_image_depth(target: jnp.ndarray, root_index: int, f: Any, c: Any):
+    """MotionBERT's camera-to-image conversion of a ``(T, K, 3)`` target.
+
+    x, y are projected with ``f / 1000`` and ``c / 1000``; the depth becomes
+    ``ratio * (z - z_root)`` where ``ratio`` is half the projected width of
+    a 2-unit square around the root (``(br - tl + 0.001) / 2``). Returns the
+    converted target and ``factor = 1 / ratio`` ``(T,)``.
+    """
+    f = jnp.asarray(f, target.dtype) / 1000.0
+    c = jnp.asarray(c, target.dtype) / 1000.0
+    root = target[..., root_index, :]
+    offset = jnp.asarray([1.0, 1.0, 0.0], target.dtype)
+    left = ops.camera_to_image(root - offset, f, c)[..., 0]
+    right = ops.camera_to_image(root + offset, f, c)[..., 0]
+    ratio = (right - left + 0.001) / 2.0
+    factor = 2.0 / (right - left + 0.001)
+    depth = ratio[..., None] * (target[..., 2] - target[..., root_index, None, 2])
+    image = jnp.concatenate([ops.camera_to_image(target, f, c), depth[..., None]], axis=-1)
+    return image, factor
+
+
+def _batch_column(value: Any, name: str, rows: int) -> jnp.ndarray:
+    """``(N,)`` or ``(N, 1)`` per-row values as ``(N, 1, 1)``."""
+    arr = as_float_array(value, name)
+    if arr.ndim == 1:
+        arr = arr[:, None]
+    if arr.ndim != 2 or arr.shape[1] != 1 or arr.shape[0] != rows:
+        raise ValueError(
+            f"`{name}` must have shape (N,) or (N, 1) with N = {rows} (the encoded rows), "
+            f"got shape {tuple(np.shape(value))}."
+        )
+    return arr[:, :, None]
+
+
+@register
+class MotionBERTLabel(Codec):
+    """Targets of MotionBERT (Zhu et al. 2023): image-frame 2-D inputs and
+    root-relative 3-D labels in the same normalised frame.
+
+    Encode ``keypoints (T, K, D)``, ``keypoints_visible``, ``lifting_target
+    (T, K, 3)`` (required), ``lifting_target_visible``, ``camera_param``
+    (``w``, ``h``; optional ``f``, ``c``) and ``factor``:
+
+    * ``keypoint_labels``: ``kp[..., :2] / w * 2 - (1, h / w)`` (other
+      channels untouched), the visibility appended with ``concat_vis``;
+    * ``lifting_target_label``: with ``f`` and ``c`` the target is projected
+      to the image (:func:`_camera_to_image_depth`, which also gives the
+      default ``factor``; otherwise 4 per frame); in ``mode="train"`` it is
+      normalised like the keypoints with ``w, h`` in metres
+      (``/ 1000``); then made relative to joint ``root_index``; in
+      ``mode="test"`` multiplied by ``factor`` (the argument unless it is
+      None or starts with 0);
+    * ``factor (T, 1)``, ``lifting_target_weight``, ``lifting_target`` (the
+      label), ``lifting_target_visible``, ``keypoint_labels_visible``.
+
+    Decode ``encoded (N, K, C)``, optional ``w``, ``h`` and ``factor``
+    (``(N,)`` or ``(N, 1)`` each): with ``rootrel`` the root joint is zeroed
+    (MMPose zeroes joint 0 whatever ``root_index``; reproduced with
+    ``mmpose_compat=True``, ``root_index`` with ``False``); back to pixels
+    with ``w, h``; times ``factor``; relative to ``root_index``; ``/ 1000``.
+    A 1-D ``factor`` of N > 1 rows works (MMPose broadcasts it against the
+    joints and fails). Scores are ones.
+    """
+
+    num_keypoints: int = struct.field(pytree_node=False)
+    root_index: int = struct.field(pytree_node=False, default=0)
+    remove_root: bool = struct.field(pytree_node=False, default=False)
+    save_index: bool = struct.field(pytree_node=False, default=False)
+    concat_vis: bool = struct.field(pytree_node=False, default=False)
+    rootrel: bool = struct.field(pytree_node=False, default=False)
+    mode: str = struct.field(pytree_node=False, default="test")
+
+    instance_mapping_table = _INSTANCE_TABLE
+    label_mapping_table = types.MappingProxyType(
+        {
+            "lifting_target_label": "lifting_target_label",
+            "lifting_target_weight": "lifting_target_weight",
+        }
+    )
+    auxiliary_encode_keys = frozenset({"lifting_target", "lifting_target_visible", "camera_param", "factor"})
+    decode_input_keys = ("lifting_target_label",)
+    demo_configs = (
+        {"num_keypoints": 17},
+        {"num_keypoints": 17, "mode": "train", "rootrel": True},
+    )
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        name = type(self).__name__
+        _check_common_fields(self, name)
+        (root,) = _root_tuple(name, self.root_index, self.num_keypoints)
+        object.__setattr__(self, "root_index", root)
+        if not isinstance(self.mode, str) or self.mode.lower() not in _MOTIONBERT_MODES:
+            raise ValueError(f"{name}: `mode` must be 'train' or 'test' (any case), got {self.mode!r}.")
+        object.__setattr__(self, "mode", self.mode.lower())
+
+    def demo_sample(self, keypoints, visible):
+        """2-D poses with a 3-D target each and a camera; the truth is the
+        (root-relative) label / 1000, what ``decode(label)`` returns."""
+        target = _demo_target(keypoints)
+        batch = len(keypoints)
+        camera = {"w": np.full(batch, 1000.0, np.float32), "h": np.full(batch, 1000.0, np.float32)}
+        args = (keypoints[:, None], visible[:, None], target, visible[:, None], camera)
+        label = np.asarray(jax.vmap(lambda *a: self.encode(*a)["lifting_target_label"])(*args))
+        return args, {}, label[:, 0] / 1000.0
+
+    def encode(
+        self, keypoints, keypoints_visible=None, lifting_target=None, lifting_target_visible=None,
+        camera_param=None, factor=None,
+    ):
+        """Encodes one clip; see the class docstring for the outputs."""
+        name = type(self).__name__
+        kp, vis, target, target_vis = _lifting_inputs(
+            name, self.num_keypoints, keypoints, keypoints_visible, lifting_target, lifting_target_visible
+        )
+        if kp.shape[0] != target.shape[0]:
+            raise ValueError(
+                f"`keypoints` (T, K, D) and `lifting_target` (T, K, 3) must have the same number of "
+                f"frames, got shapes {kp.shape} and {target.shape}."
+            )
+        camera = dict(camera_param or {})
+        if "w" not in camera or "h" not in camera:
+            raise ValueError(
+                f"{name}.encode needs `camera_param` with the image size 'w' and 'h', got keys "
+                f"{sorted(camera)}."
+            )
+        if target_vis is None:
+            target_vis = jnp.ones(target.shape[:2], jnp.float32)
+            weight = target_vis
+        else:
+            weight = (target_vis > 0.5).astype(jnp.float32)
+        labels = _motionbert_image_frame(kp, camera["w"], camera["h"])
+        frames = target.shape[0]
+        default_factor = jnp.full((frames,), 4.0, jnp.float32) + 0 * target[:, 0, 0]
+        label = target
+        if "f" in camera and "c" in camera:
+            label, default_factor = _camera_to_image_depth(target, self.root_index, camera["f"], camera["c"])
+        if self.mode == "train":
+            width = jnp.asarray(camera["w"], label.dtype) / 1000.0
+            height = jnp.asarray(camera["h"], label.dtype) / 1000.0
+            label = _motionbert_image_frame(label, width, height)
+            label = label.at[..., 2].set(label[..., 2] / width * 2)
+        label = label - label[..., self.root_index : self.root_index + 1, :]
+        used = default_factor.reshape(frames, 1)
+        if factor is not None:
+            given = as_float_array(factor, "factor")
+            if given.ndim == 1:
+                given = given[:, None]
+            if given.ndim != 2 or given.shape != (frames, 1):
+                raise ValueError(
+                    f"`factor` must have shape (T,) or (T, 1) with T = {frames}, got shape {tuple(np.shape(factor))}."
+                )
+            used = jnp.where(given[0, 0] == 0, used, given.astype(used.dtype))
+        if self.mode == "test":
+            label = label * used[..., None].astype(label.dtype)
+        if self.concat_vis:
+            labels = jnp.concatenate([labels, vis[..., None].astype(labels.dtype)], axis=-1)
+        return {
+            "keypoint_labels": labels,
+            "keypoint_labels_visible": vis,
+            "lifting_target_label": label,
+            "lifting_target_weight": weight,
+            "lifting_target": label,
+            "lifting_target_visible": target_vis,
+            "factor": used,
+        }
+
+    def decode(self, encoded, w=None, h=None, factor=None):
+        """Decodes ``(N, K, C)`` into ``keypoints (N, K, C)`` (root-relative,
+        / 1000) and ``scores (N, K)`` (ones)."""
+        keypoints = as_float_array(encoded, "encoded")
+        check_rank(keypoints, 3, "encoded", "(N, K, C)")
+        rows = keypoints.shape[0]
+        scores = _ones_scores(keypoints)
+        if self.rootrel:
+            joint = 0 if self.mmpose_compat else self.root_index
+            keypoints = keypoints.at[..., joint, :].set(0)
+        if w is not None and np.size(w) > 0:
+            if h is None or np.shape(h) != np.shape(w):
+                raise ValueError(
+                    f"`w` and `h` must have the same shape (N,) or (N, 1), got {np.shape(w)} and {np.shape(h)}."
+                )
+            width = _batch_column(w, "w", rows).astype(keypoints.dtype)
+            height = _batch_column(h, "h", rows).astype(keypoints.dtype)
+            shift = jnp.concatenate([width * 0 + 1, height / width], axis=-1)
+            keypoints = keypoints.at[..., :2].set((keypoints[..., :2] + shift) * width / 2)
+            keypoints = keypoints.at[..., 2:].multiply(width / 2)
+        if factor is not None and np.size(factor) > 0:
+            keypoints = keypoints * _batch_column(factor, "factor", rows).astype(keypoints.dtype)
+        keypoints = keypoints - keypoints[..., self.root_index : self.root_index + 1, :]
+        return keypoints / 1000.0, scores
