@@ -8,8 +8,8 @@ dependency: MMPose runs in the oracle environment that
 ``../shared/mmpose-oracle/setup.sh`` builds.
 
     ORACLE_VENV=/path/venv bash ../shared/mmpose-oracle/setup.sh
-    /path/venv/bin/python tools/mmpose_crosscheck.py generate --seed 7 --out /tmp/cases.npz
-    python tools/mmpose_crosscheck.py compare /tmp/cases.npz
+    /path/venv/bin/python tests/mmpose_crosscheck.py generate --seed 7 --out /tmp/cases.npz
+    python tests/mmpose_crosscheck.py compare /tmp/cases.npz
 
 ``compare`` uses the tolerances of tests/test_conformance.py and prints one
 line per mismatching case, then a summary; it exits non-zero on a mismatch.
@@ -132,7 +132,7 @@ def compare(path: Path) -> int:
 
     import jaxcodecs
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
     from test_conformance import _dark_visibility_rtol, decode_sensitivity  # noqa: PLC0415
 
     data = np.load(path, allow_pickle=False)
