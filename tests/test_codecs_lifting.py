@@ -669,3 +669,44 @@ def test_normalize_screen_coordinates_anchors(size):
     expected = np.array([[-1, 0], [1, 0], [0, 0], [0, -h / w], [-1, -h / w]])
     np.testing.assert_allclose(out, expected, atol=1e-6)
     np.testing.assert_allclose(out, np_screen(pts, w, h), atol=1e-6)
+
+
+def test_normalize_image_frame_matches_numpy(variant):
+    """x, y to ``/ w * 2 - (1, h / w)`` (MotionBERT's frame), further
+    channels untouched; the same frame as normalize_screen_coordinates."""
+    rng = np.random.default_rng(71)
+    points = rng.uniform(0, 1000, (3, 5, 3)).astype(np.float32)
+    out = np.asarray(variant(ops.normalize_image_frame)(points, 1000.0, 1002.0), np.float64)
+    expected = np.asarray(points, np.float64).copy()
+    expected[..., 0] = expected[..., 0] / 1000.0 * 2 - 1
+    expected[..., 1] = expected[..., 1] / 1000.0 * 2 - 1002.0 / 1000.0
+    np.testing.assert_allclose(out, expected, rtol=1e-6, atol=1e-6)
+    np.testing.assert_array_equal(out[..., 2], points[..., 2])
+    screen = np.asarray(ops.normalize_screen_coordinates(points[..., :2], 1000.0, 1002.0), np.float64)
+    np.testing.assert_allclose(out[..., :2], screen, atol=1e-6)
+
+
+def test_camera_to_image_with_depth_matches_numpy(variant):
+    """Projection with f / 1000, c / 1000; depth ``ratio * (z - z_root)``
+    with ``ratio`` half the projected width of a 2-unit square around the
+    root; ``factor = 1 / ratio``. Written out per frame in float64."""
+    rng = np.random.default_rng(72)
+    target = rng.normal(0, 0.5, (4, 6, 3))
+    target[..., 2] += 4.0
+    f = rng.uniform(1100, 1200, (2, 1))
+    c = rng.uniform(480, 520, (2, 1))
+    root = 2
+    image, factor = variant(lambda t: ops.camera_to_image_with_depth(t, root, f, c))(target.astype(np.float32))
+    fx, fy = f[:, 0] / 1000.0
+    cx, cy = c[:, 0] / 1000.0
+    for t in range(target.shape[0]):
+        rx, ry, rz = target[t, root]
+        left = (rx - 1) / rz * fx + cx
+        right = (rx + 1) / rz * fx + cx
+        ratio = (right - left + 0.001) / 2
+        assert float(factor[t]) == pytest.approx(1 / ratio, rel=1e-5)
+        for k in range(target.shape[1]):
+            x, y, z = target[t, k]
+            np.testing.assert_allclose(np.asarray(image[t, k], np.float64),
+                                       [x / z * fx + cx, y / z * fy + cy, ratio * (z - rz)],
+                                       rtol=1e-5, atol=1e-6)

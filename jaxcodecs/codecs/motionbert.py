@@ -31,35 +31,6 @@ __all__ = ["MotionBERTLabel"]
 _MOTIONBERT_MODES = ("train", "test")
 
 
-def _motionbert_image_frame(points: jnp.ndarray, width: Any, height: Any) -> jnp.ndarray:
-    """``(..., :2) / w * 2 - (1, h / w)``: x to ``[-1, 1]``, aspect kept."""
-    width = jnp.asarray(width, points.dtype)
-    height = jnp.asarray(height, points.dtype)
-    shift = jnp.stack([width * 0 + 1, height / width])  # derived from w: keeps its sharding
-    return points.at[..., :2].set(points[..., :2] / width * 2 - shift)
-
-
-def _camera_to_image_depth(target: jnp.ndarray, root_index: int, f: Any, c: Any):
-    """MotionBERT's camera-to-image conversion of a ``(T, K, 3)`` target.
-
-    x, y are projected with ``f / 1000`` and ``c / 1000``; the depth becomes
-    ``ratio * (z - z_root)`` where ``ratio`` is half the projected width of
-    a 2-unit square around the root (``(br - tl + 0.001) / 2``). Returns the
-    converted target and ``factor = 1 / ratio`` ``(T,)``.
-    """
-    f = jnp.asarray(f, target.dtype) / 1000.0
-    c = jnp.asarray(c, target.dtype) / 1000.0
-    root = target[..., root_index, :]
-    offset = jnp.asarray([1.0, 1.0, 0.0], target.dtype)
-    left = ops.camera_to_image(root - offset, f, c)[..., 0]
-    right = ops.camera_to_image(root + offset, f, c)[..., 0]
-    ratio = (right - left + 0.001) / 2.0
-    factor = 2.0 / (right - left + 0.001)
-    depth = ratio[..., None] * (target[..., 2] - target[..., root_index, None, 2])
-    image = jnp.concatenate([ops.camera_to_image(target, f, c), depth[..., None]], axis=-1)
-    return image, factor
-
-
 def _batch_column(value: Any, name: str, rows: int) -> jnp.ndarray:
     """``(N,)`` or ``(N, 1)`` per-row values as ``(N, 1, 1)``."""
     arr = as_float_array(value, name)
@@ -85,7 +56,7 @@ class MotionBERTLabel(Codec):
     * ``keypoint_labels``: ``kp[..., :2] / w * 2 - (1, h / w)`` (other
       channels untouched), the visibility appended with ``concat_vis``;
     * ``lifting_target_label``: with ``f`` and ``c`` the target is projected
-      to the image (:func:`_camera_to_image_depth`, which also gives the
+      to the image (:func:`jaxcodecs.ops.camera_to_image_with_depth`, which also gives the
       default ``factor``; otherwise 4 per frame); in ``mode="train"`` it is
       normalised like the keypoints with ``w, h`` in metres
       (``/ 1000``); then made relative to joint ``root_index``; in
@@ -170,16 +141,16 @@ class MotionBERTLabel(Codec):
             weight = target_vis
         else:
             weight = (target_vis > 0.5).astype(jnp.float32)
-        labels = _motionbert_image_frame(kp, camera["w"], camera["h"])
+        labels = ops.normalize_image_frame(kp, camera["w"], camera["h"])
         frames = target.shape[0]
         default_factor = jnp.full((frames,), 4.0, jnp.float32) + 0 * target[:, 0, 0]
         label = target
         if "f" in camera and "c" in camera:
-            label, default_factor = _camera_to_image_depth(target, self.root_index, camera["f"], camera["c"])
+            label, default_factor = ops.camera_to_image_with_depth(target, self.root_index, camera["f"], camera["c"])
         if self.mode == "train":
             width = jnp.asarray(camera["w"], label.dtype) / 1000.0
             height = jnp.asarray(camera["h"], label.dtype) / 1000.0
-            label = _motionbert_image_frame(label, width, height)
+            label = ops.normalize_image_frame(label, width, height)
             label = label.at[..., 2].set(label[..., 2] / width * 2)
         label = label - label[..., self.root_index : self.root_index + 1, :]
         used = default_factor.reshape(frames, 1)

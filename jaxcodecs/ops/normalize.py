@@ -23,6 +23,8 @@ __all__ = [
     "normalize_screen_coordinates",
     "normalize_camera",
     "camera_to_image",
+    "normalize_image_frame",
+    "camera_to_image_with_depth",
 ]
 
 
@@ -124,3 +126,57 @@ def camera_to_image(points: jnp.ndarray, f: Any, c: Any) -> jnp.ndarray:
     f = jnp.reshape(jnp.asarray(f, points.dtype), (2,))
     c = jnp.reshape(jnp.asarray(c, points.dtype), (2,))
     return points[..., :2] / points[..., 2:3] * f + c
+
+
+def normalize_image_frame(points: jnp.ndarray, width: Any, height: Any) -> jnp.ndarray:
+    """MotionBERT's image frame (Zhu et al. 2023): ``x, y`` of ``points
+    (..., C)`` become ``(x, y) / w * 2 - (1, h / w)`` (x in ``[-1, 1]``,
+    aspect kept); further channels (depth, scores) are returned untouched.
+
+    The same frame as :func:`normalize_screen_coordinates`, written as
+    MotionBERT writes it, so that float32 rounding matches its targets.
+
+    Args:
+      points: ``(..., C)`` with ``C >= 2``, image pixels in x, y.
+      width, height: image size (numbers or traced scalars).
+    """
+    points = jnp.asarray(points)
+    width = jnp.asarray(width, points.dtype)
+    height = jnp.asarray(height, points.dtype)
+    # Derived from w rather than a constant: under a sharded batch of image
+    # sizes the shift keeps their sharding.
+    shift = jnp.stack([width * 0 + 1, height / width])
+    return points.at[..., :2].set(points[..., :2] / width * 2 - shift)
+
+
+def camera_to_image_with_depth(
+    target: jnp.ndarray, root_index: int, f: Any, c: Any
+) -> tuple[jnp.ndarray, jnp.ndarray]:
+    """MotionBERT's camera-to-image conversion of a 3-D pose sequence.
+
+    ``x, y`` are projected (:func:`camera_to_image`) with ``f / 1000`` and
+    ``c / 1000`` (camera coordinates in millimetres); the depth becomes
+    ``ratio * (z - z_root)``, ``ratio`` half the projected width of a 2-unit
+    square around the root joint, ``(right - left + 0.001) / 2``.
+
+    Args:
+      target: ``(T, K, 3)`` camera-frame poses.
+      root_index: static index of the root joint.
+      f, c: focal lengths and principal point, ``(2,)`` or ``(2, 1)``.
+
+    Returns:
+      ``(image (T, K, 3), factor (T,))`` with ``factor = 1 / ratio``, the
+      scale that turns image-frame depth back into camera units.
+    """
+    target = jnp.asarray(target)
+    f = jnp.asarray(f, target.dtype) / 1000.0
+    c = jnp.asarray(c, target.dtype) / 1000.0
+    root = target[..., root_index, :]
+    offset = jnp.asarray([1.0, 1.0, 0.0], target.dtype)
+    left = camera_to_image(root - offset, f, c)[..., 0]
+    right = camera_to_image(root + offset, f, c)[..., 0]
+    ratio = (right - left + 0.001) / 2.0
+    factor = 2.0 / (right - left + 0.001)
+    depth = ratio[..., None] * (target[..., 2] - target[..., root_index, None, 2])
+    image = jnp.concatenate([camera_to_image(target, f, c), depth[..., None]], axis=-1)
+    return image, factor
