@@ -56,6 +56,16 @@ def _root_tuple(owner: str, root_index: Any, num_keypoints: int) -> tuple[int, .
     return tuple(int(v) for v in values)
 
 
+def _rows_visibility(value: Any, name: str, layout: str, shape: tuple[int, ...]) -> jnp.ndarray:
+    """A visibility of ``shape`` (rows, K); a rank-1 one is one row."""
+    vis = as_float_array(value, name)
+    if vis.ndim == 1:
+        vis = vis[None]
+    if vis.shape != tuple(shape):
+        raise ValueError(f"`{name}` must have shape {layout} = {tuple(shape)}, got shape {vis.shape}.")
+    return vis
+
+
 def _lifting_inputs(owner, num_keypoints, keypoints, keypoints_visible, lifting_target, lifting_target_visible):
     """Validated ``keypoints (N, K, D)``, visibility ``(N, K)``, target
     ``(T, K, C)`` and target visibility ``(T, K)`` (or None)."""
@@ -66,13 +76,7 @@ def _lifting_inputs(owner, num_keypoints, keypoints, keypoints_visible, lifting_
     if keypoints_visible is None:
         vis = jnp.ones(kp.shape[:2], jnp.float32)
     else:
-        vis = as_float_array(keypoints_visible, "keypoints_visible")
-        if vis.ndim == 1:
-            vis = vis[None]
-        if vis.shape != kp.shape[:2]:
-            raise ValueError(
-                f"`keypoints_visible` must have shape (N, K) = {kp.shape[:2]}, got shape {vis.shape}."
-            )
+        vis = _rows_visibility(keypoints_visible, "keypoints_visible", "(N, K)", kp.shape[:2])
     if lifting_target is None:
         raise ValueError(
             f"{owner}.encode needs `lifting_target` (T, K, C), the 3-D pose to lift to; got None."
@@ -88,14 +92,8 @@ def _lifting_inputs(owner, num_keypoints, keypoints, keypoints_visible, lifting_
         )
     target_vis = None
     if lifting_target_visible is not None:
-        target_vis = as_float_array(lifting_target_visible, "lifting_target_visible")
-        if target_vis.ndim == 1:
-            target_vis = target_vis[None]
-        if target_vis.shape != target.shape[:2]:
-            raise ValueError(
-                f"`lifting_target_visible` must have shape (T, K) = {target.shape[:2]}, "
-                f"got shape {target_vis.shape}."
-            )
+        target_vis = _rows_visibility(lifting_target_visible, "lifting_target_visible", "(T, K)",
+                                      target.shape[:2])
     return kp, vis, target, target_vis
 
 
