@@ -12,11 +12,13 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 import chex
+import jax
 import jax.numpy as jnp
 import numpy as np
 
 __all__ = [
     "as_float_array",
+    "as_parameter",
     "check_rank",
     "check_shape",
     "check_same_leading",
@@ -87,3 +89,56 @@ def as_float_array(x: Any, name: str) -> jnp.ndarray:
     if not jnp.issubdtype(arr.dtype, jnp.floating):
         arr = arr.astype(jnp.float32)
     return arr
+
+
+def as_parameter(
+    value: Any, name: str, shape: Sequence[int], *, dtype: Any = None, host: bool = False
+) -> Any:
+    """A float hyper-parameter (``sigma``, ``beta``…) broadcast to ``shape``.
+
+    The one normalisation of hyper-parameters that may be given as a scalar,
+    per axis (``shape = (2,)``), per instance (``(N,)``) or per keypoint
+    (``(..., K)``): any value whose shape broadcasts to ``shape`` (NumPy's
+    rule) is accepted and broadcast; anything else raises ``ValueError``
+    naming the argument and both shapes.
+
+    Args:
+      value: a number, a sequence of numbers, a NumPy / JAX array or a tracer.
+      name: the argument's name, as the caller knows it.
+      shape: the target shape.
+      dtype: the float dtype of the result (default: float32, or float64
+        with ``host``).
+      host: return a concrete value as a float64 NumPy array, for exact
+        host-side arithmetic (a blur size derived from ``sigma``, NumPy's
+        float64 rounding of ``3 * sigma``). A traced value still comes back
+        as a JAX array, so the caller can tell the two apart.
+
+    Returns:
+      An array of exactly ``shape``.
+    """
+    shape = tuple(int(s) for s in shape)
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"`{name}` must be a number or an array of numbers, got {value!r}.")
+    concrete = not isinstance(value, jax.core.Tracer) and not (
+        isinstance(value, (list, tuple)) and any(isinstance(v, jax.core.Tracer) for v in value)
+    )
+    try:
+        if host and concrete:
+            arr = np.asarray(value, dtype=np.float64 if dtype is None else dtype)
+        else:
+            arr = jnp.asarray(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"`{name}` must be a number or an array of numbers, got {value!r}.") from None
+    if not (jnp.issubdtype(arr.dtype, jnp.floating) or jnp.issubdtype(arr.dtype, jnp.integer)):
+        raise TypeError(f"`{name}` must be real, got dtype {arr.dtype}.")
+    try:
+        fits = np.broadcast_shapes(arr.shape, shape) == shape
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ValueError(
+            f"`{name}` must be a scalar or broadcastable to shape {shape}, got shape {tuple(arr.shape)}."
+        )
+    if isinstance(arr, np.ndarray):
+        return np.broadcast_to(arr, shape)
+    return jnp.broadcast_to(arr.astype(jnp.float32 if dtype is None else dtype), shape)
