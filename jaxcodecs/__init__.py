@@ -9,7 +9,7 @@ A codec is a frozen pytree of configuration with two pure methods::
 """
 
 from jaxcodecs import ops
-from jaxcodecs.base import Codec
+from jaxcodecs.base import Codec, FieldAt, codec_field
 from jaxcodecs.codecs import (
     Hand3DHeatmap,
     ImagePoseLifting,
@@ -28,6 +28,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Codec",
+    "codec_field",
+    "FieldAt",
     "build",
     "register",
     "list_codecs",

@@ -13,14 +13,15 @@ can be traced, vmapped or differentiated.
 
 from __future__ import annotations
 
+import dataclasses
 import types
-from typing import Any, Callable, ClassVar, Mapping
+from typing import Any, Callable, ClassVar, Mapping, NamedTuple
 
 import jax
 import numpy as np
 from flax import struct
 
-__all__ = ["Codec"]
+__all__ = ["Codec", "FieldAt", "codec_field"]
 
 _EMPTY: Mapping[str, str] = types.MappingProxyType({})
 
@@ -52,6 +53,42 @@ def _vmap_call(fn: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
     return jax.vmap(one)([args[i] for i in dyn_pos], {k: kwargs[k] for k in dyn_kw})
 
 
+class FieldAt(NamedTuple):
+    """Where a constructor value is being converted: the codec class's name,
+    the field's name and the codec (its earlier fields already converted)."""
+
+    owner: str
+    name: str
+    codec: Any
+
+
+def codec_field(convert: Callable[[Any, FieldAt], Any] | None = None, *, static: bool = False,
+                **kwargs: Any) -> Any:
+    """A codec constructor field with its conversion declared on it.
+
+    Args:
+      convert: ``convert(value, at) -> value``, run by ``Codec.__post_init__``
+        on every construction, in field order (so it may read earlier,
+        already converted fields through ``at.codec``). It raises
+        ``ValueError`` / ``TypeError`` naming ``at.name`` for a bad value.
+        A converter of a pytree leaf must let values it does not recognise
+        (tracers, and whatever JAX puts in a leaf when it rebuilds the codec)
+        pass unchanged.
+      static: ``True`` for fields that decide shapes or branches (hashable,
+        not pytree leaves); ``False`` for float hyper-parameters (leaves).
+      **kwargs: passed to :func:`dataclasses.field` (``default``,
+        ``kw_only``…).
+    """
+    metadata = {"convert": convert} if convert is not None else None
+    return struct.field(pytree_node=not static, metadata=metadata, **kwargs)
+
+
+def _mmpose_compat(value: Any, at: FieldAt) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{at.owner}: `{at.name}` must be a bool, got {type(value).__name__}.")
+    return bool(value)
+
+
 class Codec(struct.PyTreeNode):
     """Base class of every jaxcodecs codec.
 
@@ -75,7 +112,7 @@ class Codec(struct.PyTreeNode):
         that ``python -m jaxcodecs demo`` and the benchmarks run.
     """
 
-    mmpose_compat: bool = struct.field(pytree_node=False, default=True, kw_only=True)
+    mmpose_compat: bool = codec_field(_mmpose_compat, static=True, default=True, kw_only=True)
 
     label_mapping_table: ClassVar[Mapping[str, str]] = _EMPTY
     instance_mapping_table: ClassVar[Mapping[str, str]] = _EMPTY
@@ -85,11 +122,24 @@ class Codec(struct.PyTreeNode):
     demo_configs: ClassVar[tuple[Mapping[str, Any], ...]] = ()
 
     def __post_init__(self) -> None:
-        if not isinstance(self.mmpose_compat, (bool, np.bool_)):
-            raise TypeError(
-                f"{type(self).__name__}: `mmpose_compat` must be a bool, got "
-                f"{type(self.mmpose_compat).__name__}."
-            )
+        # The one place where constructor values are converted: each field's
+        # declared converter (see ``codec_field``), in declaration order,
+        # then the checks that span several fields.
+        owner = type(self).__name__
+        for field in dataclasses.fields(self):
+            convert = field.metadata.get("convert")
+            if convert is None:
+                continue
+            value = getattr(self, field.name)
+            converted = convert(value, FieldAt(owner, field.name, self))
+            if converted is not value:
+                object.__setattr__(self, field.name, converted)
+        self.check_config()
+
+    def check_config(self) -> None:
+        """Checks that span several fields (each field's own conversion and
+        checks are declared on it with :func:`codec_field`). Raises
+        ``ValueError`` / ``TypeError``; must not modify the codec."""
 
     # ------------------------------------------------------------------ API
     def encode(self, keypoints: Any, keypoints_visible: Any = None) -> dict[str, jax.Array]:

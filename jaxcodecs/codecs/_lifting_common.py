@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxcodecs import ops
-from jaxcodecs.base import Codec
+from jaxcodecs.base import Codec, FieldAt
 from jaxcodecs.ops.validation import as_float_array, check_rank
 
 _INSTANCE_TABLE = types.MappingProxyType(
@@ -33,27 +33,56 @@ def _is_host_data(value: Any) -> bool:
     return isinstance(value, (list, tuple)) or (isinstance(value, np.ndarray) and value.ndim >= 1)
 
 
-def _check_common_fields(codec: Codec, name: str) -> None:
-    """``num_keypoints`` a positive int; every bool switch a Python bool."""
-    num = codec.num_keypoints
-    if isinstance(num, bool) or not isinstance(num, (int, np.integer)) or num < 1:
-        raise ValueError(f"{name}: `num_keypoints` must be a positive int, got {num!r}.")
-    object.__setattr__(codec, "num_keypoints", int(num))
-    for flag in ("zero_center", "remove_root", "save_index", "reshape_keypoints", "concat_vis",
-                 "normalize_camera", "rootrel"):
-        if hasattr(codec, flag):
-            object.__setattr__(codec, flag, bool(getattr(codec, flag)))
-
-
-def _root_tuple(owner: str, root_index: Any, num_keypoints: int) -> tuple[int, ...]:
-    values = (root_index,) if isinstance(root_index, (int, np.integer)) else tuple(root_index)
+def root_indices(value: Any, at: FieldAt) -> tuple[int, ...]:
+    """``root_index``: an int or a list of ints, each a joint of the
+    (already converted) ``num_keypoints``; a tuple."""
+    values = (value,) if isinstance(value, (int, np.integer)) else tuple(value)
     if not values or any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) for v in values):
-        raise ValueError(f"{owner}: `root_index` must be an int or a list of ints, got {root_index!r}.")
+        raise ValueError(f"{at.owner}: `{at.name}` must be an int or a list of ints, got {value!r}.")
+    num_keypoints = at.codec.num_keypoints
     if any(not 0 <= v < num_keypoints for v in values):
-        raise ValueError(
-            f"{owner}: `root_index` {root_index!r} out of range for num_keypoints={num_keypoints}."
-        )
+        raise ValueError(f"{at.owner}: `{at.name}` {value!r} out of range for num_keypoints={num_keypoints}.")
     return tuple(int(v) for v in values)
+
+
+def root_joint(value: Any, at: FieldAt) -> int:
+    """``root_index`` of a codec with a single root joint."""
+    (index,) = root_indices(value, at)
+    return index
+
+
+def statistic(value: Any, at: FieldAt) -> Any:
+    """A mean or std of ``keypoints`` / ``target`` (leaf). Host data becomes
+    float32 ``(1, K, D)`` (``K - 1`` target joints when the codec removes
+    the root); JAX arrays and tracers are kept as given."""
+    if not _is_host_data(value):
+        return value
+    kind = at.name.rsplit("_", 1)[0]
+    joints = at.codec.num_keypoints - (1 if kind == "target" and at.codec._removes_root else 0)
+    try:
+        return np.asarray(value, np.float32).reshape(1, joints, -1)
+    except ValueError:
+        shapes = [np.shape(getattr(at.codec, f"{kind}_{part}")) for part in ("mean", "std")]
+        raise ValueError(
+            f"{at.owner}: `{kind}_mean` / `{kind}_std` must have {joints} joints ((K, D) or "
+            f"(1, K, D)), got shapes {shapes[0]} and {shapes[1]}."
+        ) from None
+
+
+def check_statistics_pairs(codec: Codec) -> None:
+    """Each mean comes with its std, of the same shape when both are host data."""
+    owner = type(codec).__name__
+    for kind in ("keypoints", "target"):
+        mean, std = getattr(codec, f"{kind}_mean"), getattr(codec, f"{kind}_std")
+        if (mean is None) != (std is None):
+            given, missing = (f"{kind}_mean", f"{kind}_std") if std is None else (f"{kind}_std", f"{kind}_mean")
+            raise ValueError(
+                f"{owner}: `{kind}_mean` and `{kind}_std` must be given together, "
+                f"got `{given}` without `{missing}`.")
+        if isinstance(mean, np.ndarray) and isinstance(std, np.ndarray) and mean.shape != std.shape:
+            raise ValueError(
+                f"{owner}: `{kind}_mean` {mean.shape} and `{kind}_std` {std.shape} must have the same shape."
+            )
 
 
 def _rows_visibility(value: Any, name: str, layout: str, shape: tuple[int, ...]) -> jnp.ndarray:

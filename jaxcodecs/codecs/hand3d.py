@@ -16,52 +16,23 @@ from typing import Any
 
 import jax.numpy as jnp
 import numpy as np
-from flax import struct
-
 from jaxcodecs import ops
-from jaxcodecs.base import Codec
+from jaxcodecs.base import Codec, codec_field
 from jaxcodecs.codecs._common import (
+    flag,
     float_dtype,
-    is_concrete_number,
-    non_negative_leaf,
+    int_tuple,
+    non_negative_float,
+    positive_float,
+    positive_int,
     size_pair,
+    size_triple,
     visibility_input,
 )
 from jaxcodecs.ops.validation import as_float_array, check_rank, check_shape
 from jaxcodecs.registry import register
 
 __all__ = ["Hand3DHeatmap"]
-
-
-def _positive_int(owner: str, name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer, float, np.floating)):
-        raise TypeError(f"{owner}: `{name}` must be a positive int, got {value!r}.")
-    if float(value) != int(value) or int(value) < 1:
-        raise ValueError(f"{owner}: `{name}` must be a positive int, got {value!r}.")
-    return int(value)
-
-
-def _size_triple(owner: str, name: str, value: Any) -> tuple[int, int, int]:
-    try:
-        triple = tuple(_positive_int(owner, name, v) for v in value)
-    except TypeError:
-        raise TypeError(f"{owner}: `{name}` must be (W, H, D) of ints, got {value!r}.") from None
-    except ValueError:
-        raise ValueError(f"{owner}: `{name}` must be (W, H, D) of positive ints, got {value!r}.") from None
-    if len(triple) != 3:
-        raise ValueError(f"{owner}: `{name}` must be (W, H, D) of positive ints, got {value!r}.")
-    return triple
-
-
-def _float_leaf(owner: str, name: str, value: Any, positive: bool = False) -> Any:
-    """A concrete number becomes a Python float (so that ``jit`` sees the same
-    leaf type whatever the config wrote); traced values pass."""
-    non_negative_leaf(owner, name, value)
-    if is_concrete_number(value):
-        value = float(value)
-        if positive and value <= 0:
-            raise ValueError(f"{owner}: `{name}` must be > 0, got {value!r}.")
-    return value
 
 
 def _one_value(name: str, value: Any) -> jnp.ndarray:
@@ -139,18 +110,18 @@ class Hand3DHeatmap(Codec):
       dtype: keyword-only dtype of the heatmaps.
     """
 
-    image_size: tuple[int, int] = struct.field(pytree_node=False, default=(256, 256))
-    root_heatmap_size: int = struct.field(pytree_node=False, default=64)
-    heatmap_size: tuple[int, int, int] = struct.field(pytree_node=False, default=(64, 64, 64))
-    heatmap3d_depth_bound: Any = 400.0
-    heatmap_size_root: int = struct.field(pytree_node=False, default=64)
-    root_depth_bound: Any = 400.0
-    depth_size: int = struct.field(pytree_node=False, default=64)
-    use_different_joint_weights: bool = struct.field(pytree_node=False, default=False)
-    sigma: Any = 2.0
-    joint_indices: tuple[int, ...] | None = struct.field(pytree_node=False, default=None)
-    max_bound: Any = 1.0
-    dtype: Any = struct.field(pytree_node=False, default="float32", kw_only=True)
+    image_size: tuple[int, int] = codec_field(size_pair, static=True, default=(256, 256))
+    root_heatmap_size: int = codec_field(positive_int, static=True, default=64)
+    heatmap_size: tuple[int, int, int] = codec_field(size_triple, static=True, default=(64, 64, 64))
+    heatmap3d_depth_bound: Any = codec_field(positive_float, default=400.0)
+    heatmap_size_root: int = codec_field(positive_int, static=True, default=64)
+    root_depth_bound: Any = codec_field(positive_float, default=400.0)
+    depth_size: int = codec_field(positive_int, static=True, default=64)
+    use_different_joint_weights: bool = codec_field(flag, static=True, default=False)
+    sigma: Any = codec_field(non_negative_float, default=2.0)
+    joint_indices: tuple[int, ...] | None = codec_field(int_tuple, static=True, default=None)
+    max_bound: Any = codec_field(non_negative_float, default=1.0)
+    dtype: Any = codec_field(float_dtype, static=True, default="float32", kw_only=True)
 
     auxiliary_encode_keys = frozenset({
         "dataset_keypoint_weights", "rel_root_depth", "rel_root_valid",
@@ -175,28 +146,6 @@ class Hand3DHeatmap(Codec):
         {"image_size": (64, 64), "heatmap_size": (16, 16, 16), "depth_size": 16,
          "root_heatmap_size": 16, "heatmap_size_root": 16, "sigma": 2.5, "max_bound": 255.0},
     )
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        name = type(self).__name__
-        object.__setattr__(self, "image_size", size_pair(name, "image_size", self.image_size))
-        object.__setattr__(self, "heatmap_size", _size_triple(name, "heatmap_size", self.heatmap_size))
-        for field in ("root_heatmap_size", "heatmap_size_root", "depth_size"):
-            object.__setattr__(self, field, _positive_int(name, field, getattr(self, field)))
-        object.__setattr__(self, "use_different_joint_weights", bool(self.use_different_joint_weights))
-        if self.joint_indices is not None:
-            try:
-                indices = tuple(int(i) for i in self.joint_indices)
-            except (TypeError, ValueError):
-                raise TypeError(
-                    f"{name}: `joint_indices` must be a sequence of ints or None, got {self.joint_indices!r}."
-                ) from None
-            object.__setattr__(self, "joint_indices", indices)
-        object.__setattr__(self, "sigma", _float_leaf(name, "sigma", self.sigma))
-        object.__setattr__(self, "max_bound", _float_leaf(name, "max_bound", self.max_bound))
-        for field in ("heatmap3d_depth_bound", "root_depth_bound"):
-            object.__setattr__(self, field, _float_leaf(name, field, getattr(self, field), positive=True))
-        object.__setattr__(self, "dtype", float_dtype(name, self.dtype))
 
     # --------------------------------------------------------------- helpers
     @property

@@ -15,23 +15,22 @@ from typing import Any
 
 import jax.numpy as jnp
 import numpy as np
-from flax import struct
-
 from jaxcodecs import ops
-from jaxcodecs.base import Codec
+from jaxcodecs.base import Codec, codec_field
+from jaxcodecs.codecs._common import flag, positive_int, str_tuple
 from jaxcodecs.codecs._lifting_common import (
     _INSTANCE_TABLE,
     _LABEL_TABLE,
     _LabelOutputs,
     _add_root,
-    _check_common_fields,
     _check_statistics_shape,
     _decode_with_root,
     _demo_target,
-    _is_host_data,
     _lifting_inputs,
     _ones_scores,
-    _root_tuple,
+    check_statistics_pairs,
+    root_indices,
+    statistic,
     _target_weights,
 )
 from jaxcodecs.registry import register
@@ -71,17 +70,17 @@ class ImagePoseLifting(_LabelOutputs, Codec):
     arrays are kept as given and reshaped where they are used.
     """
 
-    num_keypoints: int = struct.field(pytree_node=False)
-    root_index: Any = struct.field(pytree_node=False, default=0)
-    remove_root: bool = struct.field(pytree_node=False, default=False)
-    save_index: bool = struct.field(pytree_node=False, default=False)
-    reshape_keypoints: bool = struct.field(pytree_node=False, default=True)
-    concat_vis: bool = struct.field(pytree_node=False, default=False)
-    keypoints_mean: Any = None
-    keypoints_std: Any = None
-    target_mean: Any = None
-    target_std: Any = None
-    additional_encode_keys: Any = struct.field(pytree_node=False, default=None)
+    num_keypoints: int = codec_field(positive_int, static=True)
+    root_index: Any = codec_field(root_indices, static=True, default=0)
+    remove_root: bool = codec_field(flag, static=True, default=False)
+    save_index: bool = codec_field(flag, static=True, default=False)
+    reshape_keypoints: bool = codec_field(flag, static=True, default=True)
+    concat_vis: bool = codec_field(flag, static=True, default=False)
+    keypoints_mean: Any = codec_field(statistic, default=None)
+    keypoints_std: Any = codec_field(statistic, default=None)
+    target_mean: Any = codec_field(statistic, default=None)
+    target_std: Any = codec_field(statistic, default=None)
+    additional_encode_keys: Any = codec_field(str_tuple, static=True, default=None)
 
     instance_mapping_table = _INSTANCE_TABLE
     label_mapping_table = _LABEL_TABLE
@@ -92,42 +91,8 @@ class ImagePoseLifting(_LabelOutputs, Codec):
         {"num_keypoints": 17, "root_index": 0, "remove_root": True, "reshape_keypoints": False},
     )
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        name = type(self).__name__
-        _check_common_fields(self, name)
-        object.__setattr__(self, "root_index", _root_tuple(name, self.root_index, self.num_keypoints))
-        extra = self.additional_encode_keys
-        object.__setattr__(self, "additional_encode_keys", None if extra is None else tuple(extra))
-        target_joints = self.num_keypoints - 1 if self._removes_root else self.num_keypoints
-        for mean_name, std_name, joints in (
-            ("keypoints_mean", "keypoints_std", self.num_keypoints),
-            ("target_mean", "target_std", target_joints),
-        ):
-            mean, std = getattr(self, mean_name), getattr(self, std_name)
-            if (mean is None) != (std is None):
-                given, missing = (mean_name, std_name) if std is None else (std_name, mean_name)
-                raise ValueError(
-                    f"{name}: `{mean_name}` and `{std_name}` must be given together, "
-                    f"got `{given}` without `{missing}`.")
-            if not (_is_host_data(mean) and _is_host_data(std)):
-                # JAX arrays (and tracers, and whatever a tree_map puts
-                # here when the codec is rebuilt) are used as given.
-                continue
-            try:
-                mean = np.asarray(mean, np.float32).reshape(1, joints, -1)
-                std = np.asarray(std, np.float32).reshape(1, joints, -1)
-            except ValueError:
-                raise ValueError(
-                    f"{name}: `{mean_name}` / `{std_name}` must have {joints} joints ((K, D) or "
-                    f"(1, K, D)), got shapes {np.shape(mean)} and {np.shape(std)}."
-                ) from None
-            if mean.shape != std.shape:
-                raise ValueError(
-                    f"{name}: `{mean_name}` {mean.shape} and `{std_name}` {std.shape} must have the same shape."
-                )
-            object.__setattr__(self, mean_name, mean)
-            object.__setattr__(self, std_name, std)
+    def check_config(self) -> None:
+        check_statistics_pairs(self)
 
     @property
     def _removes_root(self) -> bool:
@@ -217,14 +182,14 @@ class VideoPoseLifting(_LabelOutputs, Codec):
     with ``remove_root``. Scores are ones.
     """
 
-    num_keypoints: int = struct.field(pytree_node=False)
-    zero_center: bool = struct.field(pytree_node=False, default=True)
-    root_index: Any = struct.field(pytree_node=False, default=0)
-    remove_root: bool = struct.field(pytree_node=False, default=False)
-    save_index: bool = struct.field(pytree_node=False, default=False)
-    reshape_keypoints: bool = struct.field(pytree_node=False, default=True)
-    concat_vis: bool = struct.field(pytree_node=False, default=False)
-    normalize_camera: bool = struct.field(pytree_node=False, default=False)
+    num_keypoints: int = codec_field(positive_int, static=True)
+    zero_center: bool = codec_field(flag, static=True, default=True)
+    root_index: Any = codec_field(root_indices, static=True, default=0)
+    remove_root: bool = codec_field(flag, static=True, default=False)
+    save_index: bool = codec_field(flag, static=True, default=False)
+    reshape_keypoints: bool = codec_field(flag, static=True, default=True)
+    concat_vis: bool = codec_field(flag, static=True, default=False)
+    normalize_camera: bool = codec_field(flag, static=True, default=False)
 
     instance_mapping_table = _INSTANCE_TABLE
     label_mapping_table = _LABEL_TABLE
@@ -233,12 +198,6 @@ class VideoPoseLifting(_LabelOutputs, Codec):
         {"num_keypoints": 17},
         {"num_keypoints": 17, "remove_root": True, "reshape_keypoints": False, "normalize_camera": True},
     )
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        name = type(self).__name__
-        _check_common_fields(self, name)
-        object.__setattr__(self, "root_index", _root_tuple(name, self.root_index, self.num_keypoints))
 
     @property
     def _removes_root(self) -> bool:

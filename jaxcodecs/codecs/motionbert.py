@@ -11,17 +11,15 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-from flax import struct
-
 from jaxcodecs import ops
-from jaxcodecs.base import Codec
+from jaxcodecs.base import Codec, codec_field
+from jaxcodecs.codecs._common import flag, one_of, positive_int
 from jaxcodecs.codecs._lifting_common import (
     _INSTANCE_TABLE,
-    _check_common_fields,
     _demo_target,
     _lifting_inputs,
     _ones_scores,
-    _root_tuple,
+    root_joint,
 )
 from jaxcodecs.ops.validation import as_float_array, check_rank
 from jaxcodecs.registry import register
@@ -74,13 +72,13 @@ class MotionBERTLabel(Codec):
     joints and fails). Scores are ones.
     """
 
-    num_keypoints: int = struct.field(pytree_node=False)
-    root_index: int = struct.field(pytree_node=False, default=0)
-    remove_root: bool = struct.field(pytree_node=False, default=False)
-    save_index: bool = struct.field(pytree_node=False, default=False)
-    concat_vis: bool = struct.field(pytree_node=False, default=False)
-    rootrel: bool = struct.field(pytree_node=False, default=False)
-    mode: str = struct.field(pytree_node=False, default="test")
+    num_keypoints: int = codec_field(positive_int, static=True)
+    root_index: int = codec_field(root_joint, static=True, default=0)
+    remove_root: bool = codec_field(flag, static=True, default=False)
+    save_index: bool = codec_field(flag, static=True, default=False)
+    concat_vis: bool = codec_field(flag, static=True, default=False)
+    rootrel: bool = codec_field(flag, static=True, default=False)
+    mode: str = codec_field(one_of(*_MOTIONBERT_MODES, any_case=True), static=True, default="test")
 
     instance_mapping_table = _INSTANCE_TABLE
     label_mapping_table = types.MappingProxyType(
@@ -95,16 +93,6 @@ class MotionBERTLabel(Codec):
         {"num_keypoints": 17},
         {"num_keypoints": 17, "mode": "train", "rootrel": True},
     )
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        name = type(self).__name__
-        _check_common_fields(self, name)
-        (root,) = _root_tuple(name, self.root_index, self.num_keypoints)
-        object.__setattr__(self, "root_index", root)
-        if not isinstance(self.mode, str) or self.mode.lower() not in _MOTIONBERT_MODES:
-            raise ValueError(f"{name}: `mode` must be 'train' or 'test' (any case), got {self.mode!r}.")
-        object.__setattr__(self, "mode", self.mode.lower())
 
     def demo_sample(self, keypoints, visible):
         """2-D poses with a 3-D target each and a camera; the truth is the

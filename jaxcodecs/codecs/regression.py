@@ -12,14 +12,13 @@ from typing import Any
 
 import jax.numpy as jnp
 import numpy as np
-from flax import struct
-
 from jaxcodecs import ops
-from jaxcodecs.base import Codec
+from jaxcodecs.base import Codec, codec_field
 from jaxcodecs.codecs._common import (
+    flag,
     float_dtype,
     instance_inputs,
-    non_negative_leaf,
+    non_negative,
     odd_kernel,
     size_pair,
 )
@@ -56,15 +55,11 @@ class RegressionLabel(Codec):
       mmpose_compat: keyword-only; no geometric quirk to fix here.
     """
 
-    input_size: tuple[int, int] = struct.field(pytree_node=False)
+    input_size: tuple[int, int] = codec_field(size_pair, static=True)
 
     label_mapping_table = _REGRESSION_LABELS
     decode_input_keys = ("keypoint_labels",)
     demo_configs = ({"input_size": (192, 256)},)
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        object.__setattr__(self, "input_size", size_pair(type(self).__name__, "input_size", self.input_size))
 
     def encode(self, keypoints, keypoints_visible=None) -> dict[str, jnp.ndarray]:
         """Encodes ``keypoints (N, K, D)`` into ``keypoint_labels (N, K, 2)`` and
@@ -103,31 +98,18 @@ class IntegralRegressionLabel(Codec):
       dtype: keyword-only dtype of the heatmaps.
     """
 
-    input_size: tuple[int, int] = struct.field(pytree_node=False)
-    heatmap_size: tuple[int, int] = struct.field(pytree_node=False)
-    sigma: Any
-    unbiased: bool = struct.field(pytree_node=False, default=False)
-    blur_kernel_size: int = struct.field(pytree_node=False, default=11)
-    normalize: bool = struct.field(pytree_node=False, default=True)
-    dtype: Any = struct.field(pytree_node=False, default="float32", kw_only=True)
+    input_size: tuple[int, int] = codec_field(size_pair, static=True)
+    heatmap_size: tuple[int, int] = codec_field(size_pair, static=True)
+    sigma: Any = codec_field(non_negative)
+    unbiased: bool = codec_field(flag, static=True, default=False)
+    blur_kernel_size: int = codec_field(odd_kernel, static=True, default=11)
+    normalize: bool = codec_field(flag, static=True, default=True)
+    dtype: Any = codec_field(float_dtype, static=True, default="float32", kw_only=True)
 
     label_mapping_table = _REGRESSION_LABELS
     field_mapping_table = types.MappingProxyType({"heatmaps": "heatmaps"})
     decode_input_keys = ("keypoint_labels",)
     demo_configs = ({"input_size": (192, 256), "heatmap_size": (48, 64), "sigma": 2.0},)
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        name = type(self).__name__
-        object.__setattr__(self, "input_size", size_pair(name, "input_size", self.input_size))
-        object.__setattr__(self, "heatmap_size", size_pair(name, "heatmap_size", self.heatmap_size))
-        non_negative_leaf(name, "sigma", self.sigma)
-        object.__setattr__(self, "unbiased", bool(self.unbiased))
-        object.__setattr__(self, "normalize", bool(self.normalize))
-        object.__setattr__(
-            self, "blur_kernel_size", odd_kernel(name, "blur_kernel_size", self.blur_kernel_size)
-        )
-        object.__setattr__(self, "dtype", float_dtype(name, self.dtype))
 
     @property
     def scale_factor(self) -> np.ndarray:

@@ -12,21 +12,22 @@ from __future__ import annotations
 import types
 from typing import Any
 
-import jax
 import jax.numpy as jnp
 import numpy as np
-from flax import struct
-
 from jaxcodecs import ops
-from jaxcodecs.base import Codec
+from jaxcodecs.base import Codec, codec_field
 from jaxcodecs.codecs._common import (
+    flag,
     float_dtype,
     instance_inputs,
     is_concrete_number,
-    non_negative_leaf,
+    non_negative,
+    one_of,
+    positive_number,
+    scalar_or_pair,
     size_pair,
 )
-from jaxcodecs.ops.validation import as_float_array, check_rank, check_same_leading
+from jaxcodecs.ops.validation import as_float_array, as_parameter, check_rank, check_same_leading
 from jaxcodecs.registry import register
 
 __all__ = ["SimCCLabel"]
@@ -35,13 +36,13 @@ _SMOOTHING_TYPES = ("gaussian", "standard")
 _SOFT_METHODS = ("soft_argmax", "ipr", "dsnt")
 
 
-def _sigma_pair(sigma: Any) -> tuple[Any, Any]:
-    """``(sigma_x, sigma_y)`` from a scalar or a pair (numbers or traced)."""
-    if isinstance(sigma, (tuple, list)):
-        return sigma[0], sigma[1]
-    if np.ndim(sigma) == 0:
-        return sigma, sigma
-    return sigma[0], sigma[1]
+def _per_axis(value: Any, name: str) -> tuple[Any, Any]:
+    """``(x, y)`` values of a scalar or per-axis hyper-parameter: Python
+    floats when concrete, traced scalars otherwise."""
+    pair = as_parameter(value, name, (2,), host=True)
+    if isinstance(pair, np.ndarray):
+        return float(pair[0]), float(pair[1])
+    return pair[0], pair[1]
 
 
 def dark_kernel_size(sigma: float) -> int:
@@ -103,16 +104,16 @@ class SimCCLabel(Codec):
       dtype: keyword-only dtype of the labels.
     """
 
-    input_size: tuple[int, int] = struct.field(pytree_node=False)
-    smoothing_type: str = struct.field(pytree_node=False, default="gaussian")
-    sigma: Any = 6.0
-    simcc_split_ratio: float = struct.field(pytree_node=False, default=2.0)
-    label_smooth_weight: Any = 0.0
-    normalize: bool = struct.field(pytree_node=False, default=True)
-    use_dark: bool = struct.field(pytree_node=False, default=False)
-    decode_visibility: bool = struct.field(pytree_node=False, default=False)
-    decode_beta: Any = 150.0
-    dtype: Any = struct.field(pytree_node=False, default="float32", kw_only=True)
+    input_size: tuple[int, int] = codec_field(size_pair, static=True)
+    smoothing_type: str = codec_field(one_of(*_SMOOTHING_TYPES), static=True, default="gaussian")
+    sigma: Any = codec_field(scalar_or_pair, default=6.0)
+    simcc_split_ratio: float = codec_field(positive_number, static=True, default=2.0)
+    label_smooth_weight: Any = codec_field(non_negative, default=0.0)
+    normalize: bool = codec_field(flag, static=True, default=True)
+    use_dark: bool = codec_field(flag, static=True, default=False)
+    decode_visibility: bool = codec_field(flag, static=True, default=False)
+    decode_beta: Any = codec_field(non_negative, default=150.0)
+    dtype: Any = codec_field(float_dtype, static=True, default="float32", kw_only=True)
 
     label_mapping_table = types.MappingProxyType(
         {
@@ -127,39 +128,16 @@ class SimCCLabel(Codec):
         {"input_size": (192, 256), "sigma": (4.9, 5.66), "simcc_split_ratio": 2.0, "use_dark": True},
     )
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        name = type(self).__name__
-        object.__setattr__(self, "input_size", size_pair(name, "input_size", self.input_size))
-        if self.smoothing_type not in _SMOOTHING_TYPES:
-            raise ValueError(
-                f"{name} got invalid `smoothing_type` {self.smoothing_type!r}; "
-                f"expected one of {_SMOOTHING_TYPES}."
-            )
+    def check_config(self) -> None:
         lsw = self.label_smooth_weight
-        non_negative_leaf(name, "label_smooth_weight", lsw)
         if is_concrete_number(lsw):
             if self.smoothing_type == "gaussian" and float(lsw) > 0:
                 raise ValueError(
-                    f"{name}: `label_smooth_weight` is only used for `standard` mode "
+                    f"SimCCLabel: `label_smooth_weight` is only used for `standard` mode "
                     f"(smoothing_type='standard'), got {lsw!r} with 'gaussian'."
                 )
             if float(lsw) > 1:
-                raise ValueError(f"{name}: `label_smooth_weight` should be in [0, 1], got {lsw!r}.")
-        if isinstance(self.sigma, list):
-            object.__setattr__(self, "sigma", tuple(self.sigma))
-        if isinstance(self.sigma, tuple) and len(self.sigma) != 2:
-            raise ValueError(f"{name}: `sigma` must be a number or a pair (sigma_x, sigma_y), got {self.sigma!r}.")
-        for value in _sigma_pair(self.sigma):
-            non_negative_leaf(name, "sigma", value)
-        non_negative_leaf(name, "decode_beta", self.decode_beta)
-        ratio = self.simcc_split_ratio
-        if isinstance(ratio, bool) or not is_concrete_number(ratio) or not float(ratio) > 0:
-            raise ValueError(f"{name}: `simcc_split_ratio` must be a positive number, got {ratio!r}.")
-        object.__setattr__(self, "simcc_split_ratio", float(ratio))
-        for flag in ("normalize", "use_dark", "decode_visibility"):
-            object.__setattr__(self, flag, bool(getattr(self, flag)))
-        object.__setattr__(self, "dtype", float_dtype(name, self.dtype))
+                raise ValueError(f"SimCCLabel: `label_smooth_weight` should be in [0, 1], got {lsw!r}.")
 
     # ------------------------------------------------------------- helpers
     @property
@@ -170,18 +148,14 @@ class SimCCLabel(Codec):
     @property
     def dark_kernel_sizes(self) -> tuple[int, int]:
         """The DARK blur sizes ``(kx, ky)`` derived from ``sigma``."""
-        sizes = []
-        for value in _sigma_pair(self.sigma):
-            try:
-                value = float(np.asarray(value))
-            except (jax.errors.TracerArrayConversionError, jax.errors.ConcretizationTypeError):
-                raise TypeError(
-                    "SimCCLabel: DARK decoding derives its blur size from `sigma`, which is traced "
-                    "here; close over the codec (e.g. `jax.jit(codec.decode)`) instead of passing "
-                    "it as a traced argument."
-                ) from None
-            sizes.append(dark_kernel_size(value))
-        return sizes[0], sizes[1]
+        sigma = as_parameter(self.sigma, "sigma", (2,), host=True)
+        if not isinstance(sigma, np.ndarray):
+            raise TypeError(
+                "SimCCLabel: DARK decoding derives its blur size from `sigma`, which is traced "
+                "here; close over the codec (e.g. `jax.jit(codec.decode)`) instead of passing "
+                "it as a traced argument."
+            )
+        return dark_kernel_size(sigma[0]), dark_kernel_size(sigma[1])
 
     def _decode_inputs(self, simcc_x: Any, simcc_y: Any) -> tuple[jnp.ndarray, jnp.ndarray]:
         sx = as_float_array(simcc_x, "simcc_x")
@@ -194,7 +168,7 @@ class SimCCLabel(Codec):
         return sx, sy
 
     def _visibility(self, sx: jnp.ndarray, sy: jnp.ndarray) -> jnp.ndarray:
-        sigma_x, sigma_y = _sigma_pair(self.sigma)
+        sigma_x, sigma_y = _per_axis(self.sigma, "sigma")
         px = ops.spatial_softmax(sx, self.decode_beta * jnp.asarray(sigma_x, jnp.float32), ndim=1)
         py = ops.spatial_softmax(sy, self.decode_beta * jnp.asarray(sigma_y, jnp.float32), ndim=1)
         return jnp.minimum(jnp.max(px, axis=-1), jnp.max(py, axis=-1))
@@ -212,7 +186,7 @@ class SimCCLabel(Codec):
         kp, vis = instance_inputs(type(self).__name__, keypoints, keypoints_visible, single_instance=False)
         if self.smoothing_type == "gaussian":
             x_labels, y_labels, weights = ops.render_simcc_gaussian_labels(
-                kp, vis, self.simcc_split_ratio, self.label_lengths, _sigma_pair(self.sigma),
+                kp, vis, self.simcc_split_ratio, self.label_lengths, _per_axis(self.sigma, "sigma"),
                 normalize=self.normalize, mmpose_compat=self.mmpose_compat, dtype=self.dtype,
             )
         else:
@@ -269,9 +243,9 @@ class SimCCLabel(Codec):
         _, scores = ops.simcc_argmax(sx, sy)
         if method == "soft_argmax":
             if beta is None:
-                sigma_x, sigma_y = _sigma_pair(self.sigma)
+                sigma_x, sigma_y = _per_axis(self.sigma, "sigma")
                 beta = (self.decode_beta * sigma_x, self.decode_beta * sigma_y)
-            beta_x, beta_y = _sigma_pair(beta)
+            beta_x, beta_y = _per_axis(beta, "beta")
             x = ops.soft_argmax(sx, beta_x, ndim=1)
             y = ops.soft_argmax(sy, beta_y, ndim=1)
         elif method == "ipr":

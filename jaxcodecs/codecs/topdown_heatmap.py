@@ -18,16 +18,16 @@ from typing import Any
 
 import jax.numpy as jnp
 import numpy as np
-from flax import struct
-
 from jaxcodecs import ops
-from jaxcodecs.base import Codec
+from jaxcodecs.base import Codec, codec_field
 from jaxcodecs.codecs._common import (
+    flag,
     float_dtype,
     heatmap_input,
     instance_inputs,
-    non_negative_leaf,
+    non_negative,
     odd_kernel,
+    one_of,
     size_pair,
 )
 from jaxcodecs.registry import register
@@ -41,20 +41,13 @@ _HEATMAP_FIELDS = types.MappingProxyType({"heatmaps": "heatmaps"})
 class _TopDownHeatmap(Codec):
     """Fields and checks shared by the three single-instance heatmap codecs."""
 
-    input_size: tuple[int, int] = struct.field(pytree_node=False)
-    heatmap_size: tuple[int, int] = struct.field(pytree_node=False)
-    dtype: Any = struct.field(pytree_node=False, default="float32", kw_only=True)
+    input_size: tuple[int, int] = codec_field(size_pair, static=True)
+    heatmap_size: tuple[int, int] = codec_field(size_pair, static=True)
+    dtype: Any = codec_field(float_dtype, static=True, default="float32", kw_only=True)
 
     label_mapping_table = _HEATMAP_LABELS
     field_mapping_table = _HEATMAP_FIELDS
     decode_input_keys = ("heatmaps",)
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        name = type(self).__name__
-        object.__setattr__(self, "input_size", size_pair(name, "input_size", self.input_size))
-        object.__setattr__(self, "heatmap_size", size_pair(name, "heatmap_size", self.heatmap_size))
-        object.__setattr__(self, "dtype", float_dtype(name, self.dtype))
 
     @property
     def _hw(self) -> tuple[int, int]:
@@ -97,18 +90,9 @@ class MSRAHeatmap(_TopDownHeatmap):
         {"input_size": (192, 256), "heatmap_size": (48, 64), "sigma": 2.0, "unbiased": True},
     )
 
-    sigma: Any
-    unbiased: bool = struct.field(pytree_node=False, default=False)
-    blur_kernel_size: int = struct.field(pytree_node=False, default=11)
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        name = type(self).__name__
-        non_negative_leaf(name, "sigma", self.sigma)
-        object.__setattr__(self, "unbiased", bool(self.unbiased))
-        object.__setattr__(
-            self, "blur_kernel_size", odd_kernel(name, "blur_kernel_size", self.blur_kernel_size)
-        )
+    sigma: Any = codec_field(non_negative)
+    unbiased: bool = codec_field(flag, static=True, default=False)
+    blur_kernel_size: int = codec_field(odd_kernel, static=True, default=11)
 
     @property
     def scale_factor(self) -> np.ndarray:
@@ -178,24 +162,10 @@ class UDPHeatmap(_TopDownHeatmap):
         {"input_size": (192, 256), "heatmap_size": (48, 64), "heatmap_type": "combined"},
     )
 
-    heatmap_type: str = struct.field(pytree_node=False, default="gaussian")
-    sigma: Any = 2.0
-    radius_factor: Any = 0.0546875
-    blur_kernel_size: int = struct.field(pytree_node=False, default=11)
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        name = type(self).__name__
-        if self.heatmap_type not in ("gaussian", "combined"):
-            raise ValueError(
-                f"{name} got invalid `heatmap_type` {self.heatmap_type!r}; "
-                "expected 'gaussian' or 'combined'."
-            )
-        non_negative_leaf(name, "sigma", self.sigma)
-        non_negative_leaf(name, "radius_factor", self.radius_factor)
-        object.__setattr__(
-            self, "blur_kernel_size", odd_kernel(name, "blur_kernel_size", self.blur_kernel_size)
-        )
+    heatmap_type: str = codec_field(one_of("gaussian", "combined"), static=True, default="gaussian")
+    sigma: Any = codec_field(non_negative, default=2.0)
+    radius_factor: Any = codec_field(non_negative, default=0.0546875)
+    blur_kernel_size: int = codec_field(odd_kernel, static=True, default=11)
 
     @property
     def scale_factor(self) -> np.ndarray:
@@ -278,13 +248,7 @@ class MegviiHeatmap(_TopDownHeatmap):
 
     demo_configs = ({"input_size": (192, 256), "heatmap_size": (48, 64), "kernel_size": 11},)
 
-    kernel_size: int = struct.field(pytree_node=False)
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        object.__setattr__(
-            self, "kernel_size", odd_kernel(type(self).__name__, "kernel_size", self.kernel_size)
-        )
+    kernel_size: int = codec_field(odd_kernel, static=True)
 
     @property
     def scale_factor(self) -> np.ndarray:
