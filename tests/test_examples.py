@@ -4,7 +4,9 @@ documented layout, close to the poses they were made from."""
 
 from __future__ import annotations
 
+import ast
 import functools
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -14,6 +16,7 @@ import pytest
 import jaxcodecs
 from jaxcodecs import examples, registry
 
+PACKAGE = Path(jaxcodecs.__file__).resolve().parent
 BATCH = 3
 MODES = {"compat": True, "exact": False}
 
@@ -272,3 +275,34 @@ def test_from_encoded_and_validation(own_registries):
         examples.CodecExamples(configs=({},), decode_inputs="labels")
     with pytest.raises(TypeError, match="CodecExamples"):
         examples.register_examples("_Shift", {"configs": ({},)})
+
+
+# ----------------------------------------------------------------- layering
+def _imports(path):
+    tree = ast.parse(path.read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            yield node.module
+            yield from (f"{node.module}.{alias.name}" for alias in node.names)
+
+
+def test_layering():
+    """registry -> codecs -> ops; examples and cli on top: nothing below
+    imports them, cli's modules import each other only through its harness,
+    and nothing in the package imports the tests."""
+    top = ("jaxcodecs.examples", "jaxcodecs.cli")
+    for sub in ("ops", "codecs"):
+        for path in sorted((PACKAGE / sub).glob("*.py")):
+            bad = [m for m in _imports(path) if m.startswith(top)]
+            assert not bad, (path.name, bad)
+    for name in ("base.py", "registry.py", "sample.py", "examples.py"):
+        bad = [m for m in _imports(PACKAGE / name) if m.startswith("jaxcodecs.cli")]
+        assert not bad, (name, bad)
+    for name in ("_harness.py", "demo.py", "bench.py"):
+        cli_imports = {m for m in _imports(PACKAGE / "cli" / name) if m.startswith("jaxcodecs.cli")}
+        allowed = {"jaxcodecs.cli._harness"} if name != "_harness.py" else set()
+        assert {m.rsplit(".", 1)[0] if m.count(".") > 2 else m for m in cli_imports} <= allowed, (name, cli_imports)
+    for path in PACKAGE.rglob("*.py"):
+        assert not [m for m in _imports(path) if m.split(".")[0] in ("tests", "test_api", "conftest")], path
