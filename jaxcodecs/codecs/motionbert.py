@@ -8,7 +8,6 @@ from __future__ import annotations
 import types
 from typing import Any
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import struct
@@ -18,7 +17,6 @@ from jaxcodecs.base import Codec
 from jaxcodecs.codecs._lifting_common import (
     _INSTANCE_TABLE,
     _check_common_fields,
-    _demo_target,
     _lifting_inputs,
     _ones_scores,
     _root_tuple,
@@ -91,10 +89,6 @@ class MotionBERTLabel(Codec):
     )
     auxiliary_encode_keys = frozenset({"lifting_target", "lifting_target_visible", "camera_param", "factor"})
     decode_input_keys = ("lifting_target_label",)
-    demo_configs = (
-        {"num_keypoints": 17},
-        {"num_keypoints": 17, "mode": "train", "rootrel": True},
-    )
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -105,16 +99,6 @@ class MotionBERTLabel(Codec):
         if not isinstance(self.mode, str) or self.mode.lower() not in _MOTIONBERT_MODES:
             raise ValueError(f"{name}: `mode` must be 'train' or 'test' (any case), got {self.mode!r}.")
         object.__setattr__(self, "mode", self.mode.lower())
-
-    def demo_sample(self, keypoints, visible):
-        """2-D poses with a 3-D target each and a camera; the truth is the
-        (root-relative) label / 1000, what ``decode(label)`` returns."""
-        target = _demo_target(keypoints)
-        batch = len(keypoints)
-        camera = {"w": np.full(batch, 1000.0, np.float32), "h": np.full(batch, 1000.0, np.float32)}
-        args = (keypoints[:, None], visible[:, None], target, visible[:, None], camera)
-        label = np.asarray(jax.vmap(lambda *a: self.encode(*a)["lifting_target_label"])(*args))
-        return args, {}, label[:, 0] / 1000.0
 
     def encode(
         self, keypoints, keypoints_visible=None, lifting_target=None, lifting_target_visible=None,

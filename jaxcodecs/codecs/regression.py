@@ -60,7 +60,6 @@ class RegressionLabel(Codec):
 
     label_mapping_table = _REGRESSION_LABELS
     decode_input_keys = ("keypoint_labels",)
-    demo_configs = ({"input_size": (192, 256)},)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -114,7 +113,6 @@ class IntegralRegressionLabel(Codec):
     label_mapping_table = _REGRESSION_LABELS
     field_mapping_table = types.MappingProxyType({"heatmaps": "heatmaps"})
     decode_input_keys = ("keypoint_labels",)
-    demo_configs = ({"input_size": (192, 256), "heatmap_size": (48, 64), "sigma": 2.0},)
 
     def __post_init__(self) -> None:
         super().__post_init__()

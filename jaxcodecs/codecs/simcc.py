@@ -122,10 +122,6 @@ class SimCCLabel(Codec):
         }
     )
     decode_input_keys = ("keypoint_x_labels", "keypoint_y_labels")
-    demo_configs = (
-        {"input_size": (192, 256), "sigma": (4.9, 5.66), "simcc_split_ratio": 2.0},
-        {"input_size": (192, 256), "sigma": (4.9, 5.66), "simcc_split_ratio": 2.0, "use_dark": True},
-    )
 
     def __post_init__(self) -> None:
         super().__post_init__()

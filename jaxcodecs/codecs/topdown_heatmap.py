@@ -92,11 +92,6 @@ class MSRAHeatmap(_TopDownHeatmap):
       dtype: keyword-only dtype of the heatmaps (e.g. ``jnp.bfloat16``).
     """
 
-    demo_configs = (
-        {"input_size": (192, 256), "heatmap_size": (48, 64), "sigma": 2.0},
-        {"input_size": (192, 256), "heatmap_size": (48, 64), "sigma": 2.0, "unbiased": True},
-    )
-
     sigma: Any
     unbiased: bool = struct.field(pytree_node=False, default=False)
     blur_kernel_size: int = struct.field(pytree_node=False, default=11)
@@ -172,11 +167,6 @@ class UDPHeatmap(_TopDownHeatmap):
       mmpose_compat: keyword-only, see above and :class:`MSRAHeatmap`.
       dtype: keyword-only dtype of the heatmaps.
     """
-
-    demo_configs = (
-        {"input_size": (192, 256), "heatmap_size": (48, 64), "heatmap_type": "gaussian"},
-        {"input_size": (192, 256), "heatmap_size": (48, 64), "heatmap_type": "combined"},
-    )
 
     heatmap_type: str = struct.field(pytree_node=False, default="gaussian")
     sigma: Any = 2.0
@@ -275,8 +265,6 @@ class MegviiHeatmap(_TopDownHeatmap):
         (MMPose truncates, so ``-0.9`` lands on pixel 0).
       dtype: keyword-only dtype of the heatmaps.
     """
-
-    demo_configs = ({"input_size": (192, 256), "heatmap_size": (48, 64), "kernel_size": 11},)
 
     kernel_size: int = struct.field(pytree_node=False)
 
