@@ -1,13 +1,14 @@
 """Benchmarks every registered codec: compile time and jitted batch throughput.
 
-For each codec, each of its ``demo_configs`` and both modes
-(``mmpose_compat=True`` "mmpose", ``False`` "exact"), and each batch size B
-in {1, 64, 256}: ``jax.jit(codec.batch_encode)`` on the sample COCO-17 poses
-(:mod:`jaxcodecs.sample`, placed in the central 70% of the codec's input with
-sub-pixel jitter) and ``jax.jit(codec.batch_decode)`` on its targets. Every
-call is ``block_until_ready``-ed; the first call's time minus the steady step
-is the compile time; throughput is ``B / median step`` (at least 5 runs and
-0.2 s per measurement). The table is printed and the results are written to
+For each codec, each of its example configs (:mod:`jaxcodecs.examples`) and
+both modes (``mmpose_compat=True`` "mmpose", ``False`` "exact"), and each
+batch size B in {1, 64, 256}: ``jax.jit(codec.batch_encode)`` on the example
+batch's encode arguments (the sample COCO-17 poses of :mod:`jaxcodecs.sample`,
+placed in the central 70% of the codec's input with sub-pixel jitter) and
+``jax.jit(codec.batch_decode)`` on its decode arguments. Every call is
+``block_until_ready``-ed; the first call's time minus the steady step is the
+compile time; throughput is ``B / median step`` (at least 5 runs and 0.2 s
+per measurement). The table is printed and the results are written to
 ``benchmarks/results/<host-kind>.json`` (e.g. ``cpu-2core.json``,
 ``gpu-nvidia-h100-80gb-hbm3.json``)::
 
@@ -16,7 +17,7 @@ is the compile time; throughput is ``B / median step`` (at least 5 runs and
     python -m jaxcodecs bench --help                       # same options
 
 This script is ``python -m jaxcodecs bench --results-dir benchmarks/results``;
-the measuring code lives in :mod:`jaxcodecs.cli`.
+the measuring code lives in :mod:`jaxcodecs.cli.bench`.
 
 Comparison with MMPose (optional). MMPose's codecs encode and decode one
 sample at a time in NumPy. Timing that per-sample loop on the same configs
@@ -29,7 +30,8 @@ point ``MMPOSE_ORACLE_PYTHON`` at its python::
         python benchmarks/bench_codecs.py
 
 The MMPose loop then runs in a subprocess (``mmpose.codecs`` built from the
-same config dicts) and its per-sample throughput fills the "mmpose enc/s" /
+same config dicts, encoding the same encode arguments and decoding the same
+decode arguments one sample at a time) and its per-sample throughput fills the "mmpose enc/s" /
 "mmpose dec/s" columns of the mmpose-mode rows and the ``mmpose_oracle``
 section of the JSON. Without the variable (or if the oracle fails) those
 columns are skipped with a note; the benchmark never fails because of it.

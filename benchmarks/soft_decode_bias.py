@@ -1,6 +1,6 @@
 """Bias of the differentiable (soft) decoders on exact targets.
 
-Encodes the demo poses (:func:`jaxcodecs.cli.demo_keypoints`: the sample
+Encodes the demo poses (:func:`jaxcodecs.examples.demo_keypoints`: the sample
 COCO-17 poses in the central 70% of a 192x256 input, sub-pixel jitter) with
 ``mmpose_compat=False`` targets centred on the sub-pixel keypoints, decodes
 them with each soft method, and reports the mean / max error in input
@@ -30,7 +30,7 @@ import jax
 import numpy as np
 
 import jaxcodecs
-from jaxcodecs.cli import demo_keypoints
+from jaxcodecs.examples import demo_keypoints
 
 INPUT = (192, 256)
 RESULTS = Path(__file__).resolve().parent / "results" / "soft_decode_bias.json"

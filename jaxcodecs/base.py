@@ -108,8 +108,9 @@ class Codec(struct.PyTreeNode):
         ``keypoints`` and ``keypoints_visible``.
       decode_input_keys: the encoded keys, in order, whose values are the
         positional arguments of ``decode`` (used by ``round_trip``).
-      demo_configs: representative constructor configs (without ``type``)
-        that ``python -m jaxcodecs demo`` and the benchmarks run.
+
+    Example configurations and inputs (for the demo, the benchmarks and the
+    tests) are not part of a codec: see :mod:`jaxcodecs.examples`.
     """
 
     mmpose_compat: bool = codec_field(_mmpose_compat, static=True, default=True, kw_only=True)
@@ -119,7 +120,6 @@ class Codec(struct.PyTreeNode):
     field_mapping_table: ClassVar[Mapping[str, str]] = _EMPTY
     auxiliary_encode_keys: ClassVar[frozenset] = frozenset()
     decode_input_keys: ClassVar[tuple[str, ...]] = ()
-    demo_configs: ClassVar[tuple[Mapping[str, Any], ...]] = ()
 
     def __post_init__(self) -> None:
         # The one place where constructor values are converted: each field's
@@ -161,21 +161,6 @@ class Codec(struct.PyTreeNode):
     def batch_decode(self, *args: Any, **kwargs: Any) -> tuple[jax.Array, ...]:
         """``decode`` mapped over a leading batch axis of every array argument."""
         return _vmap_call(self.decode, args, kwargs)
-
-    def demo_sample(self, keypoints: np.ndarray, visible: np.ndarray) -> tuple[tuple, dict, np.ndarray]:
-        """Batched encode arguments for the demo and the benchmarks.
-
-        Args:
-          keypoints: ``(B, K, 2)`` 2-D poses in input pixels.
-          visible: ``(B, K)``.
-
-        Returns:
-          ``(args, kwargs)`` for ``batch_encode`` (one instance per sample)
-          and the truth ``(B, K, D)`` that the decoded keypoints are compared
-          with. Codecs whose encode needs more than 2-D keypoints (3-D
-          targets, cameras) override this.
-        """
-        return (keypoints[:, None], visible[:, None]), {}, keypoints
 
     def round_trip(self, keypoints: Any, keypoints_visible: Any = None) -> tuple[jax.Array, ...]:
         """``decode`` applied to the targets ``encode`` makes of ``keypoints``."""

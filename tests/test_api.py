@@ -1,12 +1,13 @@
 """The public API and the codec contract, checked for every registered codec.
 
 Like dm-pix's ``api_test.py``: the convention tests are parametrised over
-``jaxcodecs.list_codecs()`` and each codec's ``demo_configs`` in both
-``mmpose_compat`` modes, so codecs registered later are covered without
-touching this file. A codec whose ``encode`` needs annotations beyond
-``keypoints`` / ``keypoints_visible`` must add a sample to
-``SAMPLE_INPUTS``; a codec missing from ``MMPOSE_SIGNATURES`` fails the
-signature test until its MMPose signature is written down there.
+``jaxcodecs.list_codecs()`` and each codec's example configs
+(``jaxcodecs.examples``) in both ``mmpose_compat`` modes, so codecs
+registered later are covered without touching this file. Encode and decode
+arguments come from the codec's entry in ``jaxcodecs.examples``, built on
+random poses anywhere in the input; a codec missing from
+``MMPOSE_SIGNATURES`` fails the signature test until its MMPose signature is
+written down there.
 """
 
 import dataclasses
@@ -22,7 +23,7 @@ import pytest
 
 import jaxcodecs
 from inventory import IMPLEMENTED
-from jaxcodecs import registry
+from jaxcodecs import examples, registry
 
 # ------------------------------------------------------------ MMPose's API
 REQUIRED = inspect.Parameter.empty
@@ -110,62 +111,6 @@ MMPOSE_CONSTRUCTORS = {
     "YOLOXPoseAnnotationProcessor": ("expand_bbox", "input_size"),
 }
 
-# Codecs whose encode needs more than (keypoints, keypoints_visible) give a
-# sample here: name -> function(codec, rng) -> (args, kwargs) of one sample.
-def _lifting_sample(codec, rng, frames=1):
-    """2-D keypoints (N=frames, K, 2), visibility and a 3-D target (T, K, 3)."""
-    num = codec.num_keypoints
-    kp = rng.uniform(0, 1000, (frames, num, 2)).astype(np.float32)
-    vis = rng.choice([1.0, 1.0, 0.0], size=(frames, num)).astype(np.float32)
-    target = rng.normal(0, 0.5, (frames, num, 3)).astype(np.float32)
-    target_vis = rng.choice([1.0, 1.0, 0.0], size=(frames, num)).astype(np.float32)
-    return kp, vis, target, target_vis
-
-
-def _image_lifting_sample(codec, rng):
-    return _lifting_sample(codec, rng), {}
-
-
-def _video_lifting_sample(codec, rng):
-    camera = {"w": np.float32(1000.0), "h": np.float32(1002.0),
-              "f": rng.uniform(1100, 1200, (2, 1)).astype(np.float32),
-              "c": rng.uniform(480, 520, (2, 1)).astype(np.float32)}
-    return _lifting_sample(codec, rng, frames=3) + (camera,), {}
-
-
-def _hand3d_sample(codec, rng, num=5):
-    """One hand: keypoints (1, K, 3) inside the image, depths inside the
-    bound, and the root depth / hand type annotations."""
-    width, height = codec.image_size
-    half = 0.4 * codec.heatmap3d_depth_bound
-    kp = np.stack([rng.uniform(0, width - 1, num), rng.uniform(0, height - 1, num),
-                   rng.uniform(-half, half, num)], -1)[None].astype(np.float32)
-    vis = rng.choice([1.0, 1.0, 0.0], size=(1, num)).astype(np.float32)
-    weights = rng.uniform(0.5, 1.5, num).astype(np.float32)
-    root = np.asarray(rng.uniform(-0.4, 0.4) * codec.root_depth_bound, np.float32)
-    hand_type = np.eye(2, dtype=np.int32)[rng.integers(2)][None]
-    focal = rng.uniform(900, 1100, 2).astype(np.float32)
-    principal = rng.uniform(100, 150, 2).astype(np.float32)
-    return (kp, vis, weights, root, np.asarray(1.0, np.float32), hand_type,
-            np.ones(1, np.float32), focal, principal), {}
-
-
-def _motionbert_sample(codec, rng):
-    kp, vis, target, target_vis = _lifting_sample(codec, rng, frames=3)
-    target[..., 2] += 4.0  # in front of the camera
-    camera = {"w": np.float32(1000.0), "h": np.float32(1002.0),
-              "f": rng.uniform(1100, 1200, (2, 1)).astype(np.float32),
-              "c": rng.uniform(480, 520, (2, 1)).astype(np.float32)}
-    return (kp, vis, target, target_vis, camera), {}
-
-
-SAMPLE_INPUTS = {
-    "MotionBERTLabel": _motionbert_sample,
-    "Hand3DHeatmap": _hand3d_sample,
-    "ImagePoseLifting": _image_lifting_sample,
-    "VideoPoseLifting": _video_lifting_sample,
-}
-
 NUM_KEYPOINTS = 17
 BATCH = 3
 
@@ -174,7 +119,7 @@ BATCH = 3
 def _cases():
     cases = []
     for name in jaxcodecs.list_codecs():
-        for index in range(len(jaxcodecs.get_codec_class(name).demo_configs)):
+        for index in range(len(examples.get_examples(name).configs)):
             for compat in (True, False):
                 cases.append(pytest.param(name, index, compat,
                                           id=f"{name}-{index}-{'compat' if compat else 'exact'}"))
@@ -184,34 +129,42 @@ def _cases():
 CASES = _cases()
 
 
+def config(name, index):
+    return dict(examples.get_examples(name).configs[index])
+
+
 @functools.lru_cache(maxsize=None)
 def make_codec(name, index, compat):
-    cfg = dict(jaxcodecs.get_codec_class(name).demo_configs[index])
-    return jaxcodecs.build({"type": name, **cfg, "mmpose_compat": compat})
+    return jaxcodecs.build({"type": name, **config(name, index), "mmpose_compat": compat})
+
+
+def example(codec, seed, batch=1):
+    """The codec's example batch (``jaxcodecs.examples``) of ``batch`` random
+    poses anywhere in its input, a third of the keypoints invisible."""
+    rng = np.random.default_rng(seed)
+    width, height = examples.input_size_of(codec)
+    kp = np.stack([rng.uniform(0, width - 1, (batch, NUM_KEYPOINTS)),
+                   rng.uniform(0, height - 1, (batch, NUM_KEYPOINTS))], -1).astype(np.float32)
+    vis = rng.choice([1.0, 1.0, 0.0], size=(batch, NUM_KEYPOINTS)).astype(np.float32)
+    return examples.make_batch(codec, kp, vis, seed=seed)
+
+
+def unbatch(tree, i=0):
+    """Sample ``i`` of batched arguments."""
+    return jax.tree_util.tree_map(lambda x: x[i], tree)
 
 
 def sample(codec, seed):
-    """One sample's encode arguments: (args, kwargs)."""
-    rng = np.random.default_rng(seed)
-    name = type(codec).__name__
-    if name in SAMPLE_INPUTS:
-        return SAMPLE_INPUTS[name](codec, rng)
-    assert not codec.auxiliary_encode_keys, (
-        f"{name}.encode needs {sorted(codec.auxiliary_encode_keys)}: add a sample to SAMPLE_INPUTS")
-    width, height = getattr(codec, "input_size", (100, 100))
-    kp = np.stack([rng.uniform(0, width - 1, NUM_KEYPOINTS),
-                   rng.uniform(0, height - 1, NUM_KEYPOINTS)], -1)[None].astype(np.float32)
-    vis = rng.choice([1.0, 1.0, 0.0], size=(1, NUM_KEYPOINTS)).astype(np.float32)
-    return (kp, vis), {}
+    """One sample's encode arguments ``(args, kwargs)`` and decode arguments
+    ``(args, kwargs)``."""
+    batch = example(codec, seed)
+    return ((unbatch(batch.encode_args), unbatch(batch.encode_kwargs)),
+            (unbatch(batch.decode_args), unbatch(batch.decode_kwargs)))
 
 
-def stack_samples(samples):
-    args = jax.tree_util.tree_map(lambda *xs: np.stack(xs), *[s[0] for s in samples])
-    kwargs = jax.tree_util.tree_map(lambda *xs: np.stack(xs), *[s[1] for s in samples])
-    return args, kwargs
-
-
-def decode_inputs(codec, encoded):
+def from_encoded(codec, encoded):
+    """``decode``'s arguments taken from ``encode``'s output by the codec's
+    ``decode_input_keys`` (what ``round_trip`` does)."""
     return [encoded[key] for key in codec.decode_input_keys]
 
 
@@ -281,7 +234,7 @@ def test_list_codecs():
     for name in names:
         klass = jaxcodecs.get_codec_class(name)
         assert issubclass(klass, jaxcodecs.Codec)
-        assert klass.demo_configs, f"{name} has no demo_configs"
+        assert examples.get_examples(name).configs, f"{name} has no example configs"
 
 
 def test_build_matches_constructor_and_accepts_lists():
@@ -426,7 +379,7 @@ def test_codec_is_a_pytree(name, index, compat):
     chex.assert_trees_all_equal(rebuilt, codec)
     hash(treedef)
     # The same configuration gives an equal treedef (so jit caches hit).
-    again = jaxcodecs.build({"type": name, **codec.demo_configs[index], "mmpose_compat": compat})
+    again = jaxcodecs.build({"type": name, **config(name, index), "mmpose_compat": compat})
     assert jax.tree_util.tree_structure(again) == treedef
     # Leaves are numbers / arrays; static fields are hashable.
     for leaf in leaves:
@@ -447,7 +400,7 @@ def test_codec_is_a_pytree(name, index, compat):
 def test_jit_encode_decode_and_output_convention(name, index, compat):
     codec = make_codec(name, index, compat)
     fns = jitted(name, index, compat)
-    args, kwargs = sample(codec, 0)
+    (args, kwargs), (dec_args, dec_kwargs) = sample(codec, 0)
     encoded = fns["encode"](*args, **kwargs)
     assert isinstance(encoded, dict) and encoded
     for key, value in encoded.items():
@@ -459,7 +412,7 @@ def test_jit_encode_decode_and_output_convention(name, index, compat):
         # MMPose packs these from the encoded dict or, for the lifting codecs'
         # instance tables, from the annotations passed to encode.
         assert set(table) <= set(encoded) | set(codec.auxiliary_encode_keys)
-    decoded = fns["decode"](*decode_inputs(codec, encoded))
+    decoded = fns["decode"](*dec_args, **dec_kwargs)
     assert isinstance(decoded, tuple) and len(decoded) >= 2
     keypoints, scores = decoded[:2]
     assert isinstance(keypoints, jax.Array) and isinstance(scores, jax.Array)
@@ -468,7 +421,7 @@ def test_jit_encode_decode_and_output_convention(name, index, compat):
     assert np.isfinite(np.asarray(keypoints)).all() and np.isfinite(np.asarray(scores)).all()
     if not codec.auxiliary_encode_keys:
         round_trip = jax.jit(codec.round_trip)(*args, **kwargs)
-        assert_close(round_trip, decoded, tol=1e-5)
+        assert_close(round_trip, fns["decode"](*from_encoded(codec, encoded)), tol=1e-5)
 
 
 @pytest.mark.parametrize("name,index,compat", CASES)
@@ -477,17 +430,17 @@ def test_batch_equals_loop_and_vmap(name, index, compat):
     jitted single-sample functions within 1e-6, and jax.vmap works."""
     codec = make_codec(name, index, compat)
     fns = jitted(name, index, compat)
-    samples = [sample(codec, seed) for seed in range(1, BATCH + 1)]
-    args, kwargs = stack_samples(samples)
+    batch = example(codec, 1, BATCH)
+    args, kwargs = batch.encode_args, batch.encode_kwargs
     batched = fns["batch_encode"](*args, **kwargs)
-    looped = [fns["encode"](*a, **k) for a, k in samples]
+    looped = [fns["encode"](*unbatch(args, i), **unbatch(kwargs, i)) for i in range(BATCH)]
     assert_close(batched, jax.tree_util.tree_map(lambda *xs: np.stack(xs), *looped))
     vmapped = jax.jit(jax.vmap(codec.encode))(*args, **kwargs)
     assert_close(vmapped, batched)
 
-    inputs = decode_inputs(codec, batched)
-    batched_dec = fns["batch_decode"](*inputs)
-    looped_dec = [fns["decode"](*decode_inputs(codec, enc)) for enc in looped]
+    dec_args, dec_kwargs = batch.decode_args, batch.decode_kwargs
+    batched_dec = fns["batch_decode"](*dec_args, **dec_kwargs)
+    looped_dec = [fns["decode"](*unbatch(dec_args, i), **unbatch(dec_kwargs, i)) for i in range(BATCH)]
     assert_close(batched_dec, jax.tree_util.tree_map(lambda *xs: np.stack(xs), *looped_dec))
     for out in batched_dec[:2]:
         assert out.shape[0] == BATCH
@@ -495,11 +448,6 @@ def test_batch_equals_loop_and_vmap(name, index, compat):
 
 def _compilations(caplog):
     return [r.getMessage() for r in caplog.records if "Compiling" in r.getMessage()]
-
-
-def _shifted(inputs):
-    """New values of the same shapes and dtypes for decode inputs."""
-    return [np.asarray(x) + np.asarray(0.25, np.asarray(x).dtype) for x in inputs]
 
 
 @pytest.mark.parametrize("name,index,compat", CASES)
@@ -514,36 +462,35 @@ def test_no_retrace_on_new_values(name, index, compat, caplog):
     whichever tests ran the jitted functions before (one trace each for the
     whole module)."""
     codec = make_codec(name, index, compat)
-    fresh = jaxcodecs.build({"type": name, **jaxcodecs.get_codec_class(name).demo_configs[index],
-                             "mmpose_compat": compat})
+    fresh = jaxcodecs.build({"type": name, **config(name, index), "mmpose_compat": compat})
     assert fresh is not codec
     fns = jitted(name, index, compat)
     key = (name, index, compat)
     kinds = ("encode", "decode", "batch_encode", "batch_decode")
-    args, kwargs = sample(codec, 10)
+    (args, kwargs), (dec_args, dec_kwargs) = sample(codec, 10)
     encoded = fns["encode"](*args, **kwargs)
-    decoded = fns["decode"](*decode_inputs(codec, encoded))
-    batch_args, batch_kwargs = stack_samples([sample(codec, seed) for seed in range(40, 40 + BATCH)])
-    batch_encoded = fns["batch_encode"](*batch_args, **batch_kwargs)
-    batch_decoded = fns["batch_decode"](*decode_inputs(codec, batch_encoded))
+    decoded = fns["decode"](*dec_args, **dec_kwargs)
+    batch = example(codec, 40, BATCH)
+    batch_encoded = fns["batch_encode"](*batch.encode_args, **batch.encode_kwargs)
+    batch_decoded = fns["batch_decode"](*batch.decode_args, **batch.decode_kwargs)
     assert [TRACES[key + (kind,)] for kind in kinds] == [1, 1, 1, 1]
-    new_args, new_kwargs = sample(codec, 11)
-    new_inputs = _shifted(decode_inputs(codec, encoded))
-    new_batch_args, new_batch_kwargs = stack_samples([sample(codec, seed) for seed in range(50, 50 + BATCH)])
-    new_batch_inputs = _shifted(decode_inputs(codec, batch_encoded))
-    jax.block_until_ready((decoded, batch_decoded))
+    # New values of the same shapes and dtypes (made before compilations are watched).
+    (new_args, new_kwargs), (new_dec_args, new_dec_kwargs) = sample(codec, 11)
+    new_batch = example(codec, 50, BATCH)
+    new_batch_dec = (new_batch.decode_args, new_batch.decode_kwargs)
+    jax.block_until_ready((decoded, batch_decoded, new_dec_args, new_batch_dec))
     with caplog.at_level(logging.WARNING), jax.log_compiles(True):
         out = fns["encode"](*new_args, **new_kwargs)
-        out2 = fns["decode"](*new_inputs)
-        out3 = fns["batch_encode_static"](fresh, *new_batch_args, **new_batch_kwargs)
-        out4 = fns["batch_decode_static"](fresh, *new_batch_inputs)
+        out2 = fns["decode"](*new_dec_args, **new_dec_kwargs)
+        out3 = fns["batch_encode_static"](fresh, *new_batch.encode_args, **new_batch.encode_kwargs)
+        out4 = fns["batch_decode_static"](fresh, *new_batch_dec[0], **new_batch_dec[1])
         jax.block_until_ready((out, out2, out3, out4))
     assert _compilations(caplog) == []
     assert [TRACES[key + (kind,)] for kind in kinds] == [1, 1, 1, 1]
     # The second calls really saw new values.
-    for new, old in ((out, encoded), (out3, batch_encoded)):
-        assert not np.array_equal(np.asarray(jax.tree_util.tree_leaves(new)[0]),
-                                  np.asarray(jax.tree_util.tree_leaves(old)[0]))
+    for new, old in ((out, encoded), (out2, decoded), (out3, batch_encoded), (out4, batch_decoded)):
+        assert any(not np.array_equal(np.asarray(a), np.asarray(b))
+                   for a, b in zip(jax.tree_util.tree_leaves(new), jax.tree_util.tree_leaves(old)))
 
 
 @pytest.mark.parametrize("name", jaxcodecs.list_codecs())
@@ -554,9 +501,9 @@ def test_chex_assert_max_traces(name):
     chex.clear_trace_counter()
     codec = make_codec(name, 0, False)
     encode = jax.jit(chex.assert_max_traces(lambda c, *a, **k: c.encode(*a, **k), n=1))
-    args, kwargs = sample(codec, 20)
+    (args, kwargs), _ = sample(codec, 20)
     first = encode(codec, *args, **kwargs)
-    args2, kwargs2 = sample(codec, 21)
+    (args2, kwargs2), _ = sample(codec, 21)
     encode(codec, *args2, **kwargs2)  # raises AssertionError if traced again
     leaves, treedef = jax.tree_util.tree_flatten(codec)
     if leaves:
@@ -571,8 +518,8 @@ def _one_case_per_codec():
     seen, cases = set(), []
     for case in CASES:
         name = case.values[0]
-        # The last demo config (e.g. DARK rather than plain MSRA) exercises most.
-        last = len(jaxcodecs.get_codec_class(name).demo_configs) - 1
+        # The last example config (e.g. DARK rather than plain MSRA) exercises most.
+        last = len(examples.get_examples(name).configs) - 1
         if name not in seen and case.values[1] == last:
             seen.add(name)
             cases.append(case)
@@ -584,12 +531,12 @@ def test_inputs_are_not_mutated(name, index, compat):
     """Un-jitted (where NumPy could write in place, as MMPose's blurs do)."""
     codec = make_codec(name, index, compat)
     fns = jitted(name, index, compat)
-    args, kwargs = sample(codec, 30)
+    (args, kwargs), (dec_args, dec_kwargs) = sample(codec, 30)
     snapshot = jax.tree_util.tree_map(np.copy, (args, kwargs))
-    encoded = codec.encode(*args, **kwargs)
+    codec.encode(*args, **kwargs)
     chex.assert_trees_all_equal((args, kwargs), snapshot)
-    inputs = [np.array(x) for x in decode_inputs(codec, encoded)]
-    inputs_copy = [x.copy() for x in inputs]
-    fns["decode"](*inputs)
-    codec.decode(*inputs)
+    inputs = jax.tree_util.tree_map(np.array, (dec_args, dec_kwargs))
+    inputs_copy = jax.tree_util.tree_map(np.copy, inputs)
+    fns["decode"](*inputs[0], **inputs[1])
+    codec.decode(*inputs[0], **inputs[1])
     chex.assert_trees_all_equal(inputs, inputs_copy)

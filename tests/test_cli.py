@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import jaxcodecs
-from jaxcodecs import cli, viz
+from jaxcodecs import cli, examples, viz
 from jaxcodecs.base import Codec
 from jaxcodecs.registry import _REGISTRY
 from jaxcodecs.sample import (
@@ -120,6 +120,17 @@ def test_top_level_help_and_no_command(capsys):
     assert "usage" in capsys.readouterr().out
 
 
+def test_console_script_and_main_module():
+    """``jaxcodecs`` (pyproject's script) and ``python -m jaxcodecs`` both run
+    ``jaxcodecs.cli.main``."""
+    import importlib
+
+    script = re.search(r'^jaxcodecs = "([\w.]+):(\w+)"$', (REPO / "pyproject.toml").read_text(), re.M)
+    assert script, "pyproject.toml names no jaxcodecs script"
+    assert getattr(importlib.import_module(script.group(1)), script.group(2)) is cli.main
+    assert importlib.import_module("jaxcodecs.__main__").main is cli.main
+
+
 # ------------------------------------------------------------------- demo
 def _expected_placement(num_poses, input_size, seed):
     unit, visible = load_coco17_sample()
@@ -130,7 +141,7 @@ def _expected_placement(num_poses, input_size, seed):
 
 
 def test_demo_keypoints_placement():
-    keypoints, visible = cli.demo_keypoints(64, (192, 256), seed=3)
+    keypoints, visible = examples.demo_keypoints(64, (192, 256), seed=3)
     want_kp, want_vis = _expected_placement(64, (192, 256), 3)
     np.testing.assert_array_equal(keypoints, want_kp)
     np.testing.assert_array_equal(visible, want_vis)
@@ -139,7 +150,7 @@ def test_demo_keypoints_placement():
     assert keypoints[..., 1].min() >= 0.15 * 256 - 1 and keypoints[..., 1].max() <= 0.85 * 256
     assert (np.abs(keypoints - np.round(keypoints)) < 1e-3).mean() < 0.01
     # More poses than the sample: repeated with fresh jitter, same prefix.
-    more, more_vis = cli.demo_keypoints(130, (192, 256), seed=3)
+    more, more_vis = examples.demo_keypoints(130, (192, 256), seed=3)
     assert more.shape == (130, 17, 2) and more_vis.shape == (130, 17)
     np.testing.assert_array_equal(more[:64], keypoints)
     assert not np.allclose(more[64:128], keypoints)
@@ -182,10 +193,12 @@ def test_demo_subset_table_errors_and_png(tmp_path):
     rows = _table_rows(done.stdout)
 
     cls = jaxcodecs.get_codec_class("MSRAHeatmap")
-    labels = cli.config_labels(cls.demo_configs)
+    configs = examples.get_examples("MSRAHeatmap").configs
+    labels = cli.config_labels(configs)
+    assert labels == ["sigma=2", "unbiased"]
     expected = {("MSRAHeatmap", label, mode) for label in labels for mode in MODES}
     assert set(rows) == expected, done.stdout
-    for config, label in zip(cls.demo_configs, labels):
+    for config, label in zip(configs, labels):
         for mode, compat in MODES.items():
             cells = rows[("MSRAHeatmap", label, mode)]
             mean_error, max_error = float(cells[3]), float(cells[4])
@@ -225,23 +238,22 @@ def test_demo_without_matplotlib(tmp_path, monkeypatch, capsys):
 
 
 class _NoDemoCodec(Codec):
-    """A codec without demo configs."""
+    """A codec without examples."""
 
 
 class _BrokenCodec(Codec):
-    demo_configs = ({},)
-    decode_input_keys = ("heatmaps",)
-
     def encode(self, keypoints, keypoints_visible=None):
         raise ValueError("broken on purpose")
 
 
-def test_demo_no_config_and_failing_rows(monkeypatch, capsys):
+def test_demo_no_examples_and_failing_rows(monkeypatch, capsys):
     monkeypatch.setitem(_REGISTRY, "_NoDemoCodec", _NoDemoCodec)
     monkeypatch.setitem(_REGISTRY, "_BrokenCodec", _BrokenCodec)
+    monkeypatch.setitem(examples._EXAMPLES, "_BrokenCodec", examples.CodecExamples(
+        configs=({},), decode_inputs=examples.from_encoded("heatmaps")))
     assert cli.main(["demo", "--codecs", "_NoDemoCodec", "--no-plot"]) == 0
     rows = _table_rows(capsys.readouterr().out)
-    assert rows[("_NoDemoCodec", "-", "-")][-3:] == ["no", "demo", "config"]
+    assert rows[("_NoDemoCodec", "-", "-")][-2:] == ["no", "examples"]
     # A failing codec is reported in its rows; the demo goes on and exits 1.
     assert cli.main(["demo", "--codecs", "_BrokenCodec", "MegviiHeatmap", "--num-poses", "2",
                      "--repeats", "1", "--no-plot"]) == 1
@@ -304,6 +316,7 @@ class _Codec:
         return {"heatmaps": np.zeros((17, 64, 48), np.float32)}
 
     def decode(self, heatmaps):
+        _log(decoded=np.asarray(heatmaps).shape, total=float(np.asarray(heatmaps, np.float64).sum()))
         return np.zeros((1, 17, 2)), np.zeros((1, 17))
 
 
@@ -365,14 +378,24 @@ def test_bench_oracle_columns(tmp_path, monkeypatch, capsys):
     assert "mmpose columns: MMPose 0.0.stub per-sample NumPy loop, 3 samples" in out
 
     entries = [json.loads(line) for line in log.read_text().splitlines()]
-    config = jaxcodecs.get_codec_class("MegviiHeatmap").demo_configs[0]
+    config = examples.get_examples("MegviiHeatmap").configs[0]
     assert entries[0] == {"built": json.loads(json.dumps({"type": "MegviiHeatmap", **config}))}
-    calls = entries[1:]
-    keypoints, visible = cli.demo_keypoints(3, config["input_size"], 4)
+    calls = [entry for entry in entries[1:] if "keypoints" in entry]
+    keypoints, visible = examples.demo_keypoints(3, config["input_size"], 4)
     assert len(calls) >= 3 and len(calls) % 3 == 0  # whole passes over the 3 samples
     for i, call in enumerate(calls):  # one instance per sample, as MMPose's encode takes
         np.testing.assert_array_equal(np.asarray(call["keypoints"], np.float32), keypoints[i % 3][None])
         np.testing.assert_array_equal(np.asarray(call["visible"], np.float32), visible[i % 3][None])
+    # MMPose decodes the example batch's decode arguments, sample by sample:
+    # here the heatmaps of the poses, rendered by jaxcodecs in MMPose's mode.
+    decodes = [entry for entry in entries[1:] if "decoded" in entry]
+    codec = jaxcodecs.build({"type": "MegviiHeatmap", **config})
+    heatmaps = np.stack([np.asarray(jax.jit(codec.encode)(keypoints[b][None], visible[b][None])["heatmaps"])
+                         for b in range(3)])
+    assert len(decodes) >= 3 and len(decodes) % 3 == 0 and len(entries) == 1 + len(calls) + len(decodes)
+    for i, call in enumerate(decodes):
+        assert call["decoded"] == [17, 64, 48]
+        assert call["total"] == pytest.approx(float(heatmaps[i % 3].astype(np.float64).sum()), rel=1e-5)
 
     report = json.loads(path.read_text())
     oracle = report["mmpose_oracle"]
@@ -386,6 +409,81 @@ def test_bench_oracle_columns(tmp_path, monkeypatch, capsys):
             assert result["mmpose_numpy_decode_samples_per_s"] == row["decode_samples_per_s"]
         else:
             assert "mmpose_numpy_encode_samples_per_s" not in result
+
+
+_GENERIC_MMPOSE = {
+    "__init__.py": "__version__ = '0.0.generic'\n",
+    "codecs/__init__.py": "",
+    "registry.py": """
+import json, os
+import numpy as np
+
+
+def _describe(value):
+    if isinstance(value, dict):
+        return {key: _describe(v) for key, v in value.items()}
+    return list(np.shape(value))
+
+
+class _Codec:
+    def __init__(self, cfg):
+        self.name = cfg["type"]
+        if "heatmap_size" in cfg:  # as MMPose's codecs keep it
+            self.heatmap_size = cfg["heatmap_size"]
+
+    def _log(self, method, args):
+        with open(os.environ["JAXCODECS_TEST_MMPOSE_LOG"], "a") as log:
+            log.write(json.dumps({"codec": self.name, method: [_describe(a) for a in args]}) + "\\n")
+
+    def encode(self, *args):
+        self._log("encode", args)
+        return {}
+
+    def decode(self, *args):
+        self._log("decode", args)
+
+
+class _Registry:
+    def build(self, cfg):
+        return _Codec(cfg)
+
+
+KEYPOINT_CODECS = _Registry()
+""",
+}
+
+
+def test_bench_oracle_gets_each_sample_of_the_example_arguments(tmp_path, monkeypatch, capsys):
+    # Per sample: arrays without the batch axis, cameras as dicts, and
+    # Hand3D's heatmaps as MMPose's decode takes them, (K, D, H, W).
+    log = tmp_path / "oracle.log"
+    monkeypatch.setenv("JAXCODECS_TEST_MMPOSE_LOG", str(log))
+    _oracle_sees(monkeypatch, tmp_path / "site", _GENERIC_MMPOSE)
+    path = tmp_path / "bench.json"
+    assert cli.main(["bench", "--codecs", "Hand3DHeatmap", "VideoPoseLifting", "--batch-sizes", "1",
+                     "--repeats", "1", "--min-time", "0", "--json", str(path), "--oracle-python",
+                     sys.executable, "--oracle-samples", "2"]) == 0
+    rows = json.loads(path.read_text())["mmpose_oracle"]["rows"]
+    assert len(rows) == 4 and not [row["error"] for row in rows if "error" in row]
+    calls = {}
+    for line in log.read_text().splitlines():
+        entry = json.loads(line)
+        calls.setdefault(entry.pop("codec"), []).append(entry)
+    def seen(codec, method):
+        return [json.dumps(c[method]) for c in calls[codec] if method in c]
+
+    # Both configs of each codec, each a whole number of passes over the 2 samples.
+    assert set(seen("Hand3DHeatmap", "decode")) == {json.dumps([[17, 16, 16, 16], [1], [1, 2]])}
+    assert set(seen("Hand3DHeatmap", "encode")) == {
+        json.dumps([[1, 17, 3], [1, 17], [17], [], [], [1, 2], [1], [2], [2]])}
+    assert set(seen("VideoPoseLifting", "encode")) == {json.dumps(
+        [[1, 17, 2], [1, 17], [1, 17, 3], [1, 17], {"w": [], "h": [], "f": [2, 1], "c": [2, 1]}])}
+    # The label and the root (zero_center): (1, 17, 3) and (1, 3) for the
+    # first config, (1, 16, 3) without the root joint for the second.
+    assert set(seen("VideoPoseLifting", "decode")) == {
+        json.dumps([[1, 17, 3], [1, 3]]), json.dumps([[1, 16, 3], [1, 3]])}
+    for codec in calls:
+        assert len(seen(codec, "decode")) >= 4 and len(seen(codec, "decode")) % 2 == 0
 
 
 def test_host_kind():

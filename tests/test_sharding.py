@@ -1,8 +1,10 @@
 """Batch-sharded encode / decode on 8 fake CPU devices (conftest sets
 ``--xla_force_host_platform_device_count=8`` before JAX starts).
 
-For every registered codec and demo config: keypoints ``(16, 1, K, 2)``
-sharded along a ``"batch"`` mesh axis go through ``jax.jit(batch_encode)``
+For every registered codec and example config (``jaxcodecs.examples``): the
+encode arguments of 16 samples (keypoints ``(16, 1, K, D)``, and whatever
+else the codec's encode takes) sharded along a ``"batch"`` mesh axis go
+through ``jax.jit(batch_encode)``
 and ``jax.jit(batch_decode)``; the outputs have the unsharded ones' structure
 (dict keys, tuple length), shapes and dtypes and equal values, and every
 output stays sharded along the batch axis (2 samples per device). Both an
@@ -21,7 +23,7 @@ from jax.sharding import AxisType, Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
 import jaxcodecs
-from test_api import SAMPLE_INPUTS
+from jaxcodecs import examples
 
 NUM_DEVICES = 8
 PER_DEVICE = 2
@@ -37,27 +39,25 @@ def test_eight_devices():
 CONFIGS = [
     pytest.param(name, index, id=f"{name}-{index}")
     for name in jaxcodecs.list_codecs()
-    for index in range(len(jaxcodecs.get_codec_class(name).demo_configs))
+    for index in range(len(examples.get_examples(name).configs))
 ]
 
 
 @functools.lru_cache(maxsize=None)
 def _codec(name, index):
-    return jaxcodecs.build({"type": name, **jaxcodecs.get_codec_class(name).demo_configs[index]})
+    return jaxcodecs.build({"type": name, **examples.get_examples(name).configs[index]})
 
 
 def _batch(codec):
-    """The encode arguments of BATCH samples (a tuple of arrays or array trees)."""
-    if type(codec).__name__ in SAMPLE_INPUTS:  # codecs that need more than keypoints
-        samples = [SAMPLE_INPUTS[type(codec).__name__](codec, np.random.default_rng(seed))[0]
-                   for seed in range(BATCH)]
-        return jax.tree_util.tree_map(lambda *xs: np.stack(xs), *samples)
+    """The encode arguments of BATCH samples (a tuple of arrays or array
+    trees): the codec's example inputs built on random poses, some keypoints
+    outside the input."""
     rng = np.random.default_rng(0)
-    width, height = getattr(codec, "input_size", (100, 100))
-    kp = np.stack([rng.uniform(-5, width + 5, (BATCH, 1, NUM_KEYPOINTS)),
-                   rng.uniform(-5, height + 5, (BATCH, 1, NUM_KEYPOINTS))], -1).astype(np.float32)
-    vis = rng.choice([1.0, 1.0, 0.6, 0.0], size=(BATCH, 1, NUM_KEYPOINTS)).astype(np.float32)
-    return kp, vis
+    width, height = examples.input_size_of(codec)
+    kp = np.stack([rng.uniform(-5, width + 5, (BATCH, NUM_KEYPOINTS)),
+                   rng.uniform(-5, height + 5, (BATCH, NUM_KEYPOINTS))], -1).astype(np.float32)
+    vis = rng.choice([1.0, 1.0, 0.6, 0.0], size=(BATCH, NUM_KEYPOINTS)).astype(np.float32)
+    return examples.make_batch(codec, kp, vis).encode_args
 
 
 @functools.lru_cache(maxsize=None)

@@ -233,14 +233,5 @@ def _check_statistics_shape(x: jnp.ndarray, name: str, mean: jnp.ndarray, mean_n
         )
 
 
-def _demo_target(keypoints: np.ndarray) -> np.ndarray:
-    """A 3-D pose per 2-D demo pose, ``(B, 1, K, 3)``: metres in the camera
-    frame, about 4 m away, each joint at its own depth."""
-    batch, joints, _ = keypoints.shape
-    depth = 4.0 + 0.2 * np.sin(np.arange(joints, dtype=np.float64))
-    depth = np.broadcast_to(depth[None, :, None], (batch, joints, 1))
-    return np.concatenate([keypoints / 1000.0, depth], axis=-1).astype(np.float32)[:, None]
-
-
 def _ones_scores(keypoints):
     return jnp.ones(keypoints.shape[:-1], jnp.float32) + 0 * keypoints[..., 0].astype(jnp.float32)

@@ -140,12 +140,6 @@ class Hand3DHeatmap(Codec):
     # encoded ones, so it has no counterpart here.
     field_mapping_table = types.MappingProxyType({"heatmaps": "heatmaps"})
     decode_input_keys = ("heatmaps", "root_depth", "type")
-    demo_configs = (
-        {"image_size": (64, 64), "heatmap_size": (16, 16, 16), "depth_size": 16,
-         "root_heatmap_size": 16, "heatmap_size_root": 16, "sigma": 2.0},
-        {"image_size": (64, 64), "heatmap_size": (16, 16, 16), "depth_size": 16,
-         "root_heatmap_size": 16, "heatmap_size_root": 16, "sigma": 2.5, "max_bound": 255.0},
-    )
 
     # --------------------------------------------------------------- helpers
     @property
@@ -157,21 +151,6 @@ class Hand3DHeatmap(Codec):
     def input_size(self) -> tuple[int, int]:
         """``image_size``, under the name the other codecs (and the demo) use."""
         return self.image_size
-
-    def demo_sample(self, keypoints, visible):
-        """The 2-D poses given a depth each (within 60% of the depth bound),
-        a root depth and a hand type; the truth is the 3-D keypoints."""
-        batch, joints, _ = keypoints.shape
-        bound = float(np.asarray(self.heatmap3d_depth_bound))
-        depth = 0.3 * bound * np.sin(np.arange(joints, dtype=np.float64) + np.arange(batch)[:, None])
-        kp3 = np.concatenate([keypoints, depth[..., None]], axis=-1).astype(np.float32)
-        args = (
-            kp3[:, None], visible[:, None], np.ones((batch, joints), np.float32),
-            np.zeros(batch, np.float32), np.ones(batch, np.float32),
-            np.tile(np.float32([[1.0, 0.0]]), (batch, 1, 1)), np.ones((batch, 1), np.float32),
-            np.full((batch, 2), 1000.0, np.float32), np.full((batch, 2), 32.0, np.float32),
-        )
-        return args, {}, kp3
 
     def _keypoints(self, keypoints, keypoints_visible) -> tuple[jnp.ndarray, jnp.ndarray]:
         kp = as_float_array(keypoints, "keypoints")

@@ -25,7 +25,6 @@ from jaxcodecs.codecs._lifting_common import (
     _add_root,
     _check_statistics_shape,
     _decode_with_root,
-    _demo_target,
     _lifting_inputs,
     _ones_scores,
     check_statistics_pairs,
@@ -86,10 +85,6 @@ class ImagePoseLifting(_LabelOutputs, Codec):
     label_mapping_table = _LABEL_TABLE
     auxiliary_encode_keys = frozenset({"lifting_target", "lifting_target_visible"})
     decode_input_keys = ("lifting_target_label", "target_root")
-    demo_configs = (
-        {"num_keypoints": 17},
-        {"num_keypoints": 17, "root_index": 0, "remove_root": True, "reshape_keypoints": False},
-    )
 
     def check_config(self) -> None:
         check_statistics_pairs(self)
@@ -140,11 +135,6 @@ class ImagePoseLifting(_LabelOutputs, Codec):
         encoded["target_root"] = root
         return encoded
 
-    def demo_sample(self, keypoints, visible):
-        """The 2-D poses with a 3-D target each (see :meth:`Codec.demo_sample`)."""
-        target = _demo_target(keypoints)
-        return (keypoints[:, None], visible[:, None], target, visible[:, None]), {}, target[:, 0]
-
     def decode(self, encoded, target_root=None):
         """Decodes ``(N, K', C)`` (plus ``target_root``) into ``keypoints
         (N, K, C)`` and ``scores (N, K)`` (ones)."""
@@ -194,10 +184,6 @@ class VideoPoseLifting(_LabelOutputs, Codec):
     instance_mapping_table = _INSTANCE_TABLE
     label_mapping_table = _LABEL_TABLE
     auxiliary_encode_keys = frozenset({"lifting_target", "lifting_target_visible", "camera_param"})
-    demo_configs = (
-        {"num_keypoints": 17},
-        {"num_keypoints": 17, "remove_root": True, "reshape_keypoints": False, "normalize_camera": True},
-    )
 
     @property
     def _removes_root(self) -> bool:
@@ -245,17 +231,6 @@ class VideoPoseLifting(_LabelOutputs, Codec):
             }
         encoded.update(self._label_outputs(labels, vis, "keypoints_visible", label, weight, trajectory))
         return encoded
-
-    def demo_sample(self, keypoints, visible):
-        """The 2-D poses (one frame each), a 3-D target and a camera."""
-        target = _demo_target(keypoints)
-        batch = len(keypoints)
-        camera = {
-            "w": np.full(batch, 1000.0, np.float32), "h": np.full(batch, 1000.0, np.float32),
-            "f": np.full((batch, 2, 1), 1150.0, np.float32), "c": np.full((batch, 2, 1), 500.0, np.float32),
-        }
-        args = (keypoints[:, None], visible[:, None], target, visible[:, None], camera)
-        return args, {}, target[:, 0]
 
     def decode(self, encoded, target_root=None):
         """Decodes ``(N, K', C)`` (plus ``target_root``) into ``keypoints

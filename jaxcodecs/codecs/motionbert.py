@@ -8,7 +8,6 @@ from __future__ import annotations
 import types
 from typing import Any
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxcodecs import ops
@@ -16,7 +15,6 @@ from jaxcodecs.base import Codec, codec_field
 from jaxcodecs.codecs._common import flag, one_of, positive_int
 from jaxcodecs.codecs._lifting_common import (
     _INSTANCE_TABLE,
-    _demo_target,
     _lifting_inputs,
     _ones_scores,
     root_joint,
@@ -89,20 +87,7 @@ class MotionBERTLabel(Codec):
     )
     auxiliary_encode_keys = frozenset({"lifting_target", "lifting_target_visible", "camera_param", "factor"})
     decode_input_keys = ("lifting_target_label",)
-    demo_configs = (
-        {"num_keypoints": 17},
-        {"num_keypoints": 17, "mode": "train", "rootrel": True},
-    )
 
-    def demo_sample(self, keypoints, visible):
-        """2-D poses with a 3-D target each and a camera; the truth is the
-        (root-relative) label / 1000, what ``decode(label)`` returns."""
-        target = _demo_target(keypoints)
-        batch = len(keypoints)
-        camera = {"w": np.full(batch, 1000.0, np.float32), "h": np.full(batch, 1000.0, np.float32)}
-        args = (keypoints[:, None], visible[:, None], target, visible[:, None], camera)
-        label = np.asarray(jax.vmap(lambda *a: self.encode(*a)["lifting_target_label"])(*args))
-        return args, {}, label[:, 0] / 1000.0
 
     def encode(
         self, keypoints, keypoints_visible=None, lifting_target=None, lifting_target_visible=None,

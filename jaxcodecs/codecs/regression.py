@@ -59,7 +59,6 @@ class RegressionLabel(Codec):
 
     label_mapping_table = _REGRESSION_LABELS
     decode_input_keys = ("keypoint_labels",)
-    demo_configs = ({"input_size": (192, 256)},)
 
     def encode(self, keypoints, keypoints_visible=None) -> dict[str, jnp.ndarray]:
         """Encodes ``keypoints (N, K, D)`` into ``keypoint_labels (N, K, 2)`` and
@@ -109,7 +108,6 @@ class IntegralRegressionLabel(Codec):
     label_mapping_table = _REGRESSION_LABELS
     field_mapping_table = types.MappingProxyType({"heatmaps": "heatmaps"})
     decode_input_keys = ("keypoint_labels",)
-    demo_configs = ({"input_size": (192, 256), "heatmap_size": (48, 64), "sigma": 2.0},)
 
     @property
     def scale_factor(self) -> np.ndarray:

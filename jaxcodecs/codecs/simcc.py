@@ -123,10 +123,6 @@ class SimCCLabel(Codec):
         }
     )
     decode_input_keys = ("keypoint_x_labels", "keypoint_y_labels")
-    demo_configs = (
-        {"input_size": (192, 256), "sigma": (4.9, 5.66), "simcc_split_ratio": 2.0},
-        {"input_size": (192, 256), "sigma": (4.9, 5.66), "simcc_split_ratio": 2.0, "use_dark": True},
-    )
 
     def check_config(self) -> None:
         lsw = self.label_smooth_weight

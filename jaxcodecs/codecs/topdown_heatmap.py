@@ -85,11 +85,6 @@ class MSRAHeatmap(_TopDownHeatmap):
       dtype: keyword-only dtype of the heatmaps (e.g. ``jnp.bfloat16``).
     """
 
-    demo_configs = (
-        {"input_size": (192, 256), "heatmap_size": (48, 64), "sigma": 2.0},
-        {"input_size": (192, 256), "heatmap_size": (48, 64), "sigma": 2.0, "unbiased": True},
-    )
-
     sigma: Any = codec_field(non_negative)
     unbiased: bool = codec_field(flag, static=True, default=False)
     blur_kernel_size: int = codec_field(odd_kernel, static=True, default=11)
@@ -156,11 +151,6 @@ class UDPHeatmap(_TopDownHeatmap):
       mmpose_compat: keyword-only, see above and :class:`MSRAHeatmap`.
       dtype: keyword-only dtype of the heatmaps.
     """
-
-    demo_configs = (
-        {"input_size": (192, 256), "heatmap_size": (48, 64), "heatmap_type": "gaussian"},
-        {"input_size": (192, 256), "heatmap_size": (48, 64), "heatmap_type": "combined"},
-    )
 
     heatmap_type: str = codec_field(one_of("gaussian", "combined"), static=True, default="gaussian")
     sigma: Any = codec_field(non_negative, default=2.0)
@@ -245,8 +235,6 @@ class MegviiHeatmap(_TopDownHeatmap):
         (MMPose truncates, so ``-0.9`` lands on pixel 0).
       dtype: keyword-only dtype of the heatmaps.
     """
-
-    demo_configs = ({"input_size": (192, 256), "heatmap_size": (48, 64), "kernel_size": 11},)
 
     kernel_size: int = codec_field(odd_kernel, static=True)
 

@@ -141,4 +141,6 @@ def as_parameter(
         )
     if isinstance(arr, np.ndarray):
         return np.broadcast_to(arr, shape)
-    return jnp.broadcast_to(arr.astype(jnp.float32 if dtype is None else dtype), shape)
+    if dtype is None:
+        dtype = arr.dtype if jnp.issubdtype(arr.dtype, jnp.floating) else jnp.float32
+    return jnp.broadcast_to(arr.astype(dtype), shape)

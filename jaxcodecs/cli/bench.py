@@ -1,11 +1,13 @@
 """``python -m jaxcodecs bench``: compile time and jitted batch throughput.
 
-For every registered codec, each of its ``demo_configs``, both modes and each
-batch size: ``jax.jit(codec.batch_encode)`` / ``batch_decode`` on the bundled
-sample poses, timed after a warm-up; optionally the same configs through
-MMPose's per-sample NumPy loop in the MMPose oracle environment
-(``--oracle-python`` / ``$MMPOSE_ORACLE_PYTHON``). Prints a table and writes a
-JSON report. See ``benchmarks/bench_codecs.py``.
+For every registered codec, each of its example configs
+(:mod:`jaxcodecs.examples`), both modes and each batch size:
+``jax.jit(codec.batch_encode)`` on the example batch's encode arguments and
+``jax.jit(codec.batch_decode)`` on its decode arguments, timed after a
+warm-up; optionally the same configs and arguments through MMPose's
+per-sample NumPy loop in the MMPose oracle environment (``--oracle-python``
+/ ``$MMPOSE_ORACLE_PYTHON``). Prints a table and writes a JSON report. See
+``benchmarks/bench_codecs.py``.
 """
 
 from __future__ import annotations
@@ -23,18 +25,18 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from jaxcodecs.cli import (
+from jaxcodecs.cli._harness import (
     MODES,
-    _codec_configs,
-    _fmt,
-    _input_size,
-    _rate,
-    _short_error,
-    _timed,
-    demo_keypoints,
+    fmt,
     format_table,
     host_kind,
+    rate,
+    select_codecs,
+    short_error,
+    timed,
 )
+
+__all__ = ["BENCH_HEADERS", "add_parser", "run_bench"]
 
 _ORACLE_SCRIPT = r'''
 import json, statistics, sys, time, warnings
@@ -61,21 +63,23 @@ for item in spec["rows"]:
     try:
         cfg = {k: tuple(v) if isinstance(v, list) else v for k, v in item["config"].items()}
         codec = KEYPOINT_CODECS.build(dict(type=item["codec"], **cfg))
-        def sample_args(b):
-            return [{k: data[name][b] for k, name in arg["dict"].items()} if "dict" in arg
-                    else data[arg["array"]][b] for arg in item["args"]]
+        def sample_args(specs, b):
+            return [{k: data[name][b] for k, name in spec["dict"].items()} if "dict" in spec
+                    else data[spec["array"]][b] for spec in specs]
+        def sample_kwargs(specs, b):
+            return {key: sample_args([spec], b)[0] for key, spec in specs.items()}
         n = item["num_samples"]
-        samples = [sample_args(b) for b in range(n)]
-        encode_all = lambda: [codec.encode(*samples[b]) for b in range(n)]
-        encoded = encode_all()
-        keys = item["decode_input_keys"]
-        def decode_input(e, k):
-            value = e[k]
-            size = getattr(codec, "heatmap_size", None)
-            if k == "heatmaps" and size is not None and len(size) == 3:  # Hand3D decodes (K, D, H, W)
-                value = value.reshape(-1, size[2], size[1], size[0])
+        samples = [(sample_args(item["args"], b), sample_kwargs(item["kwargs"], b)) for b in range(n)]
+        size = getattr(codec, "heatmap_size", None)
+        def decode_input(j, value):
+            if j == 0 and size is not None and len(size) == 3 and value.ndim == 3:
+                value = value.reshape(-1, size[2], size[1], size[0])  # Hand3D decodes (K, D, H, W)
             return value
-        decode_all = lambda: [codec.decode(*[decode_input(e, k) for k in keys]) for e in encoded]
+        decode_samples = [([decode_input(j, v) for j, v in enumerate(sample_args(item["decode_args"], b))],
+                           sample_kwargs(item["decode_kwargs"], b)) for b in range(n)]
+        encode_all = lambda: [codec.encode(*a, **k) for a, k in samples]
+        encode_all()
+        decode_all = lambda: [codec.decode(*a, **k) for a, k in decode_samples]
         decode_all()
         result["encode_samples_per_s"] = n / timed(encode_all, spec["repeats"], spec["min_time"])
         result["decode_samples_per_s"] = n / timed(decode_all, spec["repeats"], spec["min_time"])
@@ -103,7 +107,7 @@ def _run_oracle(
         try:
             done = subprocess.run(command, capture_output=True, text=True, timeout=1800)
         except (OSError, subprocess.SubprocessError) as error:
-            print(f"note: MMPose oracle not run ({_short_error(error)}); column skipped.")
+            print(f"note: MMPose oracle not run ({short_error(error)}); column skipped.")
             return None
         if done.returncode != 0 or not (tmp_path / "out.json").exists():
             tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
@@ -131,13 +135,46 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
+def _array_specs(values: Any, prefix: str, arrays: dict[str, np.ndarray]) -> Any:
+    """Stores a batch argument (an array, or a dict of arrays such as a
+    camera) in ``arrays`` under names starting with ``prefix``; returns the
+    spec the oracle script reads it back by, one sample at a time."""
+    if isinstance(values, Mapping):
+        names = {str(key): f"{prefix}_{key}" for key in values}
+        arrays.update({names[str(key)]: np.asarray(value) for key, value in values.items()})
+        return {"dict": names}
+    arrays[prefix] = np.asarray(values)
+    return {"array": prefix}
+
+
+def _oracle_item(index: int, name: str, label: str, config: Mapping[str, Any], batch: Any,
+                 arrays: dict[str, np.ndarray]) -> dict:
+    """The oracle's job for one config: the example batch's encode and decode
+    arguments, which MMPose's codec gets one sample at a time."""
+    specs: dict[str, Any] = {}
+    for part in ("encode", "decode"):
+        args, kwargs = getattr(batch, f"{part}_args"), getattr(batch, f"{part}_kwargs")
+        specs[part] = (
+            [_array_specs(arg, f"{part}{j}_{index}", arrays) for j, arg in enumerate(args)],
+            {key: _array_specs(arg, f"{part}_{key}_{index}", arrays) for key, arg in kwargs.items()},
+        )
+    return {
+        "index": index, "codec": name, "config_label": label, "config": _jsonable(config),
+        "args": specs["encode"][0], "kwargs": specs["encode"][1],
+        "decode_args": specs["decode"][0], "decode_kwargs": specs["decode"][1],
+        "num_samples": len(batch.keypoints),
+    }
+
+
 def run_bench(args: argparse.Namespace) -> int:
+    """Runs the benchmark for parsed ``args``; returns the exit code."""
     import jax
 
     import jaxcodecs
+    from jaxcodecs import examples
 
     try:
-        selection = _codec_configs(args.codecs)
+        selection = select_codecs(args.codecs)
     except KeyError as error:
         print(f"bench: {error.args[0]}", file=sys.stderr)
         return 2
@@ -159,8 +196,8 @@ def run_bench(args: argparse.Namespace) -> int:
     failed = 0
     for name, cls, configs, labels in selection:
         if not configs:
-            results.append({"codec": name, "note": "no demo config"})
-            table_rows.append([name, "-", "-", "-", "-", "-", "-", "-", "-", "-", "no demo config"])
+            results.append({"codec": name, "note": "no examples"})
+            table_rows.append([name, "-", "-", "-", "-", "-", "-", "-", "-", "-", "no examples"])
             continue
         for config, label in zip(configs, labels):
             for mode, compat in MODES:
@@ -168,53 +205,38 @@ def run_bench(args: argparse.Namespace) -> int:
                     codec = cls(**config, mmpose_compat=compat)
                     encode = jax.jit(codec.batch_encode)
                     decode = jax.jit(codec.batch_decode)
-                    size = _input_size(codec)
-                    for batch in batch_sizes:
-                        keypoints, visible = demo_keypoints(batch, size, args.seed)
-                        enc_args, enc_kwargs, _ = codec.demo_sample(keypoints, visible)
-                        encoded, enc_first, enc_step = _timed(
-                            lambda *a, kw=enc_kwargs: encode(*a, **kw), enc_args, args.repeats, args.min_time
+                    for size in batch_sizes:
+                        batch = examples.example_batch(codec, size, seed=args.seed, name=name)
+                        _, enc_first, enc_step = timed(
+                            lambda *a, kw=batch.encode_kwargs: encode(*a, **kw),
+                            batch.encode_args, args.repeats, args.min_time,
                         )
-                        inputs = [encoded[key] for key in codec.decode_input_keys]
-                        _, dec_first, dec_step = _timed(decode, inputs, args.repeats, args.min_time)
+                        _, dec_first, dec_step = timed(
+                            lambda *a, kw=batch.decode_kwargs: decode(*a, **kw),
+                            batch.decode_args, args.repeats, args.min_time,
+                        )
                         results.append({
                             "codec": name, "config_label": label, "config": _jsonable(config),
-                            "mode": mode, "mmpose_compat": compat, "batch_size": batch,
+                            "mode": mode, "mmpose_compat": compat, "batch_size": size,
                             "encode_compile_s": max(0.0, enc_first - enc_step),
                             "decode_compile_s": max(0.0, dec_first - dec_step),
                             "encode_step_s": enc_step, "decode_step_s": dec_step,
-                            "encode_samples_per_s": batch / enc_step,
-                            "decode_samples_per_s": batch / dec_step,
+                            "encode_samples_per_s": size / enc_step,
+                            "decode_samples_per_s": size / dec_step,
                         })
-                        del encoded, inputs
+                        del batch
                 except Exception as error:
                     failed += 1
                     results.append({"codec": name, "config_label": label, "mode": mode,
-                                    "error": _short_error(error)})
+                                    "error": short_error(error)})
                     continue
             if args.oracle_python:
-                index = len(oracle_items)
                 try:
-                    codec = cls(**config)
-                    size = _input_size(codec)
+                    codec = cls(**config)  # mmpose_compat=True: MMPose's values
+                    batch = examples.example_batch(codec, args.oracle_samples, seed=args.seed, name=name)
                 except Exception:
                     continue
-                keypoints, visible = demo_keypoints(args.oracle_samples, size, args.seed)
-                enc_args, _, _ = codec.demo_sample(keypoints, visible)
-                arg_specs = []
-                for j, arg in enumerate(enc_args):  # the same encode arguments, per sample
-                    if isinstance(arg, dict):
-                        names = {key: f"arg{j}_{key}_{index}" for key in arg}
-                        oracle_arrays.update({names[key]: np.asarray(arg[key]) for key in arg})
-                        arg_specs.append({"dict": names})
-                    else:
-                        oracle_arrays[f"arg{j}_{index}"] = np.asarray(arg)
-                        arg_specs.append({"array": f"arg{j}_{index}"})
-                oracle_items.append({
-                    "index": index, "codec": name, "config_label": label,
-                    "config": _jsonable(config), "decode_input_keys": list(codec.decode_input_keys),
-                    "args": arg_specs, "num_samples": len(keypoints),
-                })
+                oracle_items.append(_oracle_item(len(oracle_items), name, label, config, batch, oracle_arrays))
 
     oracle = None
     if args.oracle_python:
@@ -241,10 +263,10 @@ def run_bench(args: argparse.Namespace) -> int:
             continue
         table_rows.append([
             result["codec"], result["config_label"], result["mode"], str(result["batch_size"]),
-            _fmt(result["encode_compile_s"], 2), _fmt(result["decode_compile_s"], 2),
-            _rate(result["encode_samples_per_s"]), _rate(result["decode_samples_per_s"]),
-            _rate(result.get("mmpose_numpy_encode_samples_per_s")),
-            _rate(result.get("mmpose_numpy_decode_samples_per_s")), "",
+            fmt(result["encode_compile_s"], 2), fmt(result["decode_compile_s"], 2),
+            rate(result["encode_samples_per_s"]), rate(result["decode_samples_per_s"]),
+            rate(result.get("mmpose_numpy_encode_samples_per_s")),
+            rate(result.get("mmpose_numpy_decode_samples_per_s")), "",
         ])
     print(format_table(BENCH_HEADERS, table_rows, _BENCH_RIGHT))
     if oracle is None:
@@ -271,7 +293,8 @@ def run_bench(args: argparse.Namespace) -> int:
         "settings": {
             "batch_sizes": batch_sizes, "repeats": args.repeats, "min_time_s": args.min_time,
             "seed": args.seed, "statistic": "median step time; samples/s = B / step",
-            "poses": "jaxcodecs.sample COCO-17 poses in the central 70% of the input, sub-pixel jitter",
+            "poses": "jaxcodecs.examples.example_batch: the jaxcodecs.sample COCO-17 poses in the "
+                     "central 70% of the input, sub-pixel jitter",
         },
         "results": results,
         "mmpose_oracle": oracle,
@@ -287,3 +310,36 @@ def run_bench(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Adds the ``bench`` subcommand to ``subparsers``."""
+    bench = subparsers.add_parser(
+        "bench",
+        help="compile time and jitted encode / decode throughput per codec and batch size",
+        description=(
+            "Benchmark every registered codec's example configs (jaxcodecs.examples) in both "
+            "modes: compile time and jitted batch_encode / batch_decode throughput (samples/s, "
+            "median step) for each batch size. With MMPOSE_ORACLE_PYTHON (or --oracle-python) "
+            "pointing to the MMPose oracle venv's python, MMPose's per-sample NumPy loop is "
+            "timed on the same configs and arguments and added as extra columns; without it "
+            "those columns are skipped."
+        ),
+    )
+    bench.add_argument("--codecs", nargs="+", metavar="NAME", help="only these codecs")
+    bench.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 64, 256], metavar="B",
+                       help="batch sizes (default 1 64 256)")
+    bench.add_argument("--repeats", type=int, default=5, help="minimum timed runs (default 5)")
+    bench.add_argument("--min-time", type=float, default=0.2,
+                       help="minimum seconds of timed runs per measurement (default 0.2)")
+    bench.add_argument("--seed", type=int, default=0, help="seed of the sub-pixel jitter")
+    bench.add_argument("--json", type=Path, metavar="PATH", help="write the results as JSON here")
+    bench.add_argument("--results-dir", type=Path, metavar="DIR",
+                       help="write the JSON to DIR/<host-kind>.json (e.g. cpu-2core.json)")
+    bench.add_argument("--oracle-python", default=os.environ.get("MMPOSE_ORACLE_PYTHON") or None,
+                       metavar="PYTHON",
+                       help="python of the MMPose oracle venv (default: $MMPOSE_ORACLE_PYTHON)")
+    bench.add_argument("--oracle-samples", type=int, default=64,
+                       help="samples in MMPose's per-sample loop (default 64)")
+    bench.set_defaults(func=run_bench)
+    return bench
