@@ -11,7 +11,7 @@ from jaxcodecs.ops.filters import (
     gaussian_blur_rescaled,
     opencv_gaussian_kernel1d,
 )
-from jaxcodecs.ops.coords import decode_regression_labels, encode_regression_labels
+from jaxcodecs.ops.coords import decode_regression_labels, encode_regression_labels, input_to_map_scale
 from jaxcodecs.ops.heatmap import (
     normalize_heatmaps,
     render_msra_heatmaps,
@@ -23,18 +23,23 @@ from jaxcodecs.ops.heatmap import (
 from jaxcodecs.ops.heatmap3d import heatmap_argmax_3d, render_gaussian_heatmaps_3d
 from jaxcodecs.ops.maxima import heatmap_argmax
 from jaxcodecs.ops.normalize import (
+    add_root,
+    append_visibility,
     camera_to_image,
     camera_to_image_with_depth,
+    denormalize_image_frame_with_depth,
     destandardize,
+    frames_as_columns,
     insert_joint,
     normalize_camera,
     normalize_image_frame,
+    normalize_image_frame_with_depth,
     normalize_screen_coordinates,
     remove_joint,
     root_relative,
     standardize,
 )
-from jaxcodecs.ops.numerics import divide_exact
+from jaxcodecs.ops.numerics import constant_like, divide_exact
 from jaxcodecs.ops.refine import (
     modulate_simcc_dark,
     refine_keypoints_dark,
@@ -59,6 +64,7 @@ from jaxcodecs.ops.soft import (
 )
 
 __all__ = [
+    "input_to_map_scale",
     "decode_regression_labels",
     "encode_regression_labels",
     "normalize_heatmaps",
@@ -75,6 +81,7 @@ __all__ = [
     "heatmap_argmax",
     "heatmap_argmax_3d",
     "render_gaussian_heatmaps_3d",
+    "constant_like",
     "divide_exact",
     "refine_keypoints_dark",
     "refine_keypoints_dark_udp",
@@ -92,13 +99,18 @@ __all__ = [
     "simcc_soft_decode",
     "soft_argmax",
     "spatial_softmax",
+    "add_root",
+    "append_visibility",
     "camera_to_image",
     "camera_to_image_with_depth",
+    "denormalize_image_frame_with_depth",
     "destandardize",
+    "frames_as_columns",
     "insert_joint",
     "normalize_camera",
     "normalize_screen_coordinates",
     "normalize_image_frame",
+    "normalize_image_frame_with_depth",
     "remove_joint",
     "root_relative",
     "standardize",
