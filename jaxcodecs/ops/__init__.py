@@ -14,13 +14,13 @@ from jaxcodecs.ops.filters import (
 from jaxcodecs.ops.coords import decode_regression_labels, encode_regression_labels, input_to_map_scale
 from jaxcodecs.ops.heatmap import (
     normalize_heatmaps,
+    render_megvii_heatmaps,
     render_msra_heatmaps,
     render_gaussian_heatmaps,
     render_udp_gaussian_heatmaps,
-    render_udp_offset_maps,
     render_unbiased_gaussian_heatmaps,
 )
-from jaxcodecs.ops.heatmap3d import heatmap_argmax_3d, render_gaussian_heatmaps_3d
+from jaxcodecs.ops.heatmap3d import bins_to_depth, depth_to_bins, heatmap_argmax_3d, render_gaussian_heatmaps_3d
 from jaxcodecs.ops.maxima import heatmap_argmax
 from jaxcodecs.ops.normalize import (
     add_root,
@@ -40,6 +40,7 @@ from jaxcodecs.ops.normalize import (
     standardize,
 )
 from jaxcodecs.ops.numerics import constant_like, divide_exact
+from jaxcodecs.ops.offsets import decode_udp_offset_maps, render_udp_offset_maps
 from jaxcodecs.ops.refine import (
     modulate_simcc_dark,
     refine_keypoints_dark,
@@ -68,6 +69,7 @@ __all__ = [
     "decode_regression_labels",
     "encode_regression_labels",
     "normalize_heatmaps",
+    "render_megvii_heatmaps",
     "render_msra_heatmaps",
     "gaussian_blur",
     "gaussian_blur1d",
@@ -77,10 +79,13 @@ __all__ = [
     "render_gaussian_heatmaps",
     "render_udp_gaussian_heatmaps",
     "render_udp_offset_maps",
+    "decode_udp_offset_maps",
     "render_unbiased_gaussian_heatmaps",
     "heatmap_argmax",
     "heatmap_argmax_3d",
     "render_gaussian_heatmaps_3d",
+    "depth_to_bins",
+    "bins_to_depth",
     "constant_like",
     "divide_exact",
     "refine_keypoints_dark",
