@@ -54,6 +54,7 @@ from jaxcodecs.ops.simcc import (
     render_simcc_standard_labels,
     simcc_argmax,
     simcc_label_lengths,
+    simcc_visibility,
 )
 from jaxcodecs.ops.soft import (
     dsnt,
@@ -61,6 +62,7 @@ from jaxcodecs.ops.soft import (
     integral,
     simcc_soft_decode,
     soft_argmax,
+    soft_decode,
     spatial_softmax,
 )
 
@@ -98,11 +100,13 @@ __all__ = [
     "render_simcc_standard_labels",
     "simcc_argmax",
     "simcc_label_lengths",
+    "simcc_visibility",
     "dsnt",
     "dsnt_variance_regularizer",
     "integral",
     "simcc_soft_decode",
     "soft_argmax",
+    "soft_decode",
     "spatial_softmax",
     "add_root",
     "append_visibility",
