@@ -111,9 +111,10 @@ def _weights(visible: jnp.ndarray, drop: jnp.ndarray) -> jnp.ndarray:
     return jnp.where(drop, jnp.zeros_like(visible), visible)
 
 
-def _prepare(keypoints, keypoints_visible, sigma):
+def renderer_inputs(keypoints, keypoints_visible, sigma):
     """Validated ``keypoints (N, K, 2)``, visibility ``(N, K)`` and ``sigma``
-    as an ``(N, 1)`` column (a scalar or one value per instance)."""
+    as an ``(N, 1)`` column (a scalar or one value per instance): the input
+    rules of every 2-D renderer (also those of :mod:`~jaxcodecs.ops.offsets`)."""
     keypoints = as_float_array(keypoints, "keypoints")
     visible = as_float_array(keypoints_visible, "keypoints_visible")
     check_rank(keypoints, 3, "keypoints", "(N, K, 2)")
@@ -181,7 +182,7 @@ def render_gaussian_heatmaps(
       0 for visible keypoints whose window lies off the map).
     """
     width, height = heatmap_size
-    kp, visible, sig = _prepare(keypoints, keypoints_visible, sigma)
+    kp, visible, sig = renderer_inputs(keypoints, keypoints_visible, sigma)
     radius = 3.0 * sig
     _, lo_x, hi_x, peak_x, out_x = _windows(kp[..., 0], radius, width, mmpose_compat)
     _, lo_y, hi_y, peak_y, out_y = _windows(kp[..., 1], radius, height, mmpose_compat)
@@ -220,7 +221,7 @@ def render_unbiased_gaussian_heatmaps(
       w.r.t. ``keypoints`` and ``sigma``.
     """
     width, height = heatmap_size
-    kp, visible, sig = _prepare(keypoints, keypoints_visible, sigma)
+    kp, visible, sig = renderer_inputs(keypoints, keypoints_visible, sigma)
     radius = 3.0 * sig
     x, y = kp[..., 0], kp[..., 1]
     outside = (x - radius >= width) | (y - radius >= height) | (x + radius + 1 < 0) | (y + radius + 1 < 0)
@@ -260,7 +261,7 @@ def render_udp_gaussian_heatmaps(
       w.r.t. ``keypoints`` and ``sigma`` (inside the window).
     """
     width, height = heatmap_size
-    kp, visible, sig = _prepare(keypoints, keypoints_visible, sigma)
+    kp, visible, sig = renderer_inputs(keypoints, keypoints_visible, sigma)
     radius = 3.0 * sig
     mu_x, lo_x, hi_x, peak_x, out_x = _windows(kp[..., 0], radius, width, mmpose_compat)
     mu_y, lo_y, hi_y, peak_y, out_y = _windows(kp[..., 1], radius, height, mmpose_compat)
@@ -354,7 +355,7 @@ def render_megvii_heatmaps(
       Piecewise constant in the keypoints (no useful gradient).
     """
     width, height = heatmap_size
-    kp, visible, _ = _prepare(keypoints, keypoints_visible, 0.0)
+    kp, visible, _ = renderer_inputs(keypoints, keypoints_visible, 0.0)
     scaled = divide_exact(kp, scale_factor)
     pixel = jnp.trunc(scaled) if mmpose_compat else jnp.floor(scaled)
     px, py = pixel[..., 0], pixel[..., 1]

@@ -19,7 +19,7 @@ from typing import Any
 import jax.numpy as jnp
 
 from jaxcodecs.ops.filters import gaussian_blur
-from jaxcodecs.ops.heatmap import _prepare
+from jaxcodecs.ops.heatmap import renderer_inputs
 from jaxcodecs.ops.maxima import heatmap_argmax
 from jaxcodecs.ops.validation import as_float_array, check_axis_size, check_rank
 
@@ -58,7 +58,7 @@ def render_udp_offset_maps(
       keypoint, and ``keypoint_weights (N, K)`` (the visibility).
     """
     width, height = heatmap_size
-    kp, visible, _ = _prepare(keypoints, keypoints_visible, 0.0)
+    kp, visible, _ = renderer_inputs(keypoints, keypoints_visible, 0.0)
     num_instances, num_keypoints = visible.shape
     radius = _radius(radius_factor, width, height, kp.dtype)
     candidate = visible >= 0.5
