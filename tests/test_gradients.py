@@ -14,14 +14,16 @@ Covered, with the argument(s) differentiated:
   windowed one (σ); MSRAHeatmap (unbiased), UDPHeatmap (gaussian, both
   modes), IntegralRegressionLabel and SimCCLabel (exact mode, also second
   order) encode w.r.t. keypoints and σ; RegressionLabel encode and decode;
-  the 3-D Gaussian volumes (keypoints, σ, ``max_bound``); ``divide_exact``;
+  the 3-D Gaussian volumes (keypoints, σ, ``max_bound``) and their depth
+  axis (``depth_to_bins``, ``bins_to_depth``); ``divide_exact``;
 * refinement: DARK, UDP-DARK and SimCC-DARK (maps / vectors), and the codec
   decodes built on them (MSRAHeatmap unbiased, UDPHeatmap gaussian,
   SimCCLabel ``use_dark``), with the argmax inside;
 * the blurs of ``ops.filters``;
+* UDP's combined decode (``ops.decode_udp_offset_maps``: maps, radius);
 * the soft decoders of ``ops.soft`` (maps, β, target, σ; second order for
-  soft-argmax and IPR), ``IntegralRegressionLabel.decode_heatmaps`` and
-  ``SimCCLabel.decode_soft``;
+  soft-argmax and IPR) and their switch ``soft_decode``, SimCC's visibility,
+  ``IntegralRegressionLabel.decode_heatmaps`` and ``SimCCLabel.decode_soft``;
 * the lifting normalisation of ``ops.normalize`` and the ImagePoseLifting,
   VideoPoseLifting and MotionBERTLabel encode / decode label paths.
 """
@@ -216,6 +218,15 @@ def test_gaussian_volumes_wrt_keypoints_sigma_and_max_bound(compat):
     check_jacobian(render, (kp, np.float64(1.3), np.float64(2.0)), wrt=(0, 1, 2), **TOL)
 
 
+def test_depth_bins_wrt_depth_and_bound():
+    """InterNet's depth axis both ways, w.r.t. the depths / bins and the
+    bound. Measured: 1.3e-10."""
+    rng = np.random.default_rng(12)
+    depth, bins = rng.uniform(-150.0, 150.0, 5), rng.uniform(0.0, 63.0, 5)
+    check_jacobian(lambda z, b: ops.depth_to_bins(z, b, 64), (depth, np.float64(400.0)), wrt=(0, 1), **TOL)
+    check_jacobian(lambda i, b: ops.bins_to_depth(i, b, 64), (bins, np.float64(400.0)), wrt=(0, 1), **TOL)
+
+
 def test_divide_exact_wrt_both_operands():
     """Measured: 3e-10."""
     rng = np.random.default_rng(2)
@@ -278,6 +289,23 @@ def test_udp_gaussian_decode_wrt_heatmaps(compat):
     unique_maxima(maps, 2)
     codec = jaxcodecs.UDPHeatmap((45, 37), HEATMAP, mmpose_compat=compat, dtype="float64")
     check_jacobian(lambda h: codec.decode(h)[0], (maps,), **REV)
+
+
+def test_udp_offset_decode_wrt_maps_and_radius():
+    """UDP's combined decode: the scores through the blurred class maps, the
+    keypoints through the offsets read at their (fixed) maximum and the
+    radius factor. Measured: 2e-10."""
+    rng = np.random.default_rng(9)
+    classes = blob_maps(rng, CENTRES)
+    unique_maxima(np.asarray(ops.gaussian_blur(classes, 3)), 2)
+    offsets = rng.normal(size=(2, 2) + classes.shape[1:])
+    maps = np.concatenate([classes[:, None], offsets], axis=1).reshape(6, *classes.shape[1:])
+
+    def decode(m, radius_factor):
+        keypoints, scores = ops.decode_udp_offset_maps(m, radius_factor, 3)
+        return jnp.concatenate([keypoints.ravel(), scores])
+
+    check_jacobian(decode, (maps, np.float64(0.15)), wrt=(0, 1), **TOL)
 
 
 @pytest.mark.parametrize("compat", [True, False], ids=["compat", "exact"])
@@ -382,12 +410,37 @@ def test_dsnt_variance_regularizer(ndim):
     check_jacobian(f, (inp["probs"], inp["target"], inp["per_map"], inp["beta"]), wrt=(0, 1, 2, 3), **TOL)
 
 
+def test_soft_decode():
+    """The method switch, each method w.r.t. the maps (and β per map for
+    soft-argmax). Measured: 7e-10."""
+    inp = soft_inputs(2, 45)
+
+    def f(x, probs, beta):
+        return jnp.concatenate([
+            ops.soft_decode(x, method="soft_argmax", beta=beta).ravel(),
+            ops.soft_decode(x, method="ipr", beta=beta).ravel(),
+            ops.soft_decode(probs, method="dsnt").ravel(),
+        ])
+
+    check_jacobian(f, (inp["mixed"], inp["probs"], inp["per_map"]), wrt=(0, 1, 2), **TOL)
+
+
 def test_simcc_soft_decode():
     """W.r.t. both vectors and one β per keypoint. Measured: 1.2e-9."""
     rng = np.random.default_rng(40)
     sx, sy = rng.normal(size=(2, 3, 11)), rng.normal(size=(2, 3, 8))
     beta = rng.uniform(0.5, 2.0, (2, 3))
     check_jacobian(ops.simcc_soft_decode, (sx, sy, beta), wrt=(0, 1, 2), **TOL)
+
+
+def test_simcc_visibility():
+    """W.r.t. both vectors (unique maxima) and both temperatures. Measured:
+    4e-11."""
+    rng = np.random.default_rng(41)
+    sx, sy = rng.normal(size=(2, 3, 11)), rng.normal(size=(2, 3, 8))
+    unique_maxima(sx, 1)
+    unique_maxima(sy, 1)
+    check_jacobian(ops.simcc_visibility, (sx, sy, np.float64(1.5), np.float64(0.7)), wrt=(0, 1, 2, 3), **TOL)
 
 
 def test_second_order_soft_argmax_and_integral():
@@ -459,10 +512,12 @@ def lifting_stats(rng, joints, dims):
 
 
 def test_normalize_ops():
-    """Every function of ``ops.normalize`` w.r.t. each array argument. The
-    image size is cast to float32 inside: w = 1000, h = 800 and a step of
-    2**-4 are exact in float32. Measured: 5e-8 on the projection's entries of
-    ~300 (relative 1e-9), below 3e-10 elsewhere."""
+    """Every function of ``ops.normalize`` w.r.t. each array argument (the
+    image frames with one image size and with one per row). The image size
+    is cast to float32 inside: w = 1000, h = 800 and a step of 2**-4 are
+    exact in float32. Measured: 5e-8 on the projection's entries of ~300
+    (relative 1e-9) and 1.8e-7 on the inverse image frame's of ~600
+    (relative 3e-10), below 5e-10 elsewhere."""
     rng = np.random.default_rng(80)
     poses = rng.normal(size=(2, KL, CL))
     kp = rng.uniform(0.0, 1000.0, (2, KL, 2))
@@ -489,6 +544,20 @@ def test_normalize_ops():
 
     check_jacobian(camera, (f, c, *size), wrt=(0, 1, 2, 3), abs_step=(None, None, 2.0**-4, 2.0**-4), **TOL)
     check_jacobian(ops.camera_to_image, (points, f, c), wrt=(0, 1, 2), **TOL)
+
+    def with_depth(p, f, c):
+        image, factor = ops.camera_to_image_with_depth(p, 1, f, c)
+        return jnp.concatenate([image.ravel(), factor.ravel()])
+
+    check_jacobian(with_depth, (points, f, c), wrt=(0, 1, 2), **TOL)
+    rows = (np.array([[1000.0], [1280.0]]), np.array([[800.0], [720.0]]))
+    for frame in (ops.normalize_image_frame, ops.normalize_image_frame_with_depth,
+                  ops.denormalize_image_frame_with_depth):
+        check_jacobian(frame, (points, *size), wrt=(0, 1, 2), abs_step=(None, 2.0**-4, 2.0**-4), **TOL)
+        check_jacobian(frame, (points, *rows), wrt=(0, 1, 2), abs_step=(None, 2.0**-4, 2.0**-4), **TOL)
+    check_jacobian(lambda p, r: ops.add_root(p, r, insert_index=3), (poses, poses[:, :1]), wrt=(0, 1), **TOL)
+    check_jacobian(lambda p, v: ops.frames_as_columns(ops.append_visibility(p, v)),
+                   (poses, poses[..., 0]), wrt=(0, 1), **TOL)
 
 
 def test_image_pose_lifting_encode_decode():

@@ -1,10 +1,11 @@
 """Heatmap renderers against loop-wise NumPy re-implementations.
 
 ``mmpose_compat=True`` is compared with MMPose's formulas (MMPOSE_BEHAVIOUR
-§1.2–1.5, incl. G1's one-pixel shift for non-integer 3σ and truncation of
+§1.2–1.4, incl. G1's one-pixel shift for non-integer 3σ and truncation of
 negative coordinates); ``mmpose_compat=False`` with the geometrically exact
 definition (peak at ``floor(kp + 0.5)``, weight 0 when the 3σ window misses
-the map). Gradients are checked against the analytic derivative of a
+the map). Megvii's blurred impulses are compared with a blur of an impulse
+in both modes (UDP's offset maps are in ``test_ops_offsets.py``). Gradients are checked against the analytic derivative of a
 Gaussian here and entry by entry against finite differences in
 ``test_gradients.py``.
 """
@@ -242,20 +243,58 @@ def test_g3_exact_is_centred_on_the_sub_pixel_keypoint():
     np.testing.assert_allclose(30 + ratio_y + 0.5, 30.8, atol=1e-5)
 
 
-# ------------------------------------------------------------------------ G4
-@pytest.mark.parametrize("radius_factor", (0.0546875, 0.15))
-def test_g4_matches_mmpose_formula(radius_factor, npref):
-    size = (24, 20)
-    rng = np.random.default_rng(7)
-    kp = np.stack([rng.uniform(-3, 26, (2, 5)), rng.uniform(-3, 22, (2, 5))], -1).astype(np.float32)
-    vis = np.array([[1.0, 1.0, 0.0, 0.6, 0.0], [1.0, 0.3, 1.0, 0.0, 0.0]], np.float32)
-    heat, weights = jax.jit(lambda a, b: ops.render_udp_offset_maps(a, b, size, radius_factor))(kp, vis)
-    ref_heat, ref_weights = npref.g4(kp, vis, size, radius_factor)
-    assert heat.shape == (15, 20, 24)
-    np.testing.assert_allclose(heat, ref_heat, rtol=1e-5, atol=1e-6)
-    np.testing.assert_array_equal(weights, ref_weights)
-    # Keypoint 4 is invisible in both instances: all three channels are zero.
-    np.testing.assert_array_equal(heat[12:15], 0.0)
+# -------------------------------------------------------------------- Megvii
+def megvii_reference(kp, vis, scale, size, kernel_size, compat, npref):
+    """MSPN / RSN targets: per instance and keypoint an impulse at the pixel
+    ``kp / scale`` (truncated, or floored), OpenCV-blurred (reflect-101),
+    scaled to 255 there; instances max-combined. Weight 0 for a visible
+    keypoint whose pixel is off the map."""
+    width, height = size
+    heat = np.zeros((kp.shape[1], height, width))
+    weights = vis.astype(np.float64).copy()
+    for n in range(kp.shape[0]):
+        for k in range(kp.shape[1]):
+            if vis[n, k] < 0.5:
+                continue
+            px, py = (int(np.trunc(v) if compat else np.floor(v)) for v in kp[n, k, :2] / scale)
+            if not (0 <= px < width and 0 <= py < height):
+                weights[n, k] = 0
+                continue
+            impulse = np.zeros((height, width))
+            impulse[py, px] = 1.0
+            blurred = npref.blur2d(impulse, kernel_size)
+            heat[k] = np.maximum(heat[k], 255.0 * blurred / blurred[py, px])
+    return heat, weights
+
+
+@pytest.mark.parametrize("kernel_size", (5, 11))
+@pytest.mark.parametrize("compat", (True, False))
+def test_megvii_matches_reference(kernel_size, compat, npref, variant):
+    size, scale = (24, 20), np.float32([4.0, 4.0])
+    rng = np.random.default_rng(kernel_size + compat)
+    kp = np.stack([rng.uniform(-6, 100, (2, 9)), rng.uniform(-6, 84, (2, 9))], -1)
+    kp[0, :4] = [[-0.9, 10.0], [10.0, -4.1], [0.0, 79.9], [95.99, 40.0]]  # truncation vs floor, edges
+    kp = np.concatenate([kp, rng.normal(size=(2, 9, 1))], -1).astype(np.float32)  # D = 3
+    vis = rng.choice([1.0, 1.0, 0.6, 0.3, 0.0], size=(2, 9)).astype(np.float32)
+    vis[0, :4] = 1.0
+    render = variant(lambda a, b: ops.render_megvii_heatmaps(a, b, scale, size, kernel_size, mmpose_compat=compat))
+    heat, weights = render(kp, vis)
+    ref_heat, ref_weights = megvii_reference(kp.astype(np.float64), vis, scale, size, kernel_size, compat, npref)
+    assert heat.shape == (9, 20, 24) and heat.dtype == jnp.float32
+    np.testing.assert_allclose(heat, ref_heat, rtol=1e-5, atol=1e-4)
+    np.testing.assert_array_equal(weights, ref_weights.astype(np.float32))
+    # -0.9 lands on pixel 0 when truncated, off the map when floored.
+    assert float(weights[0, 0]) == (1.0 if compat else 0.0)
+    assert float(weights[0, 1]) == 0.0
+
+
+def test_megvii_dtype_and_peak():
+    kp = np.float32([[[10.0, 9.0], [40.0, 30.0]]])
+    heat, _ = ops.render_megvii_heatmaps(kp, np.ones((1, 2)), np.float32([2.0, 2.0]), (24, 20), 7,
+                                         dtype=jnp.bfloat16)
+    assert heat.dtype == jnp.bfloat16
+    assert float(heat[0, 4, 5]) == 255.0 and float(heat[1, 15, 20]) == 255.0
+    assert float(jnp.max(heat)) == 255.0
 
 
 # -------------------------------------------------------------- dtype, input

@@ -478,3 +478,29 @@ def test_bad_inputs_raise_value_error(call, name, expected):
         call()
     message = str(info.value)
     assert f"`{name}`" in message and expected in message, message
+
+
+# -------------------------------------------------------------- soft_decode
+@pytest.mark.parametrize("shape,ndim", [((3, 8, 11), 2), ((2, 3, 16, 12), 2), ((4, 20), 1)])
+def test_soft_decode_is_the_named_method(shape, ndim):
+    rng = np.random.default_rng(90 + len(shape))
+    x = rng.normal(size=shape).astype(np.float32)
+    probs = random_probs(rng, shape, ndim).astype(np.float32)
+    beta = np.float32(2.5)
+    decode = jax.jit(lambda m, b, method: ops.soft_decode(m, method=method, beta=b, ndim=ndim),
+                     static_argnums=2)
+    np.testing.assert_allclose(decode(x, beta, "soft_argmax"), np_soft_argmax(x, 2.5, ndim), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(decode(x, beta, "ipr"), np_integral(x, ndim), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(decode(probs, beta, "dsnt"), np_expect(probs.astype(np.float64), ndim),
+                               rtol=1e-5, atol=1e-5)
+    # beta only reaches soft-argmax.
+    np.testing.assert_array_equal(decode(x, np.float32(9.0), "ipr"), decode(x, beta, "ipr"))
+    np.testing.assert_array_equal(decode(probs, np.float32(9.0), "dsnt"), decode(probs, beta, "dsnt"))
+
+
+def test_soft_decode_default_and_bad_method():
+    x = np.random.default_rng(91).normal(size=(2, 5, 6)).astype(np.float32)
+    np.testing.assert_array_equal(ops.soft_decode(x), ops.soft_argmax(x, 1.0))
+    with pytest.raises(ValueError, match=r"`method` must be one of \('soft_argmax', 'ipr', 'dsnt'\), got 'median'"):
+        ops.soft_decode(x, method="median")
+

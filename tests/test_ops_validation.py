@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxcodecs.ops.validation import as_float_array, as_parameter, check_rank
+from jaxcodecs.ops.validation import as_float_array, as_parameter, check_axis_size, check_min_rank, check_rank
 
 
 @pytest.mark.parametrize(
@@ -61,3 +61,43 @@ def test_check_rank_and_float_conversion():
     assert as_float_array(np.arange(3), "x").dtype == jnp.float32
     with pytest.raises(TypeError, match="`x` must be real"):
         as_float_array(np.ones(2, np.complex64), "x")
+
+
+def test_as_parameter_names_expected_shape_in_words():
+    with pytest.raises(ValueError, match=r"`sigma` must be a scalar or broadcastable to shape \(N,\) = \(2,\), "
+                                         r"got shape \(3,\)"):
+        as_parameter(np.ones(3), "sigma", (2,), expected="(N,)")
+
+
+def test_as_parameter_host_ignores_dtype_for_concrete_values():
+    # Concrete: float64 on the host whatever dtype says; traced: that dtype.
+    host = as_parameter(0.1, "sigma", (2,), dtype=jnp.float16, host=True)
+    assert isinstance(host, np.ndarray) and host.dtype == np.float64 and host[0] == 0.1
+    traced = jax.jit(lambda s: as_parameter(s, "sigma", (2,), dtype=jnp.float16, host=True))(0.1)
+    assert traced.dtype == jnp.float16
+
+
+def test_check_min_rank():
+    check_min_rank(jnp.zeros((2, 3, 4)), 2, "heatmaps", "(..., H, W)")
+    with pytest.raises(ValueError, match=r"`heatmaps` must have shape \(\.\.\., H, W\), got shape \(5,\) "
+                                         r"and dtype float32"):
+        check_min_rank(jnp.zeros((5,)), 2, "heatmaps", "(..., H, W)")
+
+
+@pytest.mark.parametrize(
+    "shape, rules, message",
+    [
+        ((2, 3, 3), dict(sizes=(2, 4)), r"axis -1 has size 3; expected one of \(2, 4\)"),
+        ((2, 3, 1), dict(at_least=2), r"axis -1 has size 1; expected at least 2"),
+        ((2, 3, 5), dict(sizes=5, multiple_of=3), r"axis -1 has size 5; expected a multiple of 3"),
+        ((2, 3, 1), dict(sizes=3, at_least=2), r"axis -1 has size 1; expected 3 and at least 2"),
+    ],
+)
+def test_check_axis_size_names_the_broken_rules(shape, rules, message):
+    with pytest.raises(ValueError, match=r"`maps` must have shape \(N, K, C\), got shape " + r".*" + message):
+        check_axis_size(jnp.zeros(shape), -1, "maps", "(N, K, C)", **rules)
+
+
+def test_check_axis_size_accepts_valid_sizes():
+    check_axis_size(jnp.zeros((9, 4, 4)), 0, "maps", "(3K, H, W)", multiple_of=3)
+    check_axis_size(jnp.zeros((1, 2, 4)), -1, "encoded", "(N, K, 2|4)", sizes=(2, 4), at_least=2)

@@ -122,3 +122,29 @@ def test_sharded_batch(name, index, mesh_kind):
     for value, reference in ((encoded, ref_encoded), (decoded, ref_decoded), (chained, ref_decoded)):
         assert_same_values(value, reference)
         assert_batch_sharded(value, mesh)
+
+
+@pytest.mark.parametrize("mesh_kind", ["auto", "explicit"])
+def test_constant_like_is_sharded_like_the_batch(mesh_kind):
+    """Outputs built with ``ops.constant_like`` (scores of ones, a flag, an
+    index, a default factor) keep the batch sharding of the data they are
+    derived from, and are exact where that data is NaN or ±Inf."""
+    mesh, context = _mesh(mesh_kind)
+    poses = np.random.default_rng(1).normal(size=(BATCH, 3, NUM_KEYPOINTS, 2)).astype(np.float32)
+    poses[0, 0, 0, 0], poses[3, 1, 2, 1], poses[5] = np.nan, np.inf, np.nan
+
+    def per_sample(p):
+        return {
+            "scores": jaxcodecs.ops.constant_like(1.0, p[..., 0]),
+            "flag": jaxcodecs.ops.constant_like(True, p, shape=()),
+            "index": jaxcodecs.ops.constant_like(0, p, shape=()),
+            "factor": jaxcodecs.ops.constant_like(4.0, p[:, 0, 0]),
+        }
+
+    with context:
+        out = jax.jit(jax.vmap(per_sample))(jax.device_put(poses, NamedSharding(mesh, P("batch"))))
+    assert_batch_sharded(out, mesh)
+    np.testing.assert_array_equal(out["scores"], np.ones((BATCH, 3, NUM_KEYPOINTS), np.float32))
+    np.testing.assert_array_equal(out["flag"], np.ones(BATCH, bool))
+    np.testing.assert_array_equal(out["index"], np.zeros(BATCH, np.int32))
+    np.testing.assert_array_equal(out["factor"], np.full((BATCH, 3), 4.0, np.float32))

@@ -156,9 +156,9 @@ class _LabelOutputs:
         """Label and weight without the (single) root joint, on the keypoint
         axis for any number of frames; records MMPose's flags in ``encoded``."""
         index = self.root_index[0]
-        encoded["target_root_removed"] = _constant(True, target)
+        encoded["target_root_removed"] = ops.constant_like(True, target, shape=())
         if self.save_index:
-            encoded["target_root_index"] = _constant(index, target)
+            encoded["target_root_index"] = ops.constant_like(index, target, shape=())
         return ops.remove_joint(label, index, axis=-2), ops.remove_joint(weight, index, axis=-1)
 
     def _label_outputs(self, labels, vis, visible_key, label, weight, trajectory) -> dict[str, Any]:
@@ -173,11 +173,8 @@ class _LabelOutputs:
 
 def _keypoint_labels(labels, vis, concat_vis, reshape):
     if concat_vis:
-        labels = jnp.concatenate([labels, vis[..., None].astype(labels.dtype)], axis=-1)
-    if reshape:
-        num = labels.shape[0]
-        labels = jnp.transpose(labels, (1, 2, 0)).reshape(-1, num)
-    return labels
+        labels = ops.append_visibility(labels, vis)
+    return ops.frames_as_columns(labels) if reshape else labels
 
 
 def _root_for_decode(target_root: Any, keypoints: jnp.ndarray) -> jnp.ndarray | None:
@@ -209,21 +206,8 @@ def _decode_with_root(encoded, target_root):
 def _add_root(keypoints, root, remove_root, root_index):
     if root is None:
         return keypoints
-    keypoints = keypoints + root.astype(keypoints.dtype)
-    if remove_root and len(root_index) == 1:
-        keypoints = ops.insert_joint(keypoints, root_index[0], root)
-    return keypoints
-
-
-def _constant(value: Any, like: jnp.ndarray) -> jnp.ndarray:
-    """A scalar flag / index computed from ``like`` (finite), so that under a
-    batch-sharded vmap it is batch-sharded like the other outputs instead of
-    a replicated constant."""
-    probe = like.reshape(-1)[0]
-    always = (probe == probe) | (probe != probe)  # True even for NaN; XLA does not fold it
-    if isinstance(value, bool):
-        return always if value else ~always
-    return always.astype(jnp.int32) * value
+    reinsert = remove_root and len(root_index) == 1
+    return ops.add_root(keypoints, root, insert_index=root_index[0] if reinsert else None)
 
 
 def _check_statistics_shape(x: jnp.ndarray, name: str, mean: jnp.ndarray, mean_name: str) -> None:
@@ -234,4 +218,5 @@ def _check_statistics_shape(x: jnp.ndarray, name: str, mean: jnp.ndarray, mean_n
 
 
 def _ones_scores(keypoints):
-    return jnp.ones(keypoints.shape[:-1], jnp.float32) + 0 * keypoints[..., 0].astype(jnp.float32)
+    """Scores of ones ``(N, K)``, batch-sharded like the keypoints."""
+    return ops.constant_like(1.0, keypoints[..., 0])

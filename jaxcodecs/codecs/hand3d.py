@@ -145,7 +145,7 @@ class Hand3DHeatmap(Codec):
     @property
     def scale_factor(self) -> np.ndarray:
         """``image_size / heatmap_size[:2]`` per axis, float32 ``(2,)``."""
-        return (np.array(self.image_size) / np.array(self.heatmap_size[:2])).astype(np.float32)
+        return ops.input_to_map_scale(self.image_size, self.heatmap_size[:2])
 
     @property
     def input_size(self) -> tuple[int, int]:
@@ -242,7 +242,7 @@ class Hand3DHeatmap(Codec):
             rel_root = _one_value("rel_root_depth", rel_root_depth)
             root_valid = (jnp.ones((1,), rel_root.dtype) if rel_root_valid is None
                           else _one_value("rel_root_valid", rel_root_valid))
-        root_depth = (ops.divide_exact(rel_root, self.root_depth_bound) + 0.5) * self.heatmap_size_root
+        root_depth = ops.depth_to_bins(rel_root, self.root_depth_bound, self.heatmap_size_root)
         in_range = (root_depth >= 0) & (root_depth <= self.heatmap_size_root)
         root_depth_weight = root_valid * in_range.astype(root_valid.dtype)
 
@@ -283,15 +283,12 @@ class Hand3DHeatmap(Codec):
             depth, root_size = self.depth_size, self.root_heatmap_size
         else:
             depth, root_size = self.heatmap_size[2], self.heatmap_size_root
-        dt = locations.dtype
-        z = (ops.divide_exact(locations[..., 2], jnp.asarray(depth, dt)) - 0.5) * jnp.asarray(
-            self.heatmap3d_depth_bound, dt)
+        z = ops.bins_to_depth(locations[..., 2], self.heatmap3d_depth_bound, depth)
         xy = locations[..., :2] * self.scale_factor
         keypoints = jnp.concatenate([xy, z[..., None]], axis=-1)[None]
 
         root = as_float_array(root_depth, "root_depth")
-        rel_root_depth = (ops.divide_exact(root, jnp.asarray(root_size, root.dtype)) - 0.5) * jnp.asarray(
-            self.root_depth_bound, root.dtype)
+        rel_root_depth = ops.bins_to_depth(root, self.root_depth_bound, root_size)
         hand = jnp.asarray(hand_type)
         hand_type_out = (hand > 0).reshape(1, -1).astype(jnp.int32)
         return keypoints, scores[None], rel_root_depth, hand_type_out

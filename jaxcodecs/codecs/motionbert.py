@@ -28,7 +28,7 @@ _MOTIONBERT_MODES = ("train", "test")
 
 
 def _batch_column(value: Any, name: str, rows: int) -> jnp.ndarray:
-    """``(N,)`` or ``(N, 1)`` per-row values as ``(N, 1, 1)``."""
+    """``(N,)`` or ``(N, 1)`` per-row values as ``(N, 1)``."""
     arr = as_float_array(value, name)
     if arr.ndim == 1:
         arr = arr[:, None]
@@ -37,7 +37,7 @@ def _batch_column(value: Any, name: str, rows: int) -> jnp.ndarray:
             f"`{name}` must have shape (N,) or (N, 1) with N = {rows} (the encoded rows), "
             f"got shape {tuple(np.shape(value))}."
         )
-    return arr[:, :, None]
+    return arr
 
 
 @register
@@ -116,16 +116,15 @@ class MotionBERTLabel(Codec):
             weight = (target_vis > 0.5).astype(jnp.float32)
         labels = ops.normalize_image_frame(kp, camera["w"], camera["h"])
         frames = target.shape[0]
-        default_factor = jnp.full((frames,), 4.0, jnp.float32) + 0 * target[:, 0, 0]
+        default_factor = ops.constant_like(4.0, target[:, 0, 0], dtype=jnp.promote_types(target.dtype, "float32"))
         label = target
         if "f" in camera and "c" in camera:
             label, default_factor = ops.camera_to_image_with_depth(target, self.root_index, camera["f"], camera["c"])
         if self.mode == "train":
             width = jnp.asarray(camera["w"], label.dtype) / 1000.0
             height = jnp.asarray(camera["h"], label.dtype) / 1000.0
-            label = ops.normalize_image_frame(label, width, height)
-            label = label.at[..., 2].set(label[..., 2] / width * 2)
-        label = label - label[..., self.root_index : self.root_index + 1, :]
+            label = ops.normalize_image_frame_with_depth(label, width, height)
+        label, _ = ops.root_relative(label, (self.root_index,))
         used = default_factor.reshape(frames, 1)
         if factor is not None:
             given = as_float_array(factor, "factor")
@@ -139,7 +138,7 @@ class MotionBERTLabel(Codec):
         if self.mode == "test":
             label = label * used[..., None].astype(label.dtype)
         if self.concat_vis:
-            labels = jnp.concatenate([labels, vis[..., None].astype(labels.dtype)], axis=-1)
+            labels = ops.append_visibility(labels, vis)
         return {
             "keypoint_labels": labels,
             "keypoint_labels_visible": vis,
@@ -165,12 +164,10 @@ class MotionBERTLabel(Codec):
                 raise ValueError(
                     f"`w` and `h` must have the same shape (N,) or (N, 1), got {np.shape(w)} and {np.shape(h)}."
                 )
-            width = _batch_column(w, "w", rows).astype(keypoints.dtype)
-            height = _batch_column(h, "h", rows).astype(keypoints.dtype)
-            shift = jnp.concatenate([width * 0 + 1, height / width], axis=-1)
-            keypoints = keypoints.at[..., :2].set((keypoints[..., :2] + shift) * width / 2)
-            keypoints = keypoints.at[..., 2:].multiply(width / 2)
+            width = _batch_column(w, "w", rows)
+            height = _batch_column(h, "h", rows)
+            keypoints = ops.denormalize_image_frame_with_depth(keypoints, width, height)
         if factor is not None and np.size(factor) > 0:
-            keypoints = keypoints * _batch_column(factor, "factor", rows).astype(keypoints.dtype)
-        keypoints = keypoints - keypoints[..., self.root_index : self.root_index + 1, :]
+            keypoints = keypoints * _batch_column(factor, "factor", rows)[..., None].astype(keypoints.dtype)
+        keypoints, _ = ops.root_relative(keypoints, (self.root_index,))
         return keypoints / 1000.0, scores

@@ -112,7 +112,7 @@ class IntegralRegressionLabel(Codec):
     @property
     def scale_factor(self) -> np.ndarray:
         """``input_size / heatmap_size`` per axis, float32 ``(2,)``."""
-        return (np.array(self.input_size) / np.array(self.heatmap_size)).astype(np.float32)
+        return ops.input_to_map_scale(self.input_size, self.heatmap_size)
 
     def encode(self, keypoints, keypoints_visible=None) -> dict[str, jnp.ndarray]:
         """Encodes ``keypoints (1, K, D)`` into ``keypoint_labels (1, K, 2)``,
@@ -166,11 +166,6 @@ class IntegralRegressionLabel(Codec):
         check_shape(hm, (None,) * (hm.ndim - 2) + (height, width), "heatmaps", expected)
         if hm.ndim == 3:
             hm = hm[None]
-        if method == "ipr":
-            coords = ops.integral(hm)
-        elif method == "dsnt":
-            coords = ops.dsnt(hm)
-        else:
-            coords = ops.soft_argmax(hm, beta)
+        coords = ops.soft_decode(hm, method=method, beta=beta)
         keypoints = coords * jnp.asarray(self.scale_factor, coords.dtype)
         return keypoints, jnp.max(hm, axis=(-2, -1))

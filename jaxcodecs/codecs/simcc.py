@@ -165,9 +165,11 @@ class SimCCLabel(Codec):
 
     def _visibility(self, sx: jnp.ndarray, sy: jnp.ndarray) -> jnp.ndarray:
         sigma_x, sigma_y = _per_axis(self.sigma, "sigma")
-        px = ops.spatial_softmax(sx, self.decode_beta * jnp.asarray(sigma_x, jnp.float32), ndim=1)
-        py = ops.spatial_softmax(sy, self.decode_beta * jnp.asarray(sigma_y, jnp.float32), ndim=1)
-        return jnp.minimum(jnp.max(px, axis=-1), jnp.max(py, axis=-1))
+        return ops.simcc_visibility(
+            sx, sy,
+            self.decode_beta * jnp.asarray(sigma_x, jnp.float32),
+            self.decode_beta * jnp.asarray(sigma_y, jnp.float32),
+        )
 
     def _finish(self, keypoints, scores, visibility_x, visibility_y):
         keypoints = ops.divide_exact(keypoints, self.simcc_split_ratio)
@@ -237,16 +239,11 @@ class SimCCLabel(Codec):
             raise ValueError(f"SimCCLabel.decode_soft: `method` must be one of {_SOFT_METHODS}, got {method!r}.")
         sx, sy = self._decode_inputs(simcc_x, simcc_y)
         _, scores = ops.simcc_argmax(sx, sy)
-        if method == "soft_argmax":
-            if beta is None:
-                sigma_x, sigma_y = _per_axis(self.sigma, "sigma")
-                beta = (self.decode_beta * sigma_x, self.decode_beta * sigma_y)
-            beta_x, beta_y = _per_axis(beta, "beta")
-            x = ops.soft_argmax(sx, beta_x, ndim=1)
-            y = ops.soft_argmax(sy, beta_y, ndim=1)
-        elif method == "ipr":
-            x, y = ops.integral(sx, ndim=1), ops.integral(sy, ndim=1)
-        else:
-            x, y = ops.dsnt(sx, ndim=1), ops.dsnt(sy, ndim=1)
+        if beta is None:
+            sigma_x, sigma_y = _per_axis(self.sigma, "sigma")
+            beta = (self.decode_beta * sigma_x, self.decode_beta * sigma_y)
+        beta_x, beta_y = _per_axis(beta, "beta")
+        x = ops.soft_decode(sx, method=method, beta=beta_x, ndim=1)
+        y = ops.soft_decode(sy, method=method, beta=beta_y, ndim=1)
         locations = jnp.concatenate([x, y], axis=-1).astype(jnp.result_type(sx.dtype, jnp.float32))
         return self._finish(locations, scores, sx, sy)

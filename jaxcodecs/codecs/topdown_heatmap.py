@@ -49,10 +49,6 @@ class _TopDownHeatmap(Codec):
     field_mapping_table = _HEATMAP_FIELDS
     decode_input_keys = ("heatmaps",)
 
-    @property
-    def _hw(self) -> tuple[int, int]:
-        return self.heatmap_size[1], self.heatmap_size[0]
-
     def _inputs(self, keypoints, keypoints_visible):
         return instance_inputs(type(self).__name__, keypoints, keypoints_visible, single_instance=True)
 
@@ -92,7 +88,7 @@ class MSRAHeatmap(_TopDownHeatmap):
     @property
     def scale_factor(self) -> np.ndarray:
         """``input_size / heatmap_size`` per axis, float32 ``(2,)``."""
-        return (np.array(self.input_size) / np.array(self.heatmap_size)).astype(np.float32)
+        return ops.input_to_map_scale(self.input_size, self.heatmap_size)
 
     def encode(self, keypoints, keypoints_visible=None) -> dict[str, jnp.ndarray]:
         """Encodes ``keypoints (1, K, D)`` into ``heatmaps (K, H, W)`` and
@@ -160,7 +156,7 @@ class UDPHeatmap(_TopDownHeatmap):
     @property
     def scale_factor(self) -> np.ndarray:
         """``(input_size - 1) / (heatmap_size - 1)`` per axis, float32 ``(2,)``."""
-        return ((np.array(self.input_size) - 1) / (np.array(self.heatmap_size) - 1)).astype(np.float32)
+        return ops.input_to_map_scale(self.input_size, self.heatmap_size, convention="udp")
 
     def encode(self, keypoints, keypoints_visible=None) -> dict[str, jnp.ndarray]:
         """Encodes ``keypoints (1, K, D)`` into ``heatmaps`` ``(K, H, W)``
@@ -189,30 +185,13 @@ class UDPHeatmap(_TopDownHeatmap):
             )
         else:
             maps = heatmap_input(name, "encoded", encoded, self.heatmap_size, channels_multiple=3)
-            keypoints, scores = self._decode_combined(maps)
-        if self.mmpose_compat:
-            width, height = self.heatmap_size
-            scale = np.array(self.input_size, np.float32) / np.array([width - 1, height - 1], np.float32)
-        else:
-            scale = self.scale_factor
+            locations, scores = ops.decode_udp_offset_maps(
+                maps, self.radius_factor, 2 * self.blur_kernel_size + 1
+            )
+            keypoints = locations[None]
+        convention = "udp_mmpose" if self.mmpose_compat else "udp"
+        scale = ops.input_to_map_scale(self.input_size, self.heatmap_size, convention=convention)
         return keypoints * scale, scores[None]
-
-    def _decode_combined(self, maps: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
-        num_keypoints = maps.shape[0] // 3
-        height, width = self._hw
-        maps = maps.reshape(num_keypoints, 3, height, width)
-        # Only the class maps are smoothed; offsets are read as predicted.
-        classes = ops.gaussian_blur(maps[:, 0], 2 * self.blur_kernel_size + 1)
-        offsets = maps[:, 1:]
-        locations, scores = ops.heatmap_argmax(classes)
-        radius = jnp.asarray(self.radius_factor, maps.dtype) * max(width, height)
-        has_peak = scores > 0
-        x = jnp.clip(locations[:, 0].astype(jnp.int32), 0, width - 1)
-        y = jnp.clip(locations[:, 1].astype(jnp.int32), 0, height - 1)
-        channel = jnp.arange(num_keypoints)
-        shift = jnp.stack([offsets[channel, 0, y, x], offsets[channel, 1, y, x]], axis=-1) * radius
-        keypoints = locations + jnp.where(has_peak[:, None], shift, 0)
-        return keypoints[None], scores
 
 
 @register
@@ -241,33 +220,16 @@ class MegviiHeatmap(_TopDownHeatmap):
     @property
     def scale_factor(self) -> np.ndarray:
         """``input_size / heatmap_size`` per axis, float32 ``(2,)``."""
-        return (np.array(self.input_size) / np.array(self.heatmap_size)).astype(np.float32)
+        return ops.input_to_map_scale(self.input_size, self.heatmap_size)
 
     def encode(self, keypoints, keypoints_visible=None) -> dict[str, jnp.ndarray]:
         """Encodes ``keypoints (1, K, D)`` into ``heatmaps (K, H, W)`` and
         ``keypoint_weights (1, K)``. A missing visibility means all visible."""
         kp, vis = self._inputs(keypoints, keypoints_visible)
-        height, width = self._hw
-        scaled = ops.divide_exact(kp[0, :, :2], self.scale_factor)
-        pixel = jnp.trunc(scaled) if self.mmpose_compat else jnp.floor(scaled)
-        px, py = pixel[:, 0], pixel[:, 1]
-        candidate = vis[0] >= 0.5
-        inside = (px >= 0) & (px < width) & (py >= 0) & (py < height)
-        # A blurred impulse is the outer product of two blurred 1-D impulses.
-        # One-hots by comparison (not by indexing an identity matrix) keep
-        # the computation free of gathers, so it shards on any mesh.
-        onehot_x = (jnp.arange(width, dtype=kp.dtype) == px[:, None]).astype(kp.dtype)
-        onehot_y = (jnp.arange(height, dtype=kp.dtype) == py[:, None]).astype(kp.dtype)
-        prof_x = ops.gaussian_blur1d(onehot_x, self.kernel_size)
-        prof_y = ops.gaussian_blur1d(onehot_y, self.kernel_size)
-        peak_x = jnp.sum(prof_x * onehot_x, axis=-1, keepdims=True)
-        peak_y = jnp.sum(prof_y * onehot_y, axis=-1, keepdims=True)
-        prof_x = prof_x / jnp.where(peak_x > 0, peak_x, jnp.ones_like(peak_x))
-        prof_y = prof_y / jnp.where(peak_y > 0, peak_y, jnp.ones_like(peak_y))
-        maps = 255.0 * prof_y[:, :, None] * prof_x[:, None, :]
-        paint = candidate & inside
-        heatmaps = jnp.where(paint[:, None, None], maps, 0).astype(self.dtype)
-        weights = jnp.where(candidate & ~inside, jnp.zeros_like(vis[0]), vis[0])[None]
+        heatmaps, weights = ops.render_megvii_heatmaps(
+            kp, vis, self.scale_factor, self.heatmap_size, self.kernel_size,
+            mmpose_compat=self.mmpose_compat, dtype=self.dtype,
+        )
         return {"heatmaps": heatmaps, "keypoint_weights": weights}
 
     def decode(self, encoded) -> tuple[jnp.ndarray, jnp.ndarray]:

@@ -11,30 +11,36 @@ from jaxcodecs.ops.filters import (
     gaussian_blur_rescaled,
     opencv_gaussian_kernel1d,
 )
-from jaxcodecs.ops.coords import decode_regression_labels, encode_regression_labels
+from jaxcodecs.ops.coords import decode_regression_labels, encode_regression_labels, input_to_map_scale
 from jaxcodecs.ops.heatmap import (
     normalize_heatmaps,
+    render_megvii_heatmaps,
     render_msra_heatmaps,
     render_gaussian_heatmaps,
     render_udp_gaussian_heatmaps,
-    render_udp_offset_maps,
     render_unbiased_gaussian_heatmaps,
 )
-from jaxcodecs.ops.heatmap3d import heatmap_argmax_3d, render_gaussian_heatmaps_3d
+from jaxcodecs.ops.heatmap3d import bins_to_depth, depth_to_bins, heatmap_argmax_3d, render_gaussian_heatmaps_3d
 from jaxcodecs.ops.maxima import heatmap_argmax
 from jaxcodecs.ops.normalize import (
+    add_root,
+    append_visibility,
     camera_to_image,
     camera_to_image_with_depth,
+    denormalize_image_frame_with_depth,
     destandardize,
+    frames_as_columns,
     insert_joint,
     normalize_camera,
     normalize_image_frame,
+    normalize_image_frame_with_depth,
     normalize_screen_coordinates,
     remove_joint,
     root_relative,
     standardize,
 )
-from jaxcodecs.ops.numerics import divide_exact
+from jaxcodecs.ops.numerics import constant_like, divide_exact
+from jaxcodecs.ops.offsets import decode_udp_offset_maps, render_udp_offset_maps
 from jaxcodecs.ops.refine import (
     modulate_simcc_dark,
     refine_keypoints_dark,
@@ -48,6 +54,7 @@ from jaxcodecs.ops.simcc import (
     render_simcc_standard_labels,
     simcc_argmax,
     simcc_label_lengths,
+    simcc_visibility,
 )
 from jaxcodecs.ops.soft import (
     dsnt,
@@ -55,13 +62,16 @@ from jaxcodecs.ops.soft import (
     integral,
     simcc_soft_decode,
     soft_argmax,
+    soft_decode,
     spatial_softmax,
 )
 
 __all__ = [
+    "input_to_map_scale",
     "decode_regression_labels",
     "encode_regression_labels",
     "normalize_heatmaps",
+    "render_megvii_heatmaps",
     "render_msra_heatmaps",
     "gaussian_blur",
     "gaussian_blur1d",
@@ -71,10 +81,14 @@ __all__ = [
     "render_gaussian_heatmaps",
     "render_udp_gaussian_heatmaps",
     "render_udp_offset_maps",
+    "decode_udp_offset_maps",
     "render_unbiased_gaussian_heatmaps",
     "heatmap_argmax",
     "heatmap_argmax_3d",
     "render_gaussian_heatmaps_3d",
+    "depth_to_bins",
+    "bins_to_depth",
+    "constant_like",
     "divide_exact",
     "refine_keypoints_dark",
     "refine_keypoints_dark_udp",
@@ -86,19 +100,26 @@ __all__ = [
     "render_simcc_standard_labels",
     "simcc_argmax",
     "simcc_label_lengths",
+    "simcc_visibility",
     "dsnt",
     "dsnt_variance_regularizer",
     "integral",
     "simcc_soft_decode",
     "soft_argmax",
+    "soft_decode",
     "spatial_softmax",
+    "add_root",
+    "append_visibility",
     "camera_to_image",
     "camera_to_image_with_depth",
+    "denormalize_image_frame_with_depth",
     "destandardize",
+    "frames_as_columns",
     "insert_joint",
     "normalize_camera",
     "normalize_screen_coordinates",
     "normalize_image_frame",
+    "normalize_image_frame_with_depth",
     "remove_joint",
     "root_relative",
     "standardize",

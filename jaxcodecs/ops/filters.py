@@ -21,6 +21,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from jaxcodecs.ops.validation import check_min_rank
+
 __all__ = [
     "opencv_gaussian_kernel1d",
     "gaussian_blur",
@@ -117,8 +119,7 @@ def gaussian_blur(x: jnp.ndarray, ksize: int, *, border: str = "reflect101") -> 
     """
     _check_ksize(ksize)
     x = jnp.asarray(x)
-    if x.ndim < 2:
-        raise ValueError(f"`x` must have shape (..., H, W), got shape {x.shape}.")
+    check_min_rank(x, 2, "x", "(..., H, W)")
     # The barriers keep XLA from fusing the row pass into every tap of the
     # column pass (recomputing it k times) and from recomputing the whole blur
     # in each consumer (e.g. a max and a rescale); measured 1.4x faster on CPU.
@@ -130,8 +131,7 @@ def gaussian_blur1d(x: jnp.ndarray, ksize: int, *, border: str = "reflect101") -
     """The 1-D OpenCV Gaussian kernel applied along the last axis of ``x (..., L)``."""
     _check_ksize(ksize)
     x = jnp.asarray(x)
-    if x.ndim < 1:
-        raise ValueError(f"`x` must have shape (..., L), got shape {x.shape}.")
+    check_min_rank(x, 1, "x", "(..., L)")
     return _blur_axis(x, ksize, x.ndim - 1, border)
 
 

@@ -1,4 +1,4 @@
-"""Rendering of keypoint targets: Gaussian heatmaps and UDP offset maps.
+"""Rendering of heatmap targets: Gaussian heatmaps and blurred impulses.
 
 Shapes: keypoints ``(N, K, 2)`` in *heatmap* pixels (x right, y down, a pixel's
 centre at its integer coordinate), visibility ``(N, K)``, heatmaps
@@ -23,7 +23,15 @@ from typing import Any
 
 import jax.numpy as jnp
 
+from jaxcodecs.ops.filters import gaussian_blur1d
 from jaxcodecs.ops.numerics import divide_exact
+from jaxcodecs.ops.validation import (
+    as_float_array,
+    as_parameter,
+    check_axis_size,
+    check_rank,
+    check_same_leading,
+)
 
 __all__ = [
     "render_msra_heatmaps",
@@ -31,20 +39,38 @@ __all__ = [
     "render_gaussian_heatmaps",
     "render_unbiased_gaussian_heatmaps",
     "render_udp_gaussian_heatmaps",
-    "render_udp_offset_maps",
+    "render_megvii_heatmaps",
 ]
 
 
-def _sigma_per_instance(sigma: Any, num_instances: int, dtype) -> jnp.ndarray:
-    """``sigma`` as an ``(N, 1)`` array (scalar or one value per instance)."""
-    sigma = jnp.asarray(sigma, dtype)
-    if sigma.ndim == 0:
-        return jnp.broadcast_to(sigma, (num_instances, 1))
-    if sigma.shape == (num_instances,):
-        return sigma[:, None]
-    raise ValueError(
-        f"`sigma` must be a scalar or have shape (N,) = ({num_instances},), got shape {sigma.shape}."
-    )
+def gaussian_profile(
+    centre: jnp.ndarray, sigma: jnp.ndarray, size: int, nearest: jnp.ndarray | None = None
+) -> jnp.ndarray:
+    """``exp(-(i - centre)^2 / (2 sigma^2))`` for ``i`` in ``[0, size)``.
+
+    The 1-D factor of every separable Gaussian target here and in
+    :mod:`~jaxcodecs.ops.heatmap3d`.
+
+    Args:
+      centre: ``(N, K)`` in pixels; sigma: ``(N, 1)``.
+      size: number of samples along the axis.
+      nearest: ``(N, K)``, the pixel of a vanishing Gaussian (default
+        ``floor(centre + 0.5)``).
+
+    Returns:
+      ``(N, K, size)``. With ``sigma == 0`` the profile is a unit impulse at
+      ``nearest`` (the limit of a vanishing Gaussian), never NaN.
+    """
+    grid = jnp.arange(size, dtype=centre.dtype)
+    d2 = (grid - centre[..., None]) ** 2
+    two_s2 = (2.0 * sigma * sigma)[..., None]
+    positive = two_s2 > 0
+    safe_two_s2 = jnp.where(positive, two_s2, jnp.ones_like(two_s2))
+    gauss = jnp.exp(-d2 / safe_two_s2)
+    if nearest is None:
+        nearest = jnp.floor(centre + 0.5)
+    impulse = (grid == nearest[..., None]).astype(centre.dtype)
+    return jnp.where(positive, gauss, impulse)
 
 
 def _axis_profile(
@@ -54,27 +80,11 @@ def _axis_profile(
     size: int,
     sigma: jnp.ndarray,
 ) -> jnp.ndarray:
-    """``exp(-(i - centre)^2 / (2 sigma^2))`` for ``i`` in ``[lo, hi)``, else 0.
-
-    Args:
-      centre, lo, hi: ``(N, K)`` (``lo``/``hi`` ``None`` for no window).
-      size: number of samples along the axis.
-      sigma: ``(N, 1)``.
-
-    Returns:
-      ``(N, K, size)``. With ``sigma == 0`` the profile is a unit impulse at
-      the pixel nearest the centre (the limit of a vanishing Gaussian), never
-      NaN.
-    """
-    grid = jnp.arange(size, dtype=centre.dtype)
-    d2 = (grid - centre[..., None]) ** 2
-    two_s2 = (2.0 * sigma * sigma)[..., None]
-    positive = two_s2 > 0
-    safe_two_s2 = jnp.where(positive, two_s2, jnp.ones_like(two_s2))
-    gauss = jnp.exp(-d2 / safe_two_s2)
-    impulse = (grid == jnp.floor(centre[..., None] + 0.5)).astype(centre.dtype)
-    values = jnp.where(positive, gauss, impulse)
+    """:func:`gaussian_profile` on ``[lo, hi)`` (``lo``, ``hi`` ``(N, K)``,
+    ``None`` for no window), 0 elsewhere; ``(N, K, size)``."""
+    values = gaussian_profile(centre, sigma, size)
     if lo is not None:
+        grid = jnp.arange(size, dtype=centre.dtype)
         inside = (grid >= lo[..., None]) & (grid < hi[..., None])
         values = jnp.where(inside, values, jnp.zeros_like(values))
     return values
@@ -101,21 +111,19 @@ def _weights(visible: jnp.ndarray, drop: jnp.ndarray) -> jnp.ndarray:
     return jnp.where(drop, jnp.zeros_like(visible), visible)
 
 
-def _prepare(keypoints, keypoints_visible, sigma):
-    keypoints = jnp.asarray(keypoints)
-    if not jnp.issubdtype(keypoints.dtype, jnp.floating):
-        keypoints = keypoints.astype(jnp.float32)
-    visible = jnp.asarray(keypoints_visible)
-    if not jnp.issubdtype(visible.dtype, jnp.floating):
-        visible = visible.astype(jnp.float32)
-    if keypoints.ndim != 3 or keypoints.shape[-1] < 2:
-        raise ValueError(f"`keypoints` must have shape (N, K, 2), got shape {keypoints.shape}.")
-    if visible.shape != keypoints.shape[:2]:
-        raise ValueError(
-            f"`keypoints_visible` must have shape (N, K) = {keypoints.shape[:2]}, got {visible.shape}."
-        )
-    sig = _sigma_per_instance(sigma, keypoints.shape[0], keypoints.dtype)
-    return keypoints[..., :2], visible, sig
+def renderer_inputs(keypoints, keypoints_visible, sigma):
+    """Validated ``keypoints (N, K, 2)``, visibility ``(N, K)`` and ``sigma``
+    as an ``(N, 1)`` column (a scalar or one value per instance): the input
+    rules of every 2-D renderer (also those of :mod:`~jaxcodecs.ops.offsets`)."""
+    keypoints = as_float_array(keypoints, "keypoints")
+    visible = as_float_array(keypoints_visible, "keypoints_visible")
+    check_rank(keypoints, 3, "keypoints", "(N, K, 2)")
+    check_axis_size(keypoints, -1, "keypoints", "(N, K, 2)", at_least=2)
+    check_rank(visible, 2, "keypoints_visible", "(N, K)")
+    check_same_leading(keypoints, "keypoints", visible, "keypoints_visible", 2, "(N, K)")
+    num_instances = keypoints.shape[0]
+    sig = as_parameter(sigma, "sigma", (num_instances,), dtype=keypoints.dtype, expected="(N,)")
+    return keypoints[..., :2], visible, sig[:, None]
 
 
 def _windows(kp: jnp.ndarray, radius: jnp.ndarray, size: int, mmpose_compat: bool):
@@ -174,7 +182,7 @@ def render_gaussian_heatmaps(
       0 for visible keypoints whose window lies off the map).
     """
     width, height = heatmap_size
-    kp, visible, sig = _prepare(keypoints, keypoints_visible, sigma)
+    kp, visible, sig = renderer_inputs(keypoints, keypoints_visible, sigma)
     radius = 3.0 * sig
     _, lo_x, hi_x, peak_x, out_x = _windows(kp[..., 0], radius, width, mmpose_compat)
     _, lo_y, hi_y, peak_y, out_y = _windows(kp[..., 1], radius, height, mmpose_compat)
@@ -213,7 +221,7 @@ def render_unbiased_gaussian_heatmaps(
       w.r.t. ``keypoints`` and ``sigma``.
     """
     width, height = heatmap_size
-    kp, visible, sig = _prepare(keypoints, keypoints_visible, sigma)
+    kp, visible, sig = renderer_inputs(keypoints, keypoints_visible, sigma)
     radius = 3.0 * sig
     x, y = kp[..., 0], kp[..., 1]
     outside = (x - radius >= width) | (y - radius >= height) | (x + radius + 1 < 0) | (y + radius + 1 < 0)
@@ -253,7 +261,7 @@ def render_udp_gaussian_heatmaps(
       w.r.t. ``keypoints`` and ``sigma`` (inside the window).
     """
     width, height = heatmap_size
-    kp, visible, sig = _prepare(keypoints, keypoints_visible, sigma)
+    kp, visible, sig = renderer_inputs(keypoints, keypoints_visible, sigma)
     radius = 3.0 * sig
     mu_x, lo_x, hi_x, peak_x, out_x = _windows(kp[..., 0], radius, width, mmpose_compat)
     mu_y, lo_y, hi_y, peak_y, out_y = _windows(kp[..., 1], radius, height, mmpose_compat)
@@ -267,57 +275,6 @@ def render_udp_gaussian_heatmaps(
     outside = out_x | out_y
     heatmaps = _combine(prof_x, prof_y, candidate & ~outside, dtype)
     return heatmaps, _weights(visible, candidate & outside)
-
-
-def render_udp_offset_maps(
-    keypoints: jnp.ndarray,
-    keypoints_visible: jnp.ndarray,
-    heatmap_size: tuple[int, int],
-    radius_factor: Any,
-    *,
-    dtype=jnp.float32,
-) -> tuple[jnp.ndarray, jnp.ndarray]:
-    """UDP "combined" targets: a disk class map plus x / y offset maps.
-
-    With ``radius = radius_factor * max(W, H)``, each visible keypoint gets
-    ``x_off = (kp_x - x) / radius``, ``y_off = (kp_y - y) / radius`` on the
-    whole grid and a class map equal to 1 where ``x_off^2 + y_off^2 <= 1``.
-    Several instances overwrite each other (the last visible one wins), as in
-    UDP. Invisible keypoints leave zeros; weights are never zeroed.
-
-    Args:
-      keypoints: ``(N, K, 2)`` in heatmap pixels.
-      keypoints_visible: ``(N, K)``.
-      heatmap_size: ``(W, H)``.
-      radius_factor: the disk radius as a fraction of ``max(W, H)``.
-      dtype: dtype of the maps.
-
-    Returns:
-      ``heatmaps (3K, H, W)`` with channels ``(class, x_off, y_off)`` per
-      keypoint, and ``keypoint_weights (N, K)`` (the visibility).
-    """
-    width, height = heatmap_size
-    kp, visible, _ = _prepare(keypoints, keypoints_visible, 0.0)
-    num_instances, num_keypoints = visible.shape
-    radius = jnp.asarray(radius_factor, kp.dtype) * max(width, height)
-    candidate = visible >= 0.5
-    # Index of the last visible instance per keypoint (later instances overwrite).
-    order = jnp.arange(1, num_instances + 1)[:, None]
-    last = jnp.argmax(jnp.where(candidate, order, 0), axis=0)
-    any_visible = jnp.any(candidate, axis=0)
-    chosen = jnp.take_along_axis(kp, last[None, :, None], axis=0)[0]  # (K, 2)
-    # Offsets are separable: one row (W,) and one column (H,) per keypoint,
-    # broadcast only when the output is written.
-    x_off = ((chosen[:, 0, None] - jnp.arange(width, dtype=kp.dtype)) / radius)[:, None, :]
-    y_off = ((chosen[:, 1, None] - jnp.arange(height, dtype=kp.dtype)) / radius)[:, :, None]
-    cls = (x_off**2 + y_off**2 <= 1.0).astype(kp.dtype)
-    shape = (num_keypoints, height, width)
-    maps = jnp.stack(
-        [cls, jnp.broadcast_to(x_off, shape), jnp.broadcast_to(y_off, shape)], axis=1
-    )  # (K, 3, H, W)
-    maps = jnp.where(any_visible[:, None, None, None], maps, jnp.zeros_like(maps))
-    heatmaps = maps.reshape(num_keypoints * 3, height, width).astype(dtype)
-    return heatmaps, visible
 
 
 def render_msra_heatmaps(
@@ -357,6 +314,65 @@ def render_msra_heatmaps(
     return render_gaussian_heatmaps(
         kp, keypoints_visible, heatmap_size, sigma, mmpose_compat=mmpose_compat, dtype=dtype
     )
+
+
+def render_megvii_heatmaps(
+    keypoints: jnp.ndarray,
+    keypoints_visible: jnp.ndarray,
+    scale_factor: Any,
+    heatmap_size: tuple[int, int],
+    kernel_size: int,
+    *,
+    mmpose_compat: bool = True,
+    dtype=jnp.float32,
+) -> tuple[jnp.ndarray, jnp.ndarray]:
+    """Blurred-impulse heatmaps of MSPN and RSN.
+
+    Li et al., "Rethinking on Multi-Stage Networks for Human Pose Estimation"
+    (2019) and Cai et al., "Learning Delicate Local Representations for
+    Multi-Person Pose Estimation" (ECCV 2020): each visible keypoint
+    (``visible >= 0.5``) lands on the heatmap pixel ``kp / scale_factor``
+    rounded down (a true division), where an impulse is blurred with
+    OpenCV's ``kernel_size`` Gaussian (reflect-101 border) and scaled to 255
+    at that pixel.
+    Instances are max-combined.
+
+    Args:
+      keypoints: ``(N, K, D)`` in input pixels (the first two coordinates
+        are used).
+      keypoints_visible: ``(N, K)``.
+      scale_factor: ``(2,)`` input pixels per heatmap pixel
+        (:func:`~jaxcodecs.ops.input_to_map_scale`, ``"msra"``).
+      heatmap_size: ``(W, H)``.
+      kernel_size: odd blur size (OpenCV's fixed tables up to 9).
+      mmpose_compat: ``True`` truncates toward zero as MMPose does (so
+        ``-0.9`` lands on pixel 0); ``False`` floors.
+      dtype: dtype of the heatmaps.
+
+    Returns:
+      ``heatmaps (K, H, W)`` and ``keypoint_weights (N, K)`` (the
+      visibility, 0 for a visible keypoint whose pixel lies off the map).
+      Piecewise constant in the keypoints (no useful gradient).
+    """
+    width, height = heatmap_size
+    kp, visible, _ = renderer_inputs(keypoints, keypoints_visible, 0.0)
+    scaled = divide_exact(kp, scale_factor)
+    pixel = jnp.trunc(scaled) if mmpose_compat else jnp.floor(scaled)
+    px, py = pixel[..., 0], pixel[..., 1]
+    candidate = visible >= 0.5
+    inside = (px >= 0) & (px < width) & (py >= 0) & (py < height)
+    # A blurred impulse is the outer product of two blurred 1-D impulses.
+    # One-hots by comparison (not by indexing an identity matrix) keep the
+    # computation free of gathers, so it shards on any mesh.
+    profiles = []
+    for position, size in ((px, width), (py, height)):
+        onehot = (jnp.arange(size, dtype=kp.dtype) == position[..., None]).astype(kp.dtype)
+        blurred = gaussian_blur1d(onehot, kernel_size)
+        peak = jnp.sum(blurred * onehot, axis=-1, keepdims=True)
+        profiles.append(blurred / jnp.where(peak > 0, peak, jnp.ones_like(peak)))
+    prof_x, prof_y = profiles
+    heatmaps = _combine(prof_x, 255.0 * prof_y, candidate & inside, dtype)
+    return heatmaps, _weights(visible, candidate & ~inside)
 
 
 def normalize_heatmaps(heatmaps: jnp.ndarray, eps: float = 1e-24) -> jnp.ndarray:

@@ -29,11 +29,56 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxcodecs.ops.heatmap import gaussian_profile
 from jaxcodecs.ops.maxima import heatmap_argmax
 from jaxcodecs.ops.numerics import divide_exact
-from jaxcodecs.ops.validation import as_float_array
+from jaxcodecs.ops.validation import (
+    as_float_array,
+    as_parameter,
+    check_axis_size,
+    check_min_rank,
+    check_rank,
+    check_same_leading,
+    check_shape,
+)
 
-__all__ = ["render_gaussian_heatmaps_3d", "heatmap_argmax_3d"]
+__all__ = ["depth_to_bins", "bins_to_depth", "render_gaussian_heatmaps_3d", "heatmap_argmax_3d"]
+
+
+def depth_to_bins(depth: Any, depth_bound: Any, num_bins: int) -> jnp.ndarray:
+    """Depth to (continuous) bin coordinate, ``(z / depth_bound + 0.5) * D``.
+
+    InterNet's depth axis (Moon et al., ECCV 2020): the depths
+    ``[-depth_bound / 2, depth_bound / 2)`` span the ``D = num_bins`` bins,
+    depth 0 at the middle. Used for the volumes' z axis and the root depth.
+
+    Args:
+      depth: ``(...)`` depths (relative to the root, or the root's own).
+      depth_bound: the depth range covered by the bins (may be traced).
+      num_bins: ``D``.
+
+    Returns:
+      ``(...)`` bin coordinates, float; differentiable w.r.t. ``depth`` and
+      ``depth_bound``. The division is a true one (:func:`divide_exact`).
+    """
+    depth = as_float_array(depth, "depth")
+    return (divide_exact(depth, depth_bound) + 0.5) * jnp.asarray(num_bins, depth.dtype)
+
+
+def bins_to_depth(bins: Any, depth_bound: Any, num_bins: int) -> jnp.ndarray:
+    """Bin coordinate to depth, ``(b / D - 0.5) * depth_bound``, the inverse
+    of :func:`depth_to_bins`.
+
+    Args:
+      bins: ``(...)`` bin coordinates (e.g. the z of a volume's maximum).
+      depth_bound: the depth range covered by the bins (may be traced).
+      num_bins: ``D``.
+
+    Returns:
+      ``(...)`` depths; differentiable w.r.t. ``bins`` and ``depth_bound``.
+    """
+    bins = as_float_array(bins, "bins")
+    return (divide_exact(bins, jnp.asarray(num_bins, bins.dtype)) - 0.5) * jnp.asarray(depth_bound, bins.dtype)
 
 
 def _radius_and_last_offset(sigma: Any, num_instances: int, dtype) -> tuple[jnp.ndarray, jnp.ndarray, jnp.ndarray]:
@@ -51,26 +96,16 @@ def _radius_and_last_offset(sigma: Any, num_instances: int, dtype) -> tuple[jnp.
       ``sigma``): ``sigma`` and ``last`` in ``dtype``, ``radius`` in float32
       (MMPose's offsets are float32).
     """
-    concrete = not isinstance(sigma, jax.core.Tracer)
-    if concrete:
-        sig64 = np.asarray(sigma, np.float64)
-        shape_ok = sig64.ndim == 0 or sig64.shape == (num_instances,)
-    else:
-        shape_ok = jnp.ndim(sigma) == 0 or jnp.shape(sigma) == (num_instances,)
-    if not shape_ok:
-        raise ValueError(
-            f"`sigma` must be a scalar or have shape (N,) = ({num_instances},), "
-            f"got shape {jnp.shape(sigma)}."
-        )
-    if concrete:
-        if not np.all(sig64 >= 0):
+    sig = as_parameter(sigma, "sigma", (num_instances,), dtype=dtype, host=True, expected="(N,)")
+    if isinstance(sig, np.ndarray):
+        if not np.all(sig >= 0):
             raise ValueError(f"`sigma` must be >= 0, got {sigma!r}.")
-        sig64 = np.broadcast_to(sig64, (num_instances,))[:, None]
+        sig64 = sig[:, None]
         radius64 = 3.0 * sig64
         radius = radius64.astype(np.float32)
         last = (np.ceil(2.0 * radius64 + 1.0) - 1.0).astype(dtype)
         return sig64.astype(dtype), radius, last
-    sig = jnp.broadcast_to(jnp.asarray(sigma, dtype), (num_instances,))[:, None]
+    sig = sig[:, None]
     radius = (3.0 * sig).astype(jnp.float32)
     last = jnp.ceil(2.0 * radius.astype(dtype) + 1.0) - 1.0
     return sig, radius, last
@@ -120,19 +155,12 @@ def _exact_window(mu: jnp.ndarray, radius: jnp.ndarray, size: int) -> jnp.ndarra
 
 
 def _profile(mu: jnp.ndarray, window: jnp.ndarray, sigma: jnp.ndarray, nearest: jnp.ndarray) -> jnp.ndarray:
-    """``exp(-(X - mu)^2 / 2σ^2)`` on the window, 0 elsewhere; ``(N, K, size)``.
+    """The Gaussian profile on the window, 0 elsewhere; ``(N, K, size)``.
 
     With ``σ = 0`` the profile is a unit impulse at ``nearest`` (``(N, K)``,
     the keypoint's own voxel) instead of MMPose's 0/0 (policy 6).
     """
-    size = window.shape[-1]
-    grid = jnp.arange(size, dtype=mu.dtype)
-    two_s2 = (2.0 * sigma * sigma)[..., None]
-    positive = two_s2 > 0
-    safe = jnp.where(positive, two_s2, jnp.ones_like(two_s2))
-    gauss = jnp.exp(-((grid - mu[..., None]) ** 2) / safe)
-    impulse = (grid == nearest[..., None]).astype(mu.dtype)
-    values = jnp.where(positive, gauss, impulse)
+    values = gaussian_profile(mu, sigma, window.shape[-1], nearest)
     return jnp.where(window, values, jnp.zeros_like(values))
 
 
@@ -203,22 +231,16 @@ def render_gaussian_heatmaps_3d(
     width, height, depth = (int(v) for v in heatmap_size)
     image_w, image_h = (int(v) for v in image_size)
     kp = as_float_array(keypoints, "keypoints")
-    if kp.ndim != 3 or kp.shape[-1] != 3:
-        raise ValueError(f"`keypoints` must have shape (N, K, 3), got shape {kp.shape}.")
+    check_rank(kp, 3, "keypoints", "(N, K, 3)")
+    check_axis_size(kp, -1, "keypoints", "(N, K, 3)", sizes=3)
     visible = as_float_array(keypoints_visible, "keypoints_visible")
-    if visible.shape != kp.shape[:2]:
-        raise ValueError(
-            f"`keypoints_visible` must have shape (N, K) = {kp.shape[:2]}, got shape {visible.shape}."
-        )
+    check_rank(visible, 2, "keypoints_visible", "(N, K)")
+    check_same_leading(kp, "keypoints", visible, "keypoints_visible", 2, "(N, K)")
     num_keypoints = kp.shape[1]
     joint_weights = None
     if dataset_keypoint_weights is not None:
         joint_weights = as_float_array(dataset_keypoint_weights, "dataset_keypoint_weights")
-        if joint_weights.shape != (num_keypoints,):
-            raise ValueError(
-                f"`dataset_keypoint_weights` must have shape (K,) = ({num_keypoints},), "
-                f"got shape {joint_weights.shape}."
-            )
+        check_shape(joint_weights, (num_keypoints,), "dataset_keypoint_weights", f"(K,) = ({num_keypoints},)")
     index = None
     if joint_indices is not None:
         index = tuple(int(i) for i in np.asarray(list(joint_indices), np.int64).reshape(-1))
@@ -251,7 +273,7 @@ def _render(kp, visible, joint_weights, sig, radius, last, depth_bound, max_boun
     # Same operation order as MMPose (x * W / w), with true divisions.
     mu_x = divide_exact(kp[..., 0] * width, jnp.asarray(image_w, dt))
     mu_y = divide_exact(kp[..., 1] * height, jnp.asarray(image_h, dt))
-    mu_z = (divide_exact(kp[..., 2], jnp.asarray(depth_bound, dt)) + 0.5) * depth
+    mu_z = depth_to_bins(kp[..., 2], depth_bound, depth)
 
     if mmpose_compat:
         win_x = _mmpose_window(mu_x, radius, last, width)
@@ -302,8 +324,7 @@ def heatmap_argmax_3d(heatmaps: Any) -> tuple[jnp.ndarray, jnp.ndarray]:
       ``values (...)`` in the heatmaps' dtype.
     """
     heatmaps = jnp.asarray(heatmaps)
-    if heatmaps.ndim < 3:
-        raise ValueError(f"`heatmaps` must have shape (..., D, H, W), got shape {heatmaps.shape}.")
+    check_min_rank(heatmaps, 3, "heatmaps", "(..., D, H, W)")
     # The first depth plane that holds the maximum, then the 2-D first
     # maximum inside it: plain max-reductions and single-axis argmaxes, as
     # a flat (variadic) argmax is slow on XLA:CPU.

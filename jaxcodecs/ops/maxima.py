@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
+from jaxcodecs.ops.validation import check_min_rank
+
 __all__ = ["heatmap_argmax"]
 
 
@@ -22,8 +24,7 @@ def heatmap_argmax(heatmaps: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
       ``values (...)`` in the heatmaps' dtype.
     """
     heatmaps = jnp.asarray(heatmaps)
-    if heatmaps.ndim < 2:
-        raise ValueError(f"`heatmaps` must have shape (..., H, W), got shape {heatmaps.shape}.")
+    check_min_rank(heatmaps, 2, "heatmaps", "(..., H, W)")
     # Row maxima first, then the first row that attains the maximum, then the
     # first column in that row: the row-major first maximum, found with one
     # fast max-reduction over the map and two argmaxes over a single axis

@@ -14,16 +14,23 @@ from typing import Any, Mapping, Sequence
 
 import jax.numpy as jnp
 
+from jaxcodecs.ops.numerics import constant_like, divide_exact
+
 __all__ = [
     "root_relative",
+    "add_root",
     "remove_joint",
     "insert_joint",
+    "append_visibility",
+    "frames_as_columns",
     "standardize",
     "destandardize",
     "normalize_screen_coordinates",
     "normalize_camera",
     "camera_to_image",
     "normalize_image_frame",
+    "normalize_image_frame_with_depth",
+    "denormalize_image_frame_with_depth",
     "camera_to_image_with_depth",
 ]
 
@@ -49,6 +56,26 @@ def root_relative(
     return poses - root[..., None, :], root
 
 
+def add_root(poses: jnp.ndarray, root: Any, *, insert_index: int | None = None) -> jnp.ndarray:
+    """The inverse of :func:`root_relative` (and of :func:`remove_joint`).
+
+    Args:
+      poses: ``(..., T, K, C)`` root-relative poses.
+      root: the root, broadcastable to ``(..., T, 1, C)`` (e.g.
+        ``root_relative``'s ``(..., T, C)`` root with an axis inserted).
+      insert_index: when given (static), the root is also inserted as joint
+        ``insert_index``, undoing the removal of a single root joint.
+
+    Returns:
+      ``poses + root``, ``(..., T, K, C)`` or ``(..., T, K + 1, C)``.
+    """
+    poses = jnp.asarray(poses)
+    poses = poses + jnp.asarray(root, poses.dtype)
+    if insert_index is not None:
+        poses = insert_joint(poses, insert_index, root)
+    return poses
+
+
 def remove_joint(x: jnp.ndarray, index: int, axis: int) -> jnp.ndarray:
     """``x`` without entry ``index`` (static) along ``axis`` (a joint axis)."""
     x = jnp.asarray(x)
@@ -64,6 +91,21 @@ def insert_joint(x: jnp.ndarray, index: int, value: jnp.ndarray) -> jnp.ndarray:
     x = jnp.asarray(x)
     value = jnp.broadcast_to(jnp.asarray(value, x.dtype), x.shape[:-2] + (1, x.shape[-1]))
     return jnp.concatenate([x[..., :index, :], value, x[..., index:, :]], axis=-2)
+
+
+def append_visibility(keypoints: jnp.ndarray, visible: jnp.ndarray) -> jnp.ndarray:
+    """``keypoints (..., D)`` with the visibility ``(...)`` appended as a
+    last channel, ``(..., D + 1)``, in the keypoints' dtype."""
+    keypoints = jnp.asarray(keypoints)
+    return jnp.concatenate([keypoints, jnp.asarray(visible)[..., None].astype(keypoints.dtype)], axis=-1)
+
+
+def frames_as_columns(labels: jnp.ndarray) -> jnp.ndarray:
+    """Frames ``(T, K, D)`` as columns ``(K * D, T)``: the input layout of
+    temporal 1-D convolutions over the frames (VideoPose3D, Pavllo et al.,
+    CVPR 2019); column ``t`` holds frame ``t`` joint-major."""
+    labels = jnp.asarray(labels)
+    return jnp.transpose(labels, (1, 2, 0)).reshape(-1, labels.shape[0])
 
 
 def standardize(x: jnp.ndarray, mean: Any, std: Any) -> jnp.ndarray:
@@ -128,25 +170,67 @@ def camera_to_image(points: jnp.ndarray, f: Any, c: Any) -> jnp.ndarray:
     return points[..., :2] / points[..., 2:3] * f + c
 
 
+def _image_frame(width: Any, height: Any, dtype) -> tuple[jnp.ndarray, jnp.ndarray]:
+    """Width with a trailing unit axis, and MotionBERT's shift ``(1, h / w)``
+    ``(..., 2)``, both broadcastable against points ``(..., C)``."""
+    width = jnp.asarray(width, dtype)[..., None]
+    height = jnp.asarray(height, dtype)[..., None]
+    # Derived from w rather than a constant: under a sharded batch of image
+    # sizes the shift keeps their sharding.
+    shift = jnp.concatenate([constant_like(1.0, width, dtype=dtype), height / width], axis=-1)
+    return width, shift
+
+
 def normalize_image_frame(points: jnp.ndarray, width: Any, height: Any) -> jnp.ndarray:
     """MotionBERT's image frame (Zhu et al. 2023): ``x, y`` of ``points
     (..., C)`` become ``(x, y) / w * 2 - (1, h / w)`` (x in ``[-1, 1]``,
     aspect kept); further channels (depth, scores) are returned untouched.
 
     The same frame as :func:`normalize_screen_coordinates`, written as
-    MotionBERT writes it, so that float32 rounding matches its targets.
+    MotionBERT writes it, with a true division (:func:`divide_exact`), so
+    that float32 rounding matches its targets, jitted or not.
 
     Args:
       points: ``(..., C)`` with ``C >= 2``, image pixels in x, y.
-      width, height: image size (numbers or traced scalars).
+      width, height: image size: numbers, traced scalars or arrays
+        broadcastable to ``points.shape[:-1]`` (e.g. ``(N, 1)``, one size
+        per row).
     """
     points = jnp.asarray(points)
-    width = jnp.asarray(width, points.dtype)
-    height = jnp.asarray(height, points.dtype)
-    # Derived from w rather than a constant: under a sharded batch of image
-    # sizes the shift keeps their sharding.
-    shift = jnp.stack([width * 0 + 1, height / width])
-    return points.at[..., :2].set(points[..., :2] / width * 2 - shift)
+    width, shift = _image_frame(width, height, points.dtype)
+    return points.at[..., :2].set(divide_exact(points[..., :2], width) * 2 - shift)
+
+
+def normalize_image_frame_with_depth(points: jnp.ndarray, width: Any, height: Any) -> jnp.ndarray:
+    """MotionBERT's 3-D label frame: :func:`normalize_image_frame` for
+    ``x, y`` and the depth (channel 2) scaled alike, ``z / w * 2``.
+
+    Zhu et al., "MotionBERT: A Unified Perspective on Learning Human Motion
+    Representations" (ICCV 2023) train on image-frame poses whose depth is
+    scaled like x (MotionBERTLabel passes ``w / 1000, h / 1000`` for its
+    training labels).
+
+    Args:
+      points: ``(..., C)`` with ``C >= 3``; channels beyond 2 are untouched.
+      width, height: as in :func:`normalize_image_frame`.
+    """
+    points = normalize_image_frame(points, width, height)
+    return points.at[..., 2].set(divide_exact(points[..., 2], width) * 2)
+
+
+def denormalize_image_frame_with_depth(points: jnp.ndarray, width: Any, height: Any) -> jnp.ndarray:
+    """Back from MotionBERT's frame: ``(x, y) -> ((x, y) + (1, h / w)) * w / 2``
+    and every further channel (depth) times ``w / 2``, the inverse of
+    :func:`normalize_image_frame_with_depth` (as MotionBERT decodes).
+
+    Args:
+      points: ``(..., C)`` with ``C >= 2``.
+      width, height: as in :func:`normalize_image_frame`.
+    """
+    points = jnp.asarray(points)
+    width, shift = _image_frame(width, height, points.dtype)
+    points = points.at[..., :2].set((points[..., :2] + shift) * width / 2)
+    return points.at[..., 2:].multiply(width / 2)
 
 
 def camera_to_image_with_depth(

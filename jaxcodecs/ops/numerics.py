@@ -1,10 +1,20 @@
-"""Arithmetic that must round exactly as IEEE-754 (and NumPy) does."""
+"""Arithmetic kept exact, and data-dependent, against XLA's rewrites.
+
+XLA may replace a division by a constant with a multiplication by its
+reciprocal (off by one ulp), and folds an expression that does not depend on
+the data into a constant, which sharding propagation then replicates on every
+device. The two ops here keep the computation tied to the data so that
+neither happens.
+"""
 
 from __future__ import annotations
 
-import jax.numpy as jnp
+from typing import Any, Sequence
 
-__all__ = ["divide_exact"]
+import jax.numpy as jnp
+import numpy as np
+
+__all__ = ["divide_exact", "constant_like"]
 
 
 def divide_exact(x: jnp.ndarray, divisor) -> jnp.ndarray:
@@ -28,3 +38,59 @@ def divide_exact(x: jnp.ndarray, divisor) -> jnp.ndarray:
     full = jnp.broadcast_to(jnp.asarray(divisor, x.dtype), x.shape)
     full = jnp.where(jnp.isnan(x), jnp.ones_like(full), full)
     return x / full
+
+
+def _default_dtype(value: Any) -> np.dtype:
+    if isinstance(value, (bool, np.bool_)):
+        return np.dtype(bool)
+    if isinstance(value, (int, np.integer)):
+        return np.dtype(np.int32)
+    return np.dtype(np.float32)
+
+
+def constant_like(
+    value: Any, like: Any, shape: Sequence[int] | None = None, dtype: Any = None
+) -> jnp.ndarray:
+    """An array filled with ``value`` that XLA treats as data of ``like``.
+
+    Outputs that are constants (scores of ones, a flag, a default factor)
+    would be folded by XLA into literals and, under a ``vmap`` over a
+    batch-sharded input, come out replicated on every device. Derived from
+    ``like`` through ``(p == p) | (p != p)``, which is true for every number,
+    NaN and ±Inf included, and which XLA cannot fold for floats (``p != p``
+    is NaN's test), the result is sharded like ``like`` and is *exactly*
+    ``value`` whatever ``like`` holds. Its gradient w.r.t. ``like`` is 0.
+
+    Args:
+      value: a Python or NumPy scalar (bool, int or float).
+      like: the array the result is derived from (its values are never used).
+      shape: the result's shape; default ``like.shape``. When ``like.shape``
+        does not broadcast to it, the result is derived from ``like``'s
+        first element (a scalar flag from a whole pose, say); an empty
+        ``like`` then gives a plain constant.
+      dtype: the result's dtype; default bool for a bool ``value``, int32
+        for an int, float32 otherwise.
+
+    Returns:
+      ``value`` broadcast to ``shape``, in ``dtype``.
+    """
+    like = jnp.asarray(like)
+    if not jnp.issubdtype(like.dtype, jnp.floating):
+        # Integer comparisons x == x are folded; float ones are not (NaN).
+        like = like.astype(jnp.float32)
+    shape = like.shape if shape is None else tuple(int(s) for s in shape)
+    dtype = _default_dtype(value) if dtype is None else np.dtype(dtype)
+    fill = jnp.full(shape, value, dtype)
+    try:
+        fits = np.broadcast_shapes(like.shape, shape) == shape
+    except ValueError:
+        fits = False
+    if not fits:
+        if like.size == 0:
+            return fill
+        like = like.reshape(-1)[0]
+    always = (like == like) | (like != like)
+    # The other branch must differ from ``value``: XLA folds a select
+    # between equal constants (and an integer ``x * 0``).
+    other = jnp.zeros_like(fill) if value != 0 else jnp.ones_like(fill)
+    return jnp.where(jnp.broadcast_to(always, shape), fill, other)

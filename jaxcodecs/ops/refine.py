@@ -15,6 +15,12 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 from jaxcodecs.ops.filters import gaussian_blur, gaussian_blur1d, gaussian_blur1d_rescaled, rescale_factor
+from jaxcodecs.ops.validation import (
+    as_float_array,
+    check_axis_size,
+    check_rank,
+    check_same_leading,
+)
 
 __all__ = [
     "refine_keypoints_quarter",
@@ -28,14 +34,16 @@ __all__ = [
 _FLOAT32_EPS = 1.1920929e-07
 
 
-def _check(keypoints: jnp.ndarray, heatmaps: jnp.ndarray) -> None:
-    if heatmaps.ndim != 3:
-        raise ValueError(f"`heatmaps` must have shape (K, H, W), got shape {heatmaps.shape}.")
-    if keypoints.ndim != 3 or keypoints.shape[-1] < 2 or keypoints.shape[1] != heatmaps.shape[0]:
-        raise ValueError(
-            f"`keypoints` must have shape (N, K, 2) with K = {heatmaps.shape[0]} (the heatmaps' "
-            f"channels), got shape {keypoints.shape}."
-        )
+def _inputs(keypoints, heatmaps, heatmaps_name: str = "heatmaps") -> tuple[jnp.ndarray, jnp.ndarray]:
+    """Validated float ``keypoints (N, K, 2)`` and ``heatmaps (K, H, W)``."""
+    keypoints = as_float_array(keypoints, "keypoints")
+    heatmaps = as_float_array(heatmaps, heatmaps_name)
+    check_rank(heatmaps, 3, heatmaps_name, "(K, H, W)")
+    expected = f"(N, K, 2) with K = {heatmaps.shape[0]} (the heatmaps' channels)"
+    check_rank(keypoints, 3, "keypoints", expected)
+    check_axis_size(keypoints, 1, "keypoints", expected, sizes=heatmaps.shape[0])
+    check_axis_size(keypoints, -1, "keypoints", expected, at_least=2)
+    return keypoints, heatmaps
 
 
 def _sampler(heatmaps: jnp.ndarray, keypoints: jnp.ndarray, transform=None):
@@ -92,8 +100,7 @@ def refine_keypoints_quarter(
     Returns:
       Refined keypoints ``(N, K, 2)``.
     """
-    keypoints, heatmaps = jnp.asarray(keypoints), jnp.asarray(heatmaps)
-    _check(keypoints, heatmaps)
+    keypoints, heatmaps = _inputs(keypoints, heatmaps)
     _, height, width = heatmaps.shape
     x, y, read = _sampler(heatmaps, keypoints)
     if mmpose_compat:
@@ -142,8 +149,7 @@ def refine_keypoints_megvii(keypoints: jnp.ndarray, blurred_heatmaps: jnp.ndarra
     Returns:
       Refined keypoints ``(N, K, 2)``.
     """
-    keypoints, blurred_heatmaps = jnp.asarray(keypoints), jnp.asarray(blurred_heatmaps)
-    _check(keypoints, blurred_heatmaps)
+    keypoints, blurred_heatmaps = _inputs(keypoints, blurred_heatmaps, "blurred_heatmaps")
     _, height, width = blurred_heatmaps.shape
     x, y, read = _sampler(blurred_heatmaps, keypoints)
     ok = (1 < x) & (x < width - 1) & (1 < y) & (y < height - 1)
@@ -185,8 +191,7 @@ def refine_keypoints_dark(
     Returns:
       Refined keypoints ``(N, K, 2)``; differentiable w.r.t. ``heatmaps``.
     """
-    keypoints, heatmaps = jnp.asarray(keypoints), jnp.asarray(heatmaps)
-    _check(keypoints, heatmaps)
+    keypoints, heatmaps = _inputs(keypoints, heatmaps)
     _, height, width = heatmaps.shape
     x, y, read = _modulated_sampler(
         heatmaps, keypoints, blur_kernel_size, lambda v: jnp.log(jnp.maximum(v, 1e-10))
@@ -223,8 +228,7 @@ def refine_keypoints_dark_udp(
     Returns:
       Refined keypoints ``(N, K, 2)``; differentiable w.r.t. ``heatmaps``.
     """
-    keypoints, heatmaps = jnp.asarray(keypoints), jnp.asarray(heatmaps)
-    _check(keypoints, heatmaps)
+    keypoints, heatmaps = _inputs(keypoints, heatmaps)
     _, height, width = heatmaps.shape
     x, y, read = _modulated_sampler(
         heatmaps, keypoints, blur_kernel_size, lambda v: jnp.log(jnp.clip(v, 1e-3, 50.0))
@@ -287,12 +291,11 @@ def refine_simcc_dark(
       Refined locations, shape and dtype of ``locations``; differentiable
       w.r.t. ``simcc``.
     """
-    locations, simcc = jnp.asarray(locations), jnp.asarray(simcc)
-    if simcc.shape[:-1] != locations.shape:
-        raise ValueError(
-            f"`simcc` must have shape (..., L) with leading shape {locations.shape} (the "
-            f"locations'), got shape {simcc.shape}."
-        )
+    locations = as_float_array(locations, "locations")
+    simcc = as_float_array(simcc, "simcc")
+    expected = f"(..., L) with leading shape {locations.shape} (the locations')"
+    check_rank(simcc, locations.ndim + 1, "simcc", expected)
+    check_same_leading(locations, "locations", simcc, "simcc", locations.ndim, expected)
     length = simcc.shape[-1]
     blurred = gaussian_blur1d(simcc, blur_kernel_size, border="zero")
     scale = rescale_factor(simcc, blurred, (-1,))[..., 0]

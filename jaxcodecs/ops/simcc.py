@@ -18,11 +18,14 @@ from typing import Any
 import jax.numpy as jnp
 import numpy as np
 
+from jaxcodecs.ops.soft import spatial_softmax
+
 __all__ = [
     "simcc_label_lengths",
     "render_simcc_gaussian_labels",
     "render_simcc_standard_labels",
     "simcc_argmax",
+    "simcc_visibility",
 ]
 
 
@@ -170,3 +173,24 @@ def simcc_argmax(simcc_x: jnp.ndarray, simcc_y: jnp.ndarray) -> tuple[jnp.ndarra
     locations = jnp.stack([x_index, y_index], axis=-1).astype(loc_dtype)
     locations = jnp.where((scores > 0)[..., None], locations, -jnp.ones_like(locations))
     return locations, scores
+
+
+def simcc_visibility(simcc_x: Any, simcc_y: Any, beta_x: Any, beta_y: Any) -> jnp.ndarray:
+    """SimCC's keypoint visibility: how peaked the softmax of each vector is.
+
+    ``min(max softmax(beta_x * x), max softmax(beta_y * y))`` over the
+    vectors of SimCC (Li et al., ECCV 2022), the visibility MMPose's
+    SimCCLabel decodes: near 1 for a sharply peaked pair, ``1 / L`` for a
+    flat vector.
+
+    Args:
+      simcc_x: ``(..., Lx)``; simcc_y: ``(..., Ly)``, same leading shape.
+      beta_x, beta_y: softmax inverse temperatures, scalars or broadcastable
+        to the leading shape (may be traced).
+
+    Returns:
+      ``(...)`` visibilities in ``[0, 1]``; differentiable.
+    """
+    px = spatial_softmax(simcc_x, beta_x, ndim=1)
+    py = spatial_softmax(simcc_y, beta_y, ndim=1)
+    return jnp.minimum(jnp.max(px, axis=-1), jnp.max(py, axis=-1))

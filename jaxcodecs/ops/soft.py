@@ -30,7 +30,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxcodecs.ops.validation import as_float_array
+from jaxcodecs.ops.validation import (
+    as_float_array,
+    as_parameter,
+    check_min_rank,
+    check_rank,
+    check_same_leading,
+    check_shape,
+)
 
 __all__ = [
     "spatial_softmax",
@@ -38,8 +45,11 @@ __all__ = [
     "integral",
     "dsnt",
     "dsnt_variance_regularizer",
+    "soft_decode",
     "simcc_soft_decode",
 ]
+
+_SOFT_DECODE_METHODS = ("soft_argmax", "ipr", "dsnt")
 
 
 # ------------------------------------------------------------------ helpers
@@ -61,11 +71,7 @@ def _maps(x: Any, name: str, ndim: int, length: str = "L") -> tuple[jnp.ndarray,
     result is to be returned in.
     """
     arr = as_float_array(x, name)
-    if arr.ndim < ndim + 1:
-        raise ValueError(
-            f"`{name}` must have shape {_expected(ndim, length)} (rank >= {ndim + 1}), "
-            f"got shape {tuple(arr.shape)} and dtype {arr.dtype}."
-        )
+    check_min_rank(arr, ndim + 1, name, f"{_expected(ndim, length)} (rank >= {ndim + 1})")
     out_dtype = arr.dtype
     if jnp.finfo(arr.dtype).bits < 32:
         arr = arr.astype(jnp.float32)
@@ -77,21 +83,9 @@ def _spatial_axes(ndim: int) -> tuple[int, ...]:
 
 
 def _per_map(value: Any, name: str, lead: tuple[int, ...], ndim: int, dtype) -> jnp.ndarray:
-    """A scalar or ``(..., K)``-broadcastable parameter, with ``ndim`` unit
-    axes appended so that it broadcasts against the maps."""
-    value = jnp.asarray(value)
-    if not (jnp.issubdtype(value.dtype, jnp.floating) or jnp.issubdtype(value.dtype, jnp.integer)):
-        raise ValueError(f"`{name}` must be a real number or array, got dtype {value.dtype}.")
-    value = value.astype(dtype)
-    try:
-        ok = np.broadcast_shapes(value.shape, lead) == tuple(lead)
-    except ValueError:
-        ok = False
-    if not ok:
-        raise ValueError(
-            f"`{name}` must be a scalar or broadcastable to the maps' leading shape "
-            f"(..., K) = {tuple(lead)}, got shape {tuple(value.shape)}."
-        )
+    """A scalar or ``(..., K)``-broadcastable parameter as ``lead`` plus
+    ``ndim`` unit axes, so that it broadcasts against the maps."""
+    value = as_parameter(value, name, lead, dtype=dtype, expected="(..., K)")
     return value.reshape(value.shape + (1,) * ndim)
 
 
@@ -293,11 +287,10 @@ def dsnt_variance_regularizer(
     probs, probs_dtype = _maps(probs, "probs", ndim)
     lead = probs.shape[:-ndim]
     target = as_float_array(target, "target")
-    if tuple(target.shape) != tuple(lead) + (ndim,):
-        raise ValueError(
-            f"`target` must have shape (..., K, {ndim}) = {tuple(lead) + (ndim,)} matching "
-            f"`probs` {tuple(probs.shape)}, got shape {tuple(target.shape)}."
-        )
+    target_shape = tuple(lead) + (ndim,)
+    expected = f"(..., K, {ndim}) = {target_shape} matching `probs` {tuple(probs.shape)}"
+    check_rank(target, len(target_shape), "target", expected)
+    check_shape(target, target_shape, "target", expected)
     sigma_arr = jnp.asarray(sigma)
     out_dtype = jnp.result_type(probs_dtype, target.dtype, sigma_arr)
     if not jnp.issubdtype(out_dtype, jnp.floating):
@@ -331,6 +324,41 @@ def dsnt_variance_regularizer(
     return js.astype(out_dtype)
 
 
+def soft_decode(maps: Any, *, method: str = "soft_argmax", beta: Any = 1.0, ndim: int = 2) -> jnp.ndarray:
+    """Coordinates of maps by one of the differentiable expectations.
+
+    The one switch between the decoders of this module, for codecs that
+    offer all three:
+
+    * ``"soft_argmax"``: :func:`soft_argmax` with ``beta`` (for logits;
+      Luvizon et al. 2019);
+    * ``"ipr"``: :func:`integral`, the maps clipped at 0 and normalised to
+      unit sum (for non-negative maps; Sun et al., ECCV 2018);
+    * ``"dsnt"``: :func:`dsnt`, maps that already sum to one (Nibali et al.
+      2018).
+
+    Pixel ``i`` has coordinate ``i``.
+
+    Args:
+      maps: ``(..., K, H, W)`` maps or ``(..., K, L)`` vectors (``ndim=1``).
+      method: ``"soft_argmax"``, ``"ipr"`` or ``"dsnt"`` (static).
+      beta: inverse temperature of ``"soft_argmax"``, scalar or
+        broadcastable to ``(..., K)``; ignored by the other methods.
+      ndim: number of trailing spatial axes, 1 or 2 (static).
+
+    Returns:
+      ``(..., K, ndim)`` coordinates, x first, in ``maps``' floating dtype.
+      Differentiable w.r.t. ``maps`` and ``beta``.
+    """
+    if method not in _SOFT_DECODE_METHODS:
+        raise ValueError(f"`method` must be one of {_SOFT_DECODE_METHODS}, got {method!r}.")
+    if method == "soft_argmax":
+        return soft_argmax(maps, beta, ndim=ndim)
+    if method == "ipr":
+        return integral(maps, ndim=ndim)
+    return dsnt(maps, ndim=ndim)
+
+
 def simcc_soft_decode(simcc_x: Any, simcc_y: Any, beta: Any = 1.0) -> jnp.ndarray:
     """Soft-argmax decoding of SimCC's 1-D classification vectors.
 
@@ -339,7 +367,8 @@ def simcc_soft_decode(simcc_x: Any, simcc_y: Any, beta: Any = 1.0) -> jnp.ndarra
     here each coordinate is the soft-argmax (expectation under the softmax of
     ``beta * logits``) along its vector, which is differentiable, instead of
     the hard argmax. Bin ``i`` has coordinate ``i``, so the result is in bin
-    units (divide by the codec's split ratio for input pixels).
+    units (divide by the codec's split ratio for input pixels). The same as
+    :func:`soft_decode` with ``ndim=1`` on each vector.
 
     Args:
       simcc_x: ``(..., K, Lx)`` x-axis logits.
@@ -352,12 +381,10 @@ def simcc_soft_decode(simcc_x: Any, simcc_y: Any, beta: Any = 1.0) -> jnp.ndarra
     """
     sx, dx = _maps(simcc_x, "simcc_x", 1, "Lx")
     sy, dy = _maps(simcc_y, "simcc_y", 1, "Ly")
-    if sx.shape[:-1] != sy.shape[:-1]:
-        raise ValueError(
-            f"`simcc_y` must have shape (..., K, Ly) with the leading shape (..., K) = "
-            f"{tuple(sx.shape[:-1])} of `simcc_x` {tuple(sx.shape)}, got shape {tuple(sy.shape)}."
-        )
+    expected = f"(..., K, Ly) with the leading shape (..., K) = {tuple(sx.shape[:-1])} of `simcc_x`"
+    check_rank(sy, sx.ndim, "simcc_y", expected)
+    check_same_leading(sx, "simcc_x", sy, "simcc_y", sx.ndim - 1, expected)
     out_dtype = jnp.promote_types(dx, dy)
-    x = soft_argmax(sx, beta, ndim=1)
-    y = soft_argmax(sy, beta, ndim=1)
+    x = soft_decode(sx, beta=beta, ndim=1)
+    y = soft_decode(sy, beta=beta, ndim=1)
     return jnp.concatenate([x, y], axis=-1).astype(out_dtype)

@@ -19,6 +19,8 @@ import numpy as np
 __all__ = [
     "as_float_array",
     "as_parameter",
+    "check_axis_size",
+    "check_min_rank",
     "check_rank",
     "check_shape",
     "check_same_leading",
@@ -48,6 +50,43 @@ def check_rank(x: Any, rank: int | Sequence[int], name: str, expected: str) -> N
         raise ValueError(
             f"`{name}` must have shape {expected}, got {_describe(x)}. ({err})"
         ) from None
+
+
+def check_min_rank(x: Any, rank: int, name: str, expected: str) -> None:
+    """Raises ``ValueError`` unless ``x`` has at least ``rank`` axes (any
+    number of leading axes allowed, e.g. ``(..., H, W)``)."""
+    if np.ndim(x) < rank:
+        raise ValueError(f"`{name}` must have shape {expected}, got {_describe(x)}.")
+
+
+def check_axis_size(
+    x: Any,
+    axis: int,
+    name: str,
+    expected: str,
+    *,
+    sizes: int | Sequence[int] | None = None,
+    at_least: int | None = None,
+    multiple_of: int | None = None,
+) -> None:
+    """Raises ``ValueError`` unless the size of ``x`` along ``axis`` obeys
+    every rule given: one of ``sizes``, ``>= at_least``, a multiple of
+    ``multiple_of``. The caller checks the rank first."""
+    size = int(np.shape(x)[axis])
+    broken = []
+    if sizes is not None:
+        allowed = (int(sizes),) if isinstance(sizes, (int, np.integer)) else tuple(int(s) for s in sizes)
+        if size not in allowed:
+            broken.append(f"{allowed[0]}" if len(allowed) == 1 else f"one of {allowed}")
+    if at_least is not None and size < at_least:
+        broken.append(f"at least {at_least}")
+    if multiple_of is not None and size % multiple_of:
+        broken.append(f"a multiple of {multiple_of}")
+    if broken:
+        raise ValueError(
+            f"`{name}` must have shape {expected}, got {_describe(x)} "
+            f"(axis {axis} has size {size}; expected {' and '.join(broken)})."
+        )
 
 
 def check_shape(x: Any, shape: Sequence[int | None], name: str, expected: str) -> None:
@@ -92,7 +131,13 @@ def as_float_array(x: Any, name: str) -> jnp.ndarray:
 
 
 def as_parameter(
-    value: Any, name: str, shape: Sequence[int], *, dtype: Any = None, host: bool = False
+    value: Any,
+    name: str,
+    shape: Sequence[int],
+    *,
+    dtype: Any = None,
+    host: bool = False,
+    expected: str | None = None,
 ) -> Any:
     """A float hyper-parameter (``sigma``, ``beta``…) broadcast to ``shape``.
 
@@ -106,12 +151,15 @@ def as_parameter(
       value: a number, a sequence of numbers, a NumPy / JAX array or a tracer.
       name: the argument's name, as the caller knows it.
       shape: the target shape.
-      dtype: the float dtype of the result (default: float32, or float64
-        with ``host``).
-      host: return a concrete value as a float64 NumPy array, for exact
-        host-side arithmetic (a blur size derived from ``sigma``, NumPy's
-        float64 rounding of ``3 * sigma``). A traced value still comes back
-        as a JAX array, so the caller can tell the two apart.
+      dtype: the float dtype of a JAX result (default: the value's own
+        float dtype; integers become float32).
+      host: return a concrete value as a float64 NumPy array (whatever
+        ``dtype`` says), for exact host-side arithmetic (a blur size derived
+        from ``sigma``, NumPy's float64 rounding of ``3 * sigma``). A traced
+        value still comes back as a JAX array of ``dtype``, so the caller
+        can tell the two apart.
+      expected: ``shape`` in words for the error message (e.g.
+        ``"(N,)"`` or ``"(..., K)"``).
 
     Returns:
       An array of exactly ``shape``.
@@ -124,7 +172,7 @@ def as_parameter(
     )
     try:
         if host and concrete:
-            arr = np.asarray(value, dtype=np.float64 if dtype is None else dtype)
+            arr = np.asarray(value, dtype=np.float64)
         else:
             arr = jnp.asarray(value)
     except (TypeError, ValueError):
@@ -136,8 +184,9 @@ def as_parameter(
     except ValueError:
         fits = False
     if not fits:
+        target = f"{expected} = {shape}" if expected else f"{shape}"
         raise ValueError(
-            f"`{name}` must be a scalar or broadcastable to shape {shape}, got shape {tuple(arr.shape)}."
+            f"`{name}` must be a scalar or broadcastable to shape {target}, got shape {tuple(arr.shape)}."
         )
     if isinstance(arr, np.ndarray):
         return np.broadcast_to(arr, shape)
