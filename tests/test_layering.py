@@ -71,6 +71,16 @@ def test_codecs_import_no_other_codec(name):
     assert not bad, f"{name} imports {sorted(bad)}"
 
 
+@pytest.mark.parametrize("name", [m for m in MODULES if m.startswith("jaxcodecs.codecs.")
+                                  and not m.rsplit(".", 1)[1].startswith("_")])
+def test_codecs_check_arguments_through_one_module(name):
+    # Call arguments are checked in codecs/_inputs.py, fields converted in
+    # codecs/_fields.py; a codec module calling ops.validation itself would
+    # be a second, hand-written policy.
+    assert "jaxcodecs.ops.validation" not in GRAPH[name]
+    assert "jaxcodecs.codecs._inputs" in GRAPH[name] and "jaxcodecs.codecs._fields" in GRAPH[name]
+
+
 @pytest.mark.parametrize("name", ["jaxcodecs.base", "jaxcodecs.registry"])
 def test_base_and_registry_know_no_codec(name):
     bad = {m for m in GRAPH[name] if not m.startswith(("jaxcodecs.ops", "jaxcodecs.base"))}

@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxcodecs import ops
 from jaxcodecs.base import Codec, codec_field
-from jaxcodecs.codecs._common import (
+from jaxcodecs.codecs._fields import (
     flag,
     float_dtype,
     int_tuple,
@@ -27,20 +27,17 @@ from jaxcodecs.codecs._common import (
     positive_int,
     size_pair,
     size_triple,
-    visibility_input,
 )
-from jaxcodecs.ops.validation import as_float_array, check_rank, check_shape
+from jaxcodecs.codecs._inputs import (
+    as_float_array,
+    keypoint_weights_input,
+    one_value,
+    points_3d_input,
+    volumes_input,
+)
 from jaxcodecs.registry import register
 
 __all__ = ["Hand3DHeatmap"]
-
-
-def _one_value(name: str, value: Any) -> jnp.ndarray:
-    """A scalar or size-1 array as a ``(1,)`` float array."""
-    arr = as_float_array(value, name)
-    if arr.size != 1:
-        raise ValueError(f"`{name}` must be a scalar (or hold one value), got shape {arr.shape}.")
-    return arr.reshape(1)
 
 
 @register
@@ -152,38 +149,6 @@ class Hand3DHeatmap(Codec):
         """``image_size``, under the name the other codecs (and the demo) use."""
         return self.image_size
 
-    def _keypoints(self, keypoints, keypoints_visible) -> tuple[jnp.ndarray, jnp.ndarray]:
-        kp = as_float_array(keypoints, "keypoints")
-        check_rank(kp, 3, "keypoints", "(N, K, 3)")
-        if kp.shape[-1] not in (2, 3):
-            raise ValueError(
-                f"`keypoints` must have shape (N, K, 3) (or (N, K, 2) for zero depth), got shape {kp.shape}."
-            )
-        if kp.shape[-1] == 2:
-            kp = jnp.concatenate([kp, jnp.zeros_like(kp[..., :1])], axis=-1)
-        return kp, visibility_input(kp, keypoints_visible)
-
-    def _volumes(self, heatmaps) -> jnp.ndarray:
-        width, height, depth = self.heatmap_size
-        hm = as_float_array(heatmaps, "heatmaps")
-        expected = f"(K, D, H, W) = (K, {depth}, {height}, {width}) or (K * D, H, W)"
-        check_rank(hm, {3, 4}, "heatmaps", expected)
-        if hm.ndim == 3:
-            check_shape(hm, (None, height, width), "heatmaps", expected)
-            if hm.shape[0] % depth:
-                raise ValueError(
-                    f"`heatmaps` must have shape {expected}: {hm.shape[0]} channels is not a "
-                    f"multiple of D = {depth}, got shape {hm.shape}."
-                )
-            return hm.reshape(hm.shape[0] // depth, depth, height, width)
-        depths = {depth, self.depth_size} if self.mmpose_compat else {depth}
-        if hm.shape[2:] != (height, width) or hm.shape[1] not in depths:
-            raise ValueError(
-                f"`heatmaps` must have shape {expected} (depth {' or '.join(map(str, sorted(depths)))}), "
-                f"got shape {hm.shape}."
-            )
-        return hm
-
     # ------------------------------------------------------------------ API
     def encode(
         self,
@@ -219,15 +184,12 @@ class Hand3DHeatmap(Codec):
           ``type_weight``, ``root_depth_weight``.
         """
         del focal, principal_pt
-        kp, vis = self._keypoints(keypoints, keypoints_visible)
+        kp, vis = points_3d_input(keypoints, keypoints_visible)
         joint_weights = None
         if self.use_different_joint_weights:
-            if dataset_keypoint_weights is None:
-                raise ValueError(
-                    "`dataset_keypoint_weights` is required with use_different_joint_weights=True, got None."
-                )
-            joint_weights = as_float_array(dataset_keypoint_weights, "dataset_keypoint_weights")
-            check_shape(joint_weights, (kp.shape[1],), "dataset_keypoint_weights", f"(K,) = ({kp.shape[1]},)")
+            joint_weights = keypoint_weights_input(
+                dataset_keypoint_weights, "dataset_keypoint_weights", kp.shape[1],
+                required_by="use_different_joint_weights=True")
         heatmaps, weights = ops.render_gaussian_heatmaps_3d(
             kp, vis, self.heatmap_size, self.image_size, self.sigma,
             depth_bound=self.heatmap3d_depth_bound, joint_indices=self.joint_indices,
@@ -239,9 +201,9 @@ class Hand3DHeatmap(Codec):
             rel_root = jnp.zeros((1,), kp.dtype)
             root_valid = jnp.zeros((1,), kp.dtype)
         else:
-            rel_root = _one_value("rel_root_depth", rel_root_depth)
+            rel_root = one_value(rel_root_depth, "rel_root_depth")
             root_valid = (jnp.ones((1,), rel_root.dtype) if rel_root_valid is None
-                          else _one_value("rel_root_valid", rel_root_valid))
+                          else one_value(rel_root_valid, "rel_root_valid"))
         root_depth = ops.depth_to_bins(rel_root, self.root_depth_bound, self.heatmap_size_root)
         in_range = (root_depth >= 0) & (root_depth <= self.heatmap_size_root)
         root_depth_weight = root_valid * in_range.astype(root_valid.dtype)
@@ -277,7 +239,8 @@ class Hand3DHeatmap(Codec):
           ``scores (1, K)``, ``rel_root_depth`` (shape of ``root_depth``) and
           ``hand_type (1, size)`` int32.
         """
-        volumes = self._volumes(heatmaps)
+        depths = (self.heatmap_size[2], self.depth_size) if self.mmpose_compat else (self.heatmap_size[2],)
+        volumes = volumes_input(heatmaps, self.heatmap_size, depths)
         locations, scores = ops.heatmap_argmax_3d(volumes)
         if self.mmpose_compat:
             depth, root_size = self.depth_size, self.root_heatmap_size

@@ -17,19 +17,15 @@ import jax.numpy as jnp
 import numpy as np
 from jaxcodecs import ops
 from jaxcodecs.base import Codec, codec_field
-from jaxcodecs.codecs._common import flag, positive_int, str_tuple
+from jaxcodecs.codecs._fields import check_statistics_pairs, flag, positive_int, root_indices, statistic, str_tuple
+from jaxcodecs.codecs._inputs import camera_input, lifting_inputs, statistics_shape_input
 from jaxcodecs.codecs._lifting_common import (
     _INSTANCE_TABLE,
     _LABEL_TABLE,
     _LabelOutputs,
     _add_root,
-    _check_statistics_shape,
     _decode_with_root,
-    _lifting_inputs,
     _ones_scores,
-    check_statistics_pairs,
-    root_indices,
-    statistic,
     _target_weights,
 )
 from jaxcodecs.registry import register
@@ -108,7 +104,7 @@ class ImagePoseLifting(_LabelOutputs, Codec):
         stats = self._statistics(kind)
         if stats is None:
             return x
-        _check_statistics_shape(x, name, stats[0], f"{kind}_mean")
+        statistics_shape_input(x, name, stats[0], f"{kind}_mean")
         encoded[f"{kind}_mean"], encoded[f"{kind}_std"] = stats
         return ops.standardize(x, *stats)
 
@@ -121,7 +117,7 @@ class ImagePoseLifting(_LabelOutputs, Codec):
     def encode(self, keypoints, keypoints_visible=None, lifting_target=None, lifting_target_visible=None):
         """Encodes one sample; see the class docstring for the outputs."""
         name = type(self).__name__
-        kp, vis, target, target_vis = _lifting_inputs(
+        kp, vis, target, target_vis = lifting_inputs(
             name, self.num_keypoints, keypoints, keypoints_visible, lifting_target, lifting_target_visible
         )
         weight, trajectory = _target_weights(target, target_vis, self.mmpose_compat)
@@ -141,7 +137,7 @@ class ImagePoseLifting(_LabelOutputs, Codec):
         keypoints, root = _decode_with_root(encoded, target_root)
         stats = self._statistics("target")
         if stats is not None:
-            _check_statistics_shape(keypoints, "encoded", stats[0], "target_mean")
+            statistics_shape_input(keypoints, "encoded", stats[0], "target_mean")
             keypoints = ops.destandardize(keypoints, *stats)
         keypoints = _add_root(keypoints, root, self._removes_root, self.root_index)
         return keypoints, _ones_scores(keypoints)
@@ -200,15 +196,10 @@ class VideoPoseLifting(_LabelOutputs, Codec):
     ):
         """Encodes one clip; see the class docstring for the outputs."""
         name = type(self).__name__
-        kp, vis, target, target_vis = _lifting_inputs(
+        kp, vis, target, target_vis = lifting_inputs(
             name, self.num_keypoints, keypoints, keypoints_visible, lifting_target, lifting_target_visible
         )
-        camera = dict(camera_param or {})
-        if "w" not in camera or "h" not in camera:
-            raise ValueError(
-                f"{name}.encode needs `camera_param` with the image size 'w' and 'h', got keys "
-                f"{sorted(camera)}."
-            )
+        camera = camera_input(name, camera_param, ("w", "h"), "encode")
         weight, trajectory = _target_weights(target, target_vis, self.mmpose_compat)
         encoded: dict[str, Any] = {}
         label = target
@@ -219,11 +210,7 @@ class VideoPoseLifting(_LabelOutputs, Codec):
                 label, weight = self._remove_root(label, weight, target, encoded)
         labels = ops.normalize_screen_coordinates(kp, camera["w"], camera["h"])
         if self.normalize_camera:
-            if "f" not in camera or "c" not in camera:
-                raise ValueError(
-                    f"{name}: normalize_camera=True needs `camera_param` with 'f' and 'c', got keys "
-                    f"{sorted(camera)}."
-                )
+            camera_input(name, camera, ("f", "c"), "normalize_camera=True")
             encoded["camera_param"] = {
                 key: jnp.asarray(value) if isinstance(value, (jnp.ndarray, np.ndarray, np.generic, float, int))
                 else value  # e.g. a camera name: passed through as MMPose does (not jit-returnable)

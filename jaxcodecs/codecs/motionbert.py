@@ -6,38 +6,22 @@ depth. It shares the lifting codecs' input rules (``_lifting_common.py``).
 from __future__ import annotations
 
 import types
-from typing import Any
 
 import jax.numpy as jnp
 import numpy as np
 from jaxcodecs import ops
 from jaxcodecs.base import Codec, codec_field
-from jaxcodecs.codecs._common import flag, one_of, positive_int
+from jaxcodecs.codecs._fields import flag, one_of, positive_int, root_joint
+from jaxcodecs.codecs._inputs import camera_input, column_input, coordinates_input, frame_size_input, lifting_inputs
 from jaxcodecs.codecs._lifting_common import (
     _INSTANCE_TABLE,
-    _lifting_inputs,
     _ones_scores,
-    root_joint,
 )
-from jaxcodecs.ops.validation import as_float_array, check_rank
 from jaxcodecs.registry import register
 
 __all__ = ["MotionBERTLabel"]
 
 _MOTIONBERT_MODES = ("train", "test")
-
-
-def _batch_column(value: Any, name: str, rows: int) -> jnp.ndarray:
-    """``(N,)`` or ``(N, 1)`` per-row values as ``(N, 1)``."""
-    arr = as_float_array(value, name)
-    if arr.ndim == 1:
-        arr = arr[:, None]
-    if arr.ndim != 2 or arr.shape[1] != 1 or arr.shape[0] != rows:
-        raise ValueError(
-            f"`{name}` must have shape (N,) or (N, 1) with N = {rows} (the encoded rows), "
-            f"got shape {tuple(np.shape(value))}."
-        )
-    return arr
 
 
 @register
@@ -95,20 +79,11 @@ class MotionBERTLabel(Codec):
     ):
         """Encodes one clip; see the class docstring for the outputs."""
         name = type(self).__name__
-        kp, vis, target, target_vis = _lifting_inputs(
-            name, self.num_keypoints, keypoints, keypoints_visible, lifting_target, lifting_target_visible
+        kp, vis, target, target_vis = lifting_inputs(
+            name, self.num_keypoints, keypoints, keypoints_visible, lifting_target, lifting_target_visible,
+            same_frames=True,
         )
-        if kp.shape[0] != target.shape[0]:
-            raise ValueError(
-                f"`keypoints` (T, K, D) and `lifting_target` (T, K, 3) must have the same number of "
-                f"frames, got shapes {kp.shape} and {target.shape}."
-            )
-        camera = dict(camera_param or {})
-        if "w" not in camera or "h" not in camera:
-            raise ValueError(
-                f"{name}.encode needs `camera_param` with the image size 'w' and 'h', got keys "
-                f"{sorted(camera)}."
-            )
+        camera = camera_input(name, camera_param, ("w", "h"), "encode")
         if target_vis is None:
             target_vis = jnp.ones(target.shape[:2], jnp.float32)
             weight = target_vis
@@ -127,13 +102,7 @@ class MotionBERTLabel(Codec):
         label, _ = ops.root_relative(label, (self.root_index,))
         used = default_factor.reshape(frames, 1)
         if factor is not None:
-            given = as_float_array(factor, "factor")
-            if given.ndim == 1:
-                given = given[:, None]
-            if given.ndim != 2 or given.shape != (frames, 1):
-                raise ValueError(
-                    f"`factor` must have shape (T,) or (T, 1) with T = {frames}, got shape {tuple(np.shape(factor))}."
-                )
+            given = column_input(factor, "factor", frames, "T")
             used = jnp.where(given[0, 0] == 0, used, given.astype(used.dtype))
         if self.mode == "test":
             label = label * used[..., None].astype(label.dtype)
@@ -152,22 +121,17 @@ class MotionBERTLabel(Codec):
     def decode(self, encoded, w=None, h=None, factor=None):
         """Decodes ``(N, K, C)`` into ``keypoints (N, K, C)`` (root-relative,
         / 1000) and ``scores (N, K)`` (ones)."""
-        keypoints = as_float_array(encoded, "encoded")
-        check_rank(keypoints, 3, "encoded", "(N, K, C)")
+        keypoints = coordinates_input(encoded, "(N, K, C)")
         rows = keypoints.shape[0]
         scores = _ones_scores(keypoints)
         if self.rootrel:
             joint = 0 if self.mmpose_compat else self.root_index
             keypoints = keypoints.at[..., joint, :].set(0)
-        if w is not None and np.size(w) > 0:
-            if h is None or np.shape(h) != np.shape(w):
-                raise ValueError(
-                    f"`w` and `h` must have the same shape (N,) or (N, 1), got {np.shape(w)} and {np.shape(h)}."
-                )
-            width = _batch_column(w, "w", rows)
-            height = _batch_column(h, "h", rows)
+        size = frame_size_input(w, h, rows)
+        if size is not None:
+            width, height = size
             keypoints = ops.denormalize_image_frame_with_depth(keypoints, width, height)
         if factor is not None and np.size(factor) > 0:
-            keypoints = keypoints * _batch_column(factor, "factor", rows)[..., None].astype(keypoints.dtype)
+            keypoints = keypoints * column_input(factor, "factor", rows)[..., None].astype(keypoints.dtype)
         keypoints, _ = ops.root_relative(keypoints, (self.root_index,))
         return keypoints / 1000.0, scores

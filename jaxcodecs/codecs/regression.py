@@ -14,15 +14,8 @@ import jax.numpy as jnp
 import numpy as np
 from jaxcodecs import ops
 from jaxcodecs.base import Codec, codec_field
-from jaxcodecs.codecs._common import (
-    flag,
-    float_dtype,
-    instance_inputs,
-    non_negative,
-    odd_kernel,
-    size_pair,
-)
-from jaxcodecs.ops.validation import as_float_array, check_rank, check_shape
+from jaxcodecs.codecs._fields import flag, float_dtype, non_negative, odd_kernel, size_pair
+from jaxcodecs.codecs._inputs import coordinates_input, instance_heatmaps_input, instance_inputs, method_input
 from jaxcodecs.registry import register
 
 __all__ = ["RegressionLabel", "IntegralRegressionLabel"]
@@ -35,8 +28,7 @@ _REGRESSION_LABELS = types.MappingProxyType(
 
 
 def _decode_labels(encoded: Any, input_size: tuple[int, int]) -> tuple[jnp.ndarray, jnp.ndarray]:
-    labels = as_float_array(encoded, "encoded")
-    check_rank(labels, 3, "encoded", "(N, K, 2) or (N, K, 4)")
+    labels = coordinates_input(encoded, "(N, K, 2) or (N, K, 4)")
     return ops.decode_regression_labels(labels, input_size)
 
 
@@ -154,18 +146,8 @@ class IntegralRegressionLabel(Codec):
           input) and ``scores (N, K)``, the maximum of each heatmap.
           Differentiable w.r.t. ``heatmaps`` and ``beta``.
         """
-        if method not in _SOFT_METHODS:
-            raise ValueError(
-                f"IntegralRegressionLabel.decode_heatmaps: `method` must be one of "
-                f"{_SOFT_METHODS}, got {method!r}."
-            )
-        width, height = self.heatmap_size
-        hm = as_float_array(heatmaps, "heatmaps")
-        expected = f"(K, {height}, {width}) or (N, K, {height}, {width})"
-        check_rank(hm, (3, 4), "heatmaps", expected)
-        check_shape(hm, (None,) * (hm.ndim - 2) + (height, width), "heatmaps", expected)
-        if hm.ndim == 3:
-            hm = hm[None]
+        method_input("IntegralRegressionLabel.decode_heatmaps", method, _SOFT_METHODS)
+        hm = instance_heatmaps_input(heatmaps, self.heatmap_size)
         coords = ops.soft_decode(hm, method=method, beta=beta)
         keypoints = coords * jnp.asarray(self.scale_factor, coords.dtype)
         return keypoints, jnp.max(hm, axis=(-2, -1))

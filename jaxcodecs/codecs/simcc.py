@@ -13,13 +13,11 @@ import types
 from typing import Any
 
 import jax.numpy as jnp
-import numpy as np
 from jaxcodecs import ops
 from jaxcodecs.base import Codec, codec_field
-from jaxcodecs.codecs._common import (
+from jaxcodecs.codecs._fields import (
     flag,
     float_dtype,
-    instance_inputs,
     is_concrete_number,
     non_negative,
     one_of,
@@ -27,22 +25,13 @@ from jaxcodecs.codecs._common import (
     scalar_or_pair,
     size_pair,
 )
-from jaxcodecs.ops.validation import as_float_array, as_parameter, check_rank, check_same_leading
+from jaxcodecs.codecs._inputs import instance_inputs, method_input, per_axis_input, simcc_inputs
 from jaxcodecs.registry import register
 
 __all__ = ["SimCCLabel"]
 
 _SMOOTHING_TYPES = ("gaussian", "standard")
 _SOFT_METHODS = ("soft_argmax", "ipr", "dsnt")
-
-
-def _per_axis(value: Any, name: str) -> tuple[Any, Any]:
-    """``(x, y)`` values of a scalar or per-axis hyper-parameter: Python
-    floats when concrete, traced scalars otherwise."""
-    pair = as_parameter(value, name, (2,), host=True)
-    if isinstance(pair, np.ndarray):
-        return float(pair[0]), float(pair[1])
-    return pair[0], pair[1]
 
 
 def dark_kernel_size(sigma: float) -> int:
@@ -144,27 +133,12 @@ class SimCCLabel(Codec):
     @property
     def dark_kernel_sizes(self) -> tuple[int, int]:
         """The DARK blur sizes ``(kx, ky)`` derived from ``sigma``."""
-        sigma = as_parameter(self.sigma, "sigma", (2,), host=True)
-        if not isinstance(sigma, np.ndarray):
-            raise TypeError(
-                "SimCCLabel: DARK decoding derives its blur size from `sigma`, which is traced "
-                "here; close over the codec (e.g. `jax.jit(codec.decode)`) instead of passing "
-                "it as a traced argument."
-            )
+        sigma = per_axis_input(self.sigma, "sigma", concrete_for=(
+            "SimCCLabel: DARK decoding derives its blur size from `sigma`"))
         return dark_kernel_size(sigma[0]), dark_kernel_size(sigma[1])
 
-    def _decode_inputs(self, simcc_x: Any, simcc_y: Any) -> tuple[jnp.ndarray, jnp.ndarray]:
-        sx = as_float_array(simcc_x, "simcc_x")
-        sy = as_float_array(simcc_y, "simcc_y")
-        check_rank(sx, (2, 3), "simcc_x", "(N, K, Lx) or (K, Lx)")
-        check_rank(sy, sx.ndim, "simcc_y", f"rank {sx.ndim} like `simcc_x`: (N, K, Ly) or (K, Ly)")
-        check_same_leading(sx, "simcc_x", sy, "simcc_y", sx.ndim - 1, "(N, K, Ly) or (K, Ly)")
-        if sx.ndim == 2:
-            sx, sy = sx[None], sy[None]
-        return sx, sy
-
     def _visibility(self, sx: jnp.ndarray, sy: jnp.ndarray) -> jnp.ndarray:
-        sigma_x, sigma_y = _per_axis(self.sigma, "sigma")
+        sigma_x, sigma_y = per_axis_input(self.sigma, "sigma")
         return ops.simcc_visibility(
             sx, sy,
             self.decode_beta * jnp.asarray(sigma_x, jnp.float32),
@@ -184,7 +158,7 @@ class SimCCLabel(Codec):
         kp, vis = instance_inputs(type(self).__name__, keypoints, keypoints_visible, single_instance=False)
         if self.smoothing_type == "gaussian":
             x_labels, y_labels, weights = ops.render_simcc_gaussian_labels(
-                kp, vis, self.simcc_split_ratio, self.label_lengths, _per_axis(self.sigma, "sigma"),
+                kp, vis, self.simcc_split_ratio, self.label_lengths, per_axis_input(self.sigma, "sigma"),
                 normalize=self.normalize, mmpose_compat=self.mmpose_compat, dtype=self.dtype,
             )
         else:
@@ -198,7 +172,7 @@ class SimCCLabel(Codec):
         """Decodes ``simcc_x (N, K, Lx)``, ``simcc_y (N, K, Ly)`` (or ``(K, L)``
         each) into ``keypoints (N, K, 2)`` and ``scores (N, K)`` (plus the
         visibility ``(N, K)`` with ``decode_visibility``)."""
-        sx, sy = self._decode_inputs(simcc_x, simcc_y)
+        sx, sy = simcc_inputs(simcc_x, simcc_y)
         locations, scores = ops.simcc_argmax(sx, sy)
         vis_x, vis_y = sx, sy
         if self.use_dark:
@@ -235,14 +209,13 @@ class SimCCLabel(Codec):
           visibility is appended as there, from the vectors given).
           Differentiable w.r.t. the vectors and ``beta``.
         """
-        if method not in _SOFT_METHODS:
-            raise ValueError(f"SimCCLabel.decode_soft: `method` must be one of {_SOFT_METHODS}, got {method!r}.")
-        sx, sy = self._decode_inputs(simcc_x, simcc_y)
+        method_input("SimCCLabel.decode_soft", method, _SOFT_METHODS)
+        sx, sy = simcc_inputs(simcc_x, simcc_y)
         _, scores = ops.simcc_argmax(sx, sy)
         if beta is None:
-            sigma_x, sigma_y = _per_axis(self.sigma, "sigma")
+            sigma_x, sigma_y = per_axis_input(self.sigma, "sigma")
             beta = (self.decode_beta * sigma_x, self.decode_beta * sigma_y)
-        beta_x, beta_y = _per_axis(beta, "beta")
+        beta_x, beta_y = per_axis_input(beta, "beta")
         x = ops.soft_decode(sx, method=method, beta=beta_x, ndim=1)
         y = ops.soft_decode(sy, method=method, beta=beta_y, ndim=1)
         locations = jnp.concatenate([x, y], axis=-1).astype(jnp.result_type(sx.dtype, jnp.float32))

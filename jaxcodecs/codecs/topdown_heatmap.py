@@ -20,16 +20,8 @@ import jax.numpy as jnp
 import numpy as np
 from jaxcodecs import ops
 from jaxcodecs.base import Codec, codec_field
-from jaxcodecs.codecs._common import (
-    flag,
-    float_dtype,
-    heatmap_input,
-    instance_inputs,
-    non_negative,
-    odd_kernel,
-    one_of,
-    size_pair,
-)
+from jaxcodecs.codecs._fields import flag, float_dtype, non_negative, odd_kernel, one_of, size_pair
+from jaxcodecs.codecs._inputs import heatmap_input, instance_inputs
 from jaxcodecs.registry import register
 
 __all__ = ["MSRAHeatmap", "UDPHeatmap", "MegviiHeatmap"]

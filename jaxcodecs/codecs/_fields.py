@@ -1,16 +1,13 @@
-"""The one module through which codecs check what they are given.
+"""Converters of codec constructor fields (the counterpart of ``_inputs.py``,
+which checks call arguments).
 
-* **Constructor fields** are converted by the converters below, declared on
-  each field with :func:`jaxcodecs.base.codec_field` and applied in one loop
-  by ``Codec.__post_init__``. Each converter has the signature
-  ``convert(value, at) -> value`` (``at`` names the codec class and the
-  field) and raises ``ValueError`` / ``TypeError`` naming the field and what
-  it got. flax also runs ``__post_init__`` when JAX rebuilds a codec from its
-  leaves (inside ``jit`` / ``vmap``), so the converters of pytree leaves only
-  look at concrete Python / NumPy values and let everything else pass.
-* **Call arguments** (keypoints, visibility, heatmaps) are checked against the
-  codec's configuration by the ``*_input`` functions, built on
-  :mod:`jaxcodecs.ops.validation`.
+Each converter is declared on its field with :func:`jaxcodecs.base.codec_field`
+and applied in one loop by ``Codec.__post_init__``. A converter has the
+signature ``convert(value, at) -> value`` (``at`` names the codec class and
+the field) and raises ``ValueError`` / ``TypeError`` naming the field and what
+it got. flax also runs ``__post_init__`` when JAX rebuilds a codec from its
+leaves (inside ``jit`` / ``vmap``), so the converters of pytree leaves only
+look at concrete Python / NumPy values and let everything else pass.
 """
 
 from __future__ import annotations
@@ -20,8 +17,7 @@ from typing import Any, Callable
 import jax.numpy as jnp
 import numpy as np
 
-from jaxcodecs.base import FieldAt
-from jaxcodecs.ops.validation import as_float_array, check_rank, check_same_leading, check_shape
+from jaxcodecs.base import Codec, FieldAt
 
 Converter = Callable[[Any, FieldAt], Any]
 
@@ -186,57 +182,60 @@ def scalar_or_pair(value: Any, at: FieldAt) -> Any:
     return value
 
 
-def instance_inputs(
-    owner: str,
-    keypoints: Any,
-    keypoints_visible: Any,
-    *,
-    single_instance: bool,
-) -> tuple[jnp.ndarray, jnp.ndarray]:
-    """Validates ``keypoints (N, K, D)`` and ``keypoints_visible (N, K)``.
+# ------------------------------------------------- lifting: joints and statistics
+# Statistics given as host data are converted (float32, reshaped as MMPose
+# does) when the codec is built; JAX arrays are taken as they are.
+def _is_host_data(value: Any) -> bool:
+    return isinstance(value, (list, tuple)) or (isinstance(value, np.ndarray) and value.ndim >= 1)
 
-    A missing visibility means every keypoint is visible (float32 ones).
 
-    Returns:
-      ``(keypoints, visible)`` as float arrays.
-    """
-    kp = as_float_array(keypoints, "keypoints")
-    check_rank(kp, 3, "keypoints", "(N, K, D)")
-    if kp.shape[-1] < 2:
-        raise ValueError(f"`keypoints` must have shape (N, K, D) with D >= 2, got shape {kp.shape}.")
-    if single_instance and kp.shape[0] != 1:
+def root_indices(value: Any, at: FieldAt) -> tuple[int, ...]:
+    """``root_index``: an int or a list of ints, each a joint of the
+    (already converted) ``num_keypoints``; a tuple."""
+    values = (value,) if isinstance(value, (int, np.integer)) else tuple(value)
+    if not values or any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) for v in values):
+        raise ValueError(f"{at.owner}: `{at.name}` must be an int or a list of ints, got {value!r}.")
+    num_keypoints = at.codec.num_keypoints
+    if any(not 0 <= v < num_keypoints for v in values):
+        raise ValueError(f"{at.owner}: `{at.name}` {value!r} out of range for num_keypoints={num_keypoints}.")
+    return tuple(int(v) for v in values)
+
+
+def root_joint(value: Any, at: FieldAt) -> int:
+    """``root_index`` of a codec with a single root joint."""
+    (index,) = root_indices(value, at)
+    return index
+
+
+def statistic(value: Any, at: FieldAt) -> Any:
+    """A mean or std of ``keypoints`` / ``target`` (leaf). Host data becomes
+    float32 ``(1, K, D)`` (``K - 1`` target joints when the codec removes
+    the root); JAX arrays and tracers are kept as given."""
+    if not _is_host_data(value):
+        return value
+    kind = at.name.rsplit("_", 1)[0]
+    joints = at.codec.num_keypoints - (1 if kind == "target" and at.codec._removes_root else 0)
+    try:
+        return np.asarray(value, np.float32).reshape(1, joints, -1)
+    except ValueError:
+        shapes = [np.shape(getattr(at.codec, f"{kind}_{part}")) for part in ("mean", "std")]
         raise ValueError(
-            f"{owner}: codecs of this family only support single-instance encoding: "
-            f"`keypoints` must have shape (1, K, D), got shape {kp.shape}."
-        )
-    return kp, visibility_input(kp, keypoints_visible)
+            f"{at.owner}: `{kind}_mean` / `{kind}_std` must have {joints} joints ((K, D) or "
+            f"(1, K, D)), got shapes {shapes[0]} and {shapes[1]}."
+        ) from None
 
 
-def visibility_input(kp: jnp.ndarray, keypoints_visible: Any) -> jnp.ndarray:
-    """``keypoints_visible (N, K)`` checked against ``keypoints (N, K, D)``;
-    a missing visibility means every keypoint is visible (float32 ones)."""
-    if keypoints_visible is None:
-        return jnp.ones(kp.shape[:2], jnp.float32)
-    vis = as_float_array(keypoints_visible, "keypoints_visible")
-    check_rank(vis, 2, "keypoints_visible", f"(N, K) = {kp.shape[:2]}")
-    check_same_leading(kp, "keypoints", vis, "keypoints_visible", 2, f"(N, K) = {kp.shape[:2]}")
-    return vis
-
-
-def heatmap_input(
-    owner: str, name: str, heatmaps: Any, heatmap_size: tuple[int, int], channels_multiple: int = 1
-) -> jnp.ndarray:
-    """Validates decode input ``(C, H, W)`` against the configured ``(W, H)``."""
-    width, height = heatmap_size
-    hm = as_float_array(heatmaps, name)
-    expected = f"(K, H, W) = (K, {height}, {width})"
-    if channels_multiple != 1:
-        expected = f"({channels_multiple}K, {height}, {width})"
-    check_rank(hm, 3, name, expected)
-    check_shape(hm, (None, height, width), name, expected)
-    if hm.shape[0] % channels_multiple != 0:
-        raise ValueError(
-            f"{owner}: `{name}` must have a multiple of {channels_multiple} channels "
-            f"{expected}, got shape {hm.shape}."
-        )
-    return hm
+def check_statistics_pairs(codec: Codec) -> None:
+    """Each mean comes with its std, of the same shape when both are host data."""
+    owner = type(codec).__name__
+    for kind in ("keypoints", "target"):
+        mean, std = getattr(codec, f"{kind}_mean"), getattr(codec, f"{kind}_std")
+        if (mean is None) != (std is None):
+            given, missing = (f"{kind}_mean", f"{kind}_std") if std is None else (f"{kind}_std", f"{kind}_mean")
+            raise ValueError(
+                f"{owner}: `{kind}_mean` and `{kind}_std` must be given together, "
+                f"got `{given}` without `{missing}`.")
+        if isinstance(mean, np.ndarray) and isinstance(std, np.ndarray) and mean.shape != std.shape:
+            raise ValueError(
+                f"{owner}: `{kind}_mean` {mean.shape} and `{kind}_std` {std.shape} must have the same shape."
+            )

@@ -1,0 +1,300 @@
+"""Checks of the arguments codecs are called with, against their configuration.
+
+The one place where a codec validates what ``encode`` / ``decode`` receive
+(its constructor fields are converted by ``_fields.py``). Every function here
+is built on :mod:`jaxcodecs.ops.validation`, runs at trace time on static
+shapes, and raises ``ValueError`` / ``TypeError`` naming the argument, what it
+got and what was expected. The ops the codecs then call validate their own
+arguments generically; they never repeat a check written here.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping
+
+import jax.numpy as jnp
+import numpy as np
+
+from jaxcodecs.ops.validation import as_float_array, as_parameter, check_rank, check_same_leading, check_shape
+
+
+def per_axis_input(value: Any, name: str, *, concrete_for: str | None = None) -> tuple[Any, Any]:
+    """``(x, y)`` values of a scalar or per-axis hyper-parameter (``sigma``,
+    ``beta``): Python floats when concrete, traced scalars otherwise.
+
+    With ``concrete_for`` (what needs the value on the host, e.g. a blur size
+    derived from it) a traced value raises ``TypeError`` saying so.
+    """
+    pair = as_parameter(value, name, (2,), host=True, expected="(2,) (x, y)")
+    if isinstance(pair, np.ndarray):
+        return float(pair[0]), float(pair[1])
+    if concrete_for is not None:
+        raise TypeError(
+            f"{concrete_for}, which is traced here, got a tracer for `{name}`; close over the codec "
+            "(e.g. `jax.jit(codec.decode)`) instead of passing it as a traced argument."
+        )
+    return pair[0], pair[1]
+
+
+def method_input(owner: str, method: Any, allowed: Iterable[str]) -> str:
+    """``method`` when it is one of ``allowed``, else ``ValueError``."""
+    allowed = tuple(allowed)
+    if method not in allowed:
+        raise ValueError(f"{owner}: `method` must be one of {allowed}, got {method!r}.")
+    return method
+
+
+# ------------------------------------------------------------- 2-D keypoints
+def instance_inputs(
+    owner: str,
+    keypoints: Any,
+    keypoints_visible: Any,
+    *,
+    single_instance: bool,
+) -> tuple[jnp.ndarray, jnp.ndarray]:
+    """Validates ``keypoints (N, K, D)`` and ``keypoints_visible (N, K)``.
+
+    A missing visibility means every keypoint is visible (float32 ones).
+
+    Returns:
+      ``(keypoints, visible)`` as float arrays.
+    """
+    kp = as_float_array(keypoints, "keypoints")
+    check_rank(kp, 3, "keypoints", "(N, K, D)")
+    if kp.shape[-1] < 2:
+        raise ValueError(f"`keypoints` must have shape (N, K, D) with D >= 2, got shape {kp.shape}.")
+    if single_instance and kp.shape[0] != 1:
+        raise ValueError(
+            f"{owner}: codecs of this family only support single-instance encoding: "
+            f"`keypoints` must have shape (1, K, D), got shape {kp.shape}."
+        )
+    return kp, visibility_input(kp, keypoints_visible)
+
+
+def visibility_input(kp: jnp.ndarray, keypoints_visible: Any) -> jnp.ndarray:
+    """``keypoints_visible (N, K)`` checked against ``keypoints (N, K, D)``;
+    a missing visibility means every keypoint is visible (float32 ones)."""
+    if keypoints_visible is None:
+        return jnp.ones(kp.shape[:2], jnp.float32)
+    vis = as_float_array(keypoints_visible, "keypoints_visible")
+    check_rank(vis, 2, "keypoints_visible", f"(N, K) = {kp.shape[:2]}")
+    check_same_leading(kp, "keypoints", vis, "keypoints_visible", 2, f"(N, K) = {kp.shape[:2]}")
+    return vis
+
+
+def points_3d_input(keypoints: Any, keypoints_visible: Any) -> tuple[jnp.ndarray, jnp.ndarray]:
+    """``keypoints (N, K, 3)`` (``(N, K, 2)`` read as zero depth) and their
+    visibility ``(N, K)``."""
+    kp = as_float_array(keypoints, "keypoints")
+    check_rank(kp, 3, "keypoints", "(N, K, 3)")
+    if kp.shape[-1] not in (2, 3):
+        raise ValueError(
+            f"`keypoints` must have shape (N, K, 3) (or (N, K, 2) for zero depth), got shape {kp.shape}."
+        )
+    if kp.shape[-1] == 2:
+        kp = jnp.concatenate([kp, jnp.zeros_like(kp[..., :1])], axis=-1)
+    return kp, visibility_input(kp, keypoints_visible)
+
+
+def keypoint_weights_input(value: Any, name: str, num_keypoints: int, required_by: str) -> jnp.ndarray:
+    """Per-keypoint weights ``(K,)``, which the setting ``required_by`` needs."""
+    if value is None:
+        raise ValueError(f"`{name}` is required with {required_by}, got None.")
+    weights = as_float_array(value, name)
+    check_shape(weights, (num_keypoints,), name, f"(K,) = ({num_keypoints},)")
+    return weights
+
+
+def one_value(value: Any, name: str) -> jnp.ndarray:
+    """A scalar or size-1 array as a ``(1,)`` float array."""
+    arr = as_float_array(value, name)
+    if arr.size != 1:
+        raise ValueError(f"`{name}` must be a scalar (or hold one value), got shape {arr.shape}.")
+    return arr.reshape(1)
+
+
+# --------------------------------------------------------------- model output
+def heatmap_input(
+    owner: str, name: str, heatmaps: Any, heatmap_size: tuple[int, int], channels_multiple: int = 1
+) -> jnp.ndarray:
+    """Validates decode input ``(C, H, W)`` against the configured ``(W, H)``."""
+    width, height = heatmap_size
+    hm = as_float_array(heatmaps, name)
+    expected = f"(K, H, W) = (K, {height}, {width})"
+    if channels_multiple != 1:
+        expected = f"({channels_multiple}K, {height}, {width})"
+    check_rank(hm, 3, name, expected)
+    check_shape(hm, (None, height, width), name, expected)
+    if hm.shape[0] % channels_multiple != 0:
+        raise ValueError(
+            f"{owner}: `{name}` must have a multiple of {channels_multiple} channels "
+            f"{expected}, got shape {hm.shape}."
+        )
+    return hm
+
+
+def instance_heatmaps_input(heatmaps: Any, heatmap_size: tuple[int, int], name: str = "heatmaps") -> jnp.ndarray:
+    """``(K, H, W)`` or ``(N, K, H, W)`` maps of the configured size, as ``(N, K, H, W)``."""
+    width, height = heatmap_size
+    hm = as_float_array(heatmaps, name)
+    expected = f"(K, {height}, {width}) or (N, K, {height}, {width})"
+    check_rank(hm, (3, 4), name, expected)
+    check_shape(hm, (None,) * (hm.ndim - 2) + (height, width), name, expected)
+    return hm[None] if hm.ndim == 3 else hm
+
+
+def volumes_input(heatmaps: Any, heatmap_size: tuple[int, int, int], depths: Iterable[int]) -> jnp.ndarray:
+    """3-D heatmaps ``(K, D, H, W)`` (``D`` one of ``depths``) or the encoded
+    layout ``(K * D, H, W)`` (``D = heatmap_size[2]``), as ``(K, D, H, W)``."""
+    width, height, depth = heatmap_size
+    hm = as_float_array(heatmaps, "heatmaps")
+    expected = f"(K, D, H, W) = (K, {depth}, {height}, {width}) or (K * D, H, W)"
+    check_rank(hm, {3, 4}, "heatmaps", expected)
+    if hm.ndim == 3:
+        check_shape(hm, (None, height, width), "heatmaps", expected)
+        if hm.shape[0] % depth:
+            raise ValueError(
+                f"`heatmaps` must have shape {expected}: {hm.shape[0]} channels is not a "
+                f"multiple of D = {depth}, got shape {hm.shape}."
+            )
+        return hm.reshape(hm.shape[0] // depth, depth, height, width)
+    depths = sorted(set(depths))
+    if hm.shape[2:] != (height, width) or hm.shape[1] not in depths:
+        raise ValueError(
+            f"`heatmaps` must have shape {expected} (depth {' or '.join(map(str, depths))}), "
+            f"got shape {hm.shape}."
+        )
+    return hm
+
+
+def simcc_inputs(simcc_x: Any, simcc_y: Any) -> tuple[jnp.ndarray, jnp.ndarray]:
+    """``simcc_x (N, K, Lx)`` and ``simcc_y (N, K, Ly)`` (or ``(K, L)`` each,
+    read as ``N = 1``) with the same leading axes."""
+    sx = as_float_array(simcc_x, "simcc_x")
+    sy = as_float_array(simcc_y, "simcc_y")
+    check_rank(sx, (2, 3), "simcc_x", "(N, K, Lx) or (K, Lx)")
+    check_rank(sy, sx.ndim, "simcc_y", f"rank {sx.ndim} like `simcc_x`: (N, K, Ly) or (K, Ly)")
+    check_same_leading(sx, "simcc_x", sy, "simcc_y", sx.ndim - 1, "(N, K, Ly) or (K, Ly)")
+    if sx.ndim == 2:
+        sx, sy = sx[None], sy[None]
+    return sx, sy
+
+
+def coordinates_input(encoded: Any, expected: str) -> jnp.ndarray:
+    """Predicted coordinates ``(N, K, C)`` (``expected`` names the allowed C)."""
+    coords = as_float_array(encoded, "encoded")
+    check_rank(coords, 3, "encoded", expected)
+    return coords
+
+
+# --------------------------------------------------------------------- lifting
+def rows_visibility(value: Any, name: str, layout: str, shape: tuple[int, ...]) -> jnp.ndarray:
+    """A visibility of ``shape`` (rows, K); a rank-1 one is one row."""
+    vis = as_float_array(value, name)
+    if vis.ndim == 1:
+        vis = vis[None]
+    if vis.shape != tuple(shape):
+        raise ValueError(f"`{name}` must have shape {layout} = {tuple(shape)}, got shape {vis.shape}.")
+    return vis
+
+
+def lifting_inputs(owner, num_keypoints, keypoints, keypoints_visible, lifting_target, lifting_target_visible,
+                   *, same_frames: bool = False):
+    """Validated ``keypoints (N, K, D)``, visibility ``(N, K)``, target
+    ``(T, K, C)`` and target visibility ``(T, K)`` (or None); with
+    ``same_frames`` the keypoints are ``(T, K, D)``, one row per frame."""
+    kp = as_float_array(keypoints, "keypoints")
+    if kp.ndim == 2:
+        kp = kp[None]
+    check_rank(kp, 3, "keypoints", f"(N, K, D) with K = {num_keypoints}")
+    if keypoints_visible is None:
+        vis = jnp.ones(kp.shape[:2], jnp.float32)
+    else:
+        vis = rows_visibility(keypoints_visible, "keypoints_visible", "(N, K)", kp.shape[:2])
+    if lifting_target is None:
+        raise ValueError(
+            f"{owner}.encode needs `lifting_target` (T, K, C), the 3-D pose to lift to; got None."
+        )
+    target = as_float_array(lifting_target, "lifting_target")
+    if target.ndim == 2:
+        target = target[None]
+    check_rank(target, 3, "lifting_target", f"(T, K, C) with K = {num_keypoints}")
+    if target.shape[1] != kp.shape[1]:
+        raise ValueError(
+            f"`lifting_target` must have shape (T, K, C) with K = {kp.shape[1]} (the keypoints'), "
+            f"got shape {target.shape}."
+        )
+    if same_frames and kp.shape[0] != target.shape[0]:
+        raise ValueError(
+            f"`keypoints` (T, K, D) and `lifting_target` (T, K, 3) must have the same number of "
+            f"frames, got shapes {kp.shape} and {target.shape}."
+        )
+    target_vis = None
+    if lifting_target_visible is not None:
+        target_vis = rows_visibility(lifting_target_visible, "lifting_target_visible", "(T, K)",
+                                     target.shape[:2])
+    return kp, vis, target, target_vis
+
+
+def camera_input(owner: str, camera_param: Mapping[str, Any] | None, keys: Iterable[str],
+                 why: str) -> dict[str, Any]:
+    """``camera_param`` as a dict holding every one of ``keys``."""
+    camera = dict(camera_param or {})
+    missing = [key for key in keys if key not in camera]
+    if missing:
+        wanted = " and ".join(repr(key) for key in keys)
+        raise ValueError(f"{owner}: {why} needs `camera_param` with {wanted}, got keys {sorted(camera)}.")
+    return camera
+
+
+def root_input(target_root: Any, keypoints: jnp.ndarray) -> jnp.ndarray | None:
+    """``target_root`` ``(C,)``, ``(T, C)`` or ``(T, 1, C)`` as ``(T, 1, C)``, or None."""
+    if target_root is None:
+        return None
+    root = as_float_array(target_root, "target_root")
+    if root.size == 0:
+        return None
+    channels = keypoints.shape[-1]
+    if root.ndim == 1:
+        root = root[None]
+    if root.ndim == 2:
+        root = root[:, None, :]
+    if root.ndim != 3 or root.shape[1] != 1 or root.shape[2] != channels or root.shape[0] not in (1, keypoints.shape[0]):
+        raise ValueError(
+            f"`target_root` must have shape (C,), (T, C) or (T, 1, C) with C = {channels} and "
+            f"T = 1 or {keypoints.shape[0]} (the encoded rows), got shape {tuple(np.shape(target_root))}."
+        )
+    return root
+
+
+def column_input(value: Any, name: str, rows: int, axis_name: str = "N") -> jnp.ndarray:
+    """``(R,)`` or ``(R, 1)`` per-row values as ``(R, 1)``."""
+    arr = as_float_array(value, name)
+    if arr.ndim == 1:
+        arr = arr[:, None]
+    if arr.ndim != 2 or arr.shape[1] != 1 or arr.shape[0] != rows:
+        raise ValueError(
+            f"`{name}` must have shape ({axis_name},) or ({axis_name}, 1) with {axis_name} = {rows}, "
+            f"got shape {tuple(np.shape(value))}."
+        )
+    return arr
+
+
+def statistics_shape_input(x: jnp.ndarray, name: str, mean: jnp.ndarray, mean_name: str) -> None:
+    """``x (T, K, C)`` agrees with the statistics ``(1, K, C)`` on ``(K, C)``."""
+    if x.shape[1:] != mean.shape[1:]:
+        raise ValueError(
+            f"`{name}` gives shape {x.shape}, whose (K, C) must match `{mean_name}` {tuple(mean.shape)}."
+        )
+
+
+def frame_size_input(w: Any, h: Any, rows: int) -> tuple[jnp.ndarray, jnp.ndarray] | None:
+    """Per-row image sizes ``w``, ``h`` (``(N,)`` or ``(N, 1)`` each) as
+    ``(N, 1)`` columns, or None when ``w`` is missing or empty."""
+    if w is None or np.size(w) == 0:
+        return None
+    if h is None or np.shape(h) != np.shape(w):
+        raise ValueError(
+            f"`w` and `h` must have the same shape (N,) or (N, 1), got {np.shape(w)} and {np.shape(h)}."
+        )
+    return column_input(w, "w", rows), column_input(h, "h", rows)
