@@ -152,6 +152,31 @@ def _windows(kp: jnp.ndarray, radius: jnp.ndarray, size: int, mmpose_compat: boo
     return mu, lo, hi, peak, outside
 
 
+def _paint(prof_x, prof_y, visible, outside, dtype):
+    """Heatmaps of the visible (``>= 0.5``) keypoints inside the map, and
+    their weights (the visibility, 0 for a visible keypoint outside)."""
+    candidate = visible >= 0.5
+    heatmaps = _combine(prof_x, prof_y, candidate & ~outside, dtype)
+    return heatmaps, _weights(visible, candidate & outside)
+
+
+def _render_windowed(kp, visible, sig, heatmap_size, mmpose_compat, dtype, *, subpixel: bool):
+    """3σ-windowed Gaussians, peaked at the window's drawn centre; with
+    ``subpixel`` the centre keeps the keypoint's sub-pixel part (UDP)."""
+    width, height = heatmap_size
+    radius = 3.0 * sig
+    mu_x, lo_x, hi_x, peak_x, out_x = _windows(kp[..., 0], radius, width, mmpose_compat)
+    mu_y, lo_y, hi_y, peak_y, out_y = _windows(kp[..., 1], radius, height, mmpose_compat)
+    if subpixel:
+        # mu is integer-valued with zero gradient, so the centre's gradient
+        # w.r.t. the keypoint is exactly 1 in both modes.
+        peak_x = peak_x + (kp[..., 0] - mu_x)
+        peak_y = peak_y + (kp[..., 1] - mu_y)
+    prof_x = _axis_profile(peak_x, lo_x, hi_x, width, sig)
+    prof_y = _axis_profile(peak_y, lo_y, hi_y, height, sig)
+    return _paint(prof_x, prof_y, visible, out_x | out_y, dtype)
+
+
 def render_gaussian_heatmaps(
     keypoints: jnp.ndarray,
     keypoints_visible: jnp.ndarray,
@@ -181,17 +206,8 @@ def render_gaussian_heatmaps(
       ``heatmaps (K, H, W)`` and ``keypoint_weights (N, K)`` (the visibility,
       0 for visible keypoints whose window lies off the map).
     """
-    width, height = heatmap_size
     kp, visible, sig = renderer_inputs(keypoints, keypoints_visible, sigma)
-    radius = 3.0 * sig
-    _, lo_x, hi_x, peak_x, out_x = _windows(kp[..., 0], radius, width, mmpose_compat)
-    _, lo_y, hi_y, peak_y, out_y = _windows(kp[..., 1], radius, height, mmpose_compat)
-    prof_x = _axis_profile(peak_x, lo_x, hi_x, width, sig)
-    prof_y = _axis_profile(peak_y, lo_y, hi_y, height, sig)
-    candidate = visible >= 0.5
-    outside = out_x | out_y
-    heatmaps = _combine(prof_x, prof_y, candidate & ~outside, dtype)
-    return heatmaps, _weights(visible, candidate & outside)
+    return _render_windowed(kp, visible, sig, heatmap_size, mmpose_compat, dtype, subpixel=False)
 
 
 def render_unbiased_gaussian_heatmaps(
@@ -227,9 +243,7 @@ def render_unbiased_gaussian_heatmaps(
     outside = (x - radius >= width) | (y - radius >= height) | (x + radius + 1 < 0) | (y + radius + 1 < 0)
     prof_x = _axis_profile(x, None, None, width, sig)
     prof_y = _axis_profile(y, None, None, height, sig)
-    candidate = visible >= 0.5
-    heatmaps = _combine(prof_x, prof_y, candidate & ~outside, dtype)
-    return heatmaps, _weights(visible, candidate & outside)
+    return _paint(prof_x, prof_y, visible, outside, dtype)
 
 
 def render_udp_gaussian_heatmaps(
@@ -260,21 +274,8 @@ def render_udp_gaussian_heatmaps(
       ``heatmaps (K, H, W)``, ``keypoint_weights (N, K)``. Differentiable
       w.r.t. ``keypoints`` and ``sigma`` (inside the window).
     """
-    width, height = heatmap_size
     kp, visible, sig = renderer_inputs(keypoints, keypoints_visible, sigma)
-    radius = 3.0 * sig
-    mu_x, lo_x, hi_x, peak_x, out_x = _windows(kp[..., 0], radius, width, mmpose_compat)
-    mu_y, lo_y, hi_y, peak_y, out_y = _windows(kp[..., 1], radius, height, mmpose_compat)
-    # mu is integer-valued with zero gradient, so the centre's gradient w.r.t.
-    # the keypoint is exactly 1 in both modes.
-    centre_x = peak_x + (kp[..., 0] - mu_x)
-    centre_y = peak_y + (kp[..., 1] - mu_y)
-    prof_x = _axis_profile(centre_x, lo_x, hi_x, width, sig)
-    prof_y = _axis_profile(centre_y, lo_y, hi_y, height, sig)
-    candidate = visible >= 0.5
-    outside = out_x | out_y
-    heatmaps = _combine(prof_x, prof_y, candidate & ~outside, dtype)
-    return heatmaps, _weights(visible, candidate & outside)
+    return _render_windowed(kp, visible, sig, heatmap_size, mmpose_compat, dtype, subpixel=True)
 
 
 def render_msra_heatmaps(
