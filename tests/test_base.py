@@ -10,7 +10,7 @@ import pytest
 import jaxcodecs
 from jaxcodecs.base import Codec, FieldAt, codec_field
 from jaxcodecs.codecs._fields import flag, non_negative, one_of, size_pair
-from tests.inventory import IMPLEMENTED
+from inventory import IMPLEMENTED
 
 
 @pytest.mark.parametrize("name", sorted(IMPLEMENTED))
