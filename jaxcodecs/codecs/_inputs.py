@@ -45,6 +45,26 @@ def method_input(owner: str, method: Any, allowed: Iterable[str]) -> str:
 
 
 # ------------------------------------------------------------- 2-D keypoints
+def finite_points(points: jnp.ndarray, visible: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
+    """The NaN rule: a point with a NaN or ±Inf coordinate (or visibility)
+    becomes an invisible point at the origin.
+
+    MMPose lets such a point turn its targets into NaN, which poisons a whole
+    training batch (a zero weight times NaN is NaN). Here its visibility is 0
+    (so its weight is 0 and nothing is painted) and its coordinates 0 (so
+    every label derived from it is finite). Finite points are untouched, and
+    gradients flow to them as before.
+
+    Args:
+      points: ``(..., K, D)``.
+      visible: ``(..., K)``.
+    """
+    finite = jnp.all(jnp.isfinite(points), axis=-1) & jnp.isfinite(visible)
+    points = jnp.where(finite[..., None], points, jnp.zeros_like(points))
+    visible = jnp.where(finite, visible, jnp.zeros_like(visible))
+    return points, visible
+
+
 def instance_inputs(
     owner: str,
     keypoints: Any,
@@ -52,23 +72,26 @@ def instance_inputs(
     *,
     single_instance: bool,
 ) -> tuple[jnp.ndarray, jnp.ndarray]:
-    """Validates ``keypoints (N, K, D)`` and ``keypoints_visible (N, K)``.
+    """Validates 2-D ``keypoints (N, K, 2)`` and ``keypoints_visible (N, K)``.
 
-    A missing visibility means every keypoint is visible (float32 ones).
+    A missing visibility means every keypoint is visible (float32 ones); a
+    non-finite keypoint becomes invisible (:func:`finite_points`).
 
     Returns:
       ``(keypoints, visible)`` as float arrays.
     """
     kp = as_float_array(keypoints, "keypoints")
-    check_rank(kp, 3, "keypoints", "(N, K, D)")
-    if kp.shape[-1] < 2:
-        raise ValueError(f"`keypoints` must have shape (N, K, D) with D >= 2, got shape {kp.shape}.")
+    check_rank(kp, 3, "keypoints", "(N, K, 2)")
+    if kp.shape[-1] != 2:
+        raise ValueError(
+            f"`keypoints` must have shape (N, K, 2) (x, y in input pixels), got shape {kp.shape}."
+        )
     if single_instance and kp.shape[0] != 1:
         raise ValueError(
             f"{owner}: codecs of this family only support single-instance encoding: "
-            f"`keypoints` must have shape (1, K, D), got shape {kp.shape}."
+            f"`keypoints` must have shape (1, K, 2), got shape {kp.shape}."
         )
-    return kp, visibility_input(kp, keypoints_visible)
+    return finite_points(kp, visibility_input(kp, keypoints_visible))
 
 
 def visibility_input(kp: jnp.ndarray, keypoints_visible: Any) -> jnp.ndarray:
@@ -84,7 +107,7 @@ def visibility_input(kp: jnp.ndarray, keypoints_visible: Any) -> jnp.ndarray:
 
 def points_3d_input(keypoints: Any, keypoints_visible: Any) -> tuple[jnp.ndarray, jnp.ndarray]:
     """``keypoints (N, K, 3)`` (``(N, K, 2)`` read as zero depth) and their
-    visibility ``(N, K)``."""
+    visibility ``(N, K)``; a non-finite keypoint becomes invisible."""
     kp = as_float_array(keypoints, "keypoints")
     check_rank(kp, 3, "keypoints", "(N, K, 3)")
     if kp.shape[-1] not in (2, 3):
@@ -93,7 +116,7 @@ def points_3d_input(keypoints: Any, keypoints_visible: Any) -> tuple[jnp.ndarray
         )
     if kp.shape[-1] == 2:
         kp = jnp.concatenate([kp, jnp.zeros_like(kp[..., :1])], axis=-1)
-    return kp, visibility_input(kp, keypoints_visible)
+    return finite_points(kp, visibility_input(kp, keypoints_visible))
 
 
 def keypoint_weights_input(value: Any, name: str, num_keypoints: int, required_by: str) -> jnp.ndarray:
