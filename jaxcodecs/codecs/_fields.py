@@ -206,7 +206,9 @@ def root_indices(value: Any, at: FieldAt) -> tuple[int, ...]:
         raise ValueError(f"{at.owner}: `{at.name}` must be an int or a list of ints, got {value!r}.")
     num_keypoints = at.codec.num_keypoints
     if any(not 0 <= v < num_keypoints for v in values):
-        raise ValueError(f"{at.owner}: `{at.name}` {value!r} out of range for num_keypoints={num_keypoints}.")
+        raise ValueError(
+            f"{at.owner}: `{at.name}` must index the num_keypoints={num_keypoints} joints, got {value!r}."
+        )
     return tuple(int(v) for v in values)
 
 

@@ -113,9 +113,10 @@ def visibility_input(kp: jnp.ndarray, keypoints_visible: Any) -> jnp.ndarray:
     return vis
 
 
-def points_3d_input(keypoints: Any, keypoints_visible: Any) -> tuple[jnp.ndarray, jnp.ndarray]:
-    """``keypoints (N, K, 3)`` (``(N, K, 2)`` read as zero depth) and their
-    visibility ``(N, K)``; a non-finite keypoint becomes invisible."""
+def points_3d_input(keypoints: Any, keypoints_visible: Any) -> tuple[jnp.ndarray, jnp.ndarray, jnp.ndarray]:
+    """``keypoints (N, K, 3)`` (``(N, K, 2)`` read as zero depth), their
+    visibility ``(N, K)`` and which of them are finite ``(N, K)``; a
+    non-finite keypoint becomes invisible at the origin."""
     kp = as_float_array(keypoints, "keypoints")
     check_rank(kp, 3, "keypoints", "(N, K, 3)")
     if kp.shape[-1] not in (2, 3):
@@ -124,7 +125,9 @@ def points_3d_input(keypoints: Any, keypoints_visible: Any) -> tuple[jnp.ndarray
         )
     if kp.shape[-1] == 2:
         kp = jnp.concatenate([kp, jnp.zeros_like(kp[..., :1])], axis=-1)
-    return finite_points(kp, visibility_input(kp, keypoints_visible))
+    vis = visibility_input(kp, keypoints_visible)
+    present = jnp.all(jnp.isfinite(kp), axis=-1) & jnp.isfinite(vis)
+    return (*finite_points(kp, vis), present)
 
 
 def keypoint_weights_input(value: Any, name: str, num_keypoints: int, required_by: str) -> jnp.ndarray:
@@ -142,6 +145,14 @@ def one_value(value: Any, name: str) -> jnp.ndarray:
     if arr.size != 1:
         raise ValueError(f"`{name}` must be a scalar (or hold one value), got shape {arr.shape}.")
     return arr.reshape(1)
+
+
+def finite_value_and_weight(value: jnp.ndarray, weight: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
+    """The NaN rule for a scalar target and its weight: where either is not
+    finite, the value is 0 and the weight 0."""
+    finite = jnp.isfinite(value) & jnp.isfinite(weight)
+    return (jnp.where(finite, value, jnp.zeros_like(value)),
+            jnp.where(finite, weight, jnp.zeros_like(weight)))
 
 
 # --------------------------------------------------------------- model output
@@ -215,10 +226,13 @@ def simcc_inputs(simcc_x: Any, simcc_y: Any, lengths: tuple[int, int]) -> tuple[
     return sx, sy
 
 
-def coordinates_input(encoded: Any, expected: str) -> jnp.ndarray:
-    """Predicted coordinates ``(N, K, C)`` (``expected`` names the allowed C)."""
+def coordinates_input(encoded: Any, expected: str, joints: int | None = None) -> jnp.ndarray:
+    """Predicted coordinates ``(N, K, C)`` (``expected`` names the allowed C);
+    with ``joints`` K must be that number."""
     coords = as_float_array(encoded, "encoded")
     check_rank(coords, 3, "encoded", expected)
+    if joints is not None:
+        check_axis_size(coords, 1, "encoded", f"{expected} with K = {joints}", sizes=joints)
     return coords
 
 
@@ -308,21 +322,23 @@ def lifting_inputs(
 
 
 def finite_camera(camera: dict[str, Any]) -> tuple[dict[str, Any], Any]:
-    """The NaN rule for camera parameters: non-finite numeric entries become
-    1, and ``ok`` says whether all were finite (a Python bool when every
+    """The NaN rule for camera parameters: non-finite numeric entries (and a
+    non-positive image size ``w`` / ``h``) become 1, and ``ok`` says whether all were finite (a Python bool when every
     number is known on the host, else a traced bool). Entries that are not
     numbers (a camera's name) pass unchanged, and so do finite host values."""
     out: dict[str, Any] = {}
     host_ok, traced = True, []
     for key, value in camera.items():
-        if isinstance(value, (float, np.floating, np.ndarray)) and np.asarray(value).dtype.kind == "f":
+        size = key in ("w", "h")  # an image size must also be > 0
+        if isinstance(value, (int, float, np.integer, np.floating, np.ndarray)) and not isinstance(value, bool):
             host = np.asarray(value)
-            if not np.all(np.isfinite(host)):
-                value, host_ok = np.where(np.isfinite(host), host, 1).astype(host.dtype), False
-        elif isinstance(value, jax.Array) and jnp.issubdtype(value.dtype, jnp.floating):
-            finite = jnp.isfinite(value)
-            value = jnp.where(finite, value, jnp.ones_like(value))
-            traced.append(jnp.all(finite))
+            usable = np.isfinite(host) & ((host > 0) if size else True)
+            if host.dtype.kind in "iuf" and not np.all(usable):
+                value, host_ok = np.where(usable, host, 1).astype(host.dtype), False
+        elif isinstance(value, jax.Array) and (jnp.issubdtype(value.dtype, jnp.floating) or size):
+            usable = jnp.isfinite(value) & ((value > 0) if size else True)
+            value = jnp.where(usable, value, jnp.ones_like(value))
+            traced.append(jnp.all(usable))
         out[key] = value
     if not host_ok or not traced:
         return out, host_ok
@@ -389,7 +405,8 @@ def statistics_shape_input(x: jnp.ndarray, name: str, mean: jnp.ndarray, mean_na
     """``x (T, K, C)`` agrees with the statistics ``(1, K, C)`` on ``(K, C)``."""
     if x.shape[1:] != mean.shape[1:]:
         raise ValueError(
-            f"`{name}` gives shape {x.shape}, whose (K, C) must match `{mean_name}` {tuple(mean.shape)}."
+            f"`{name}` must have (K, C) = {tuple(mean.shape[1:])} like `{mean_name}` {tuple(mean.shape)}, "
+            f"got shape {x.shape}."
         )
 
 
@@ -402,4 +419,8 @@ def frame_size_input(w: Any, h: Any, rows: int) -> tuple[jnp.ndarray, jnp.ndarra
         raise ValueError(
             f"`w` and `h` must have the same shape (N,) or (N, 1), got {np.shape(w)} and {np.shape(h)}."
         )
-    return column_input(w, "w", rows), column_input(h, "h", rows)
+    width, height = column_input(w, "w", rows), column_input(h, "h", rows)
+    # A non-finite or non-positive size has no frame to map back to: read as
+    # 1, so that the output stays finite.
+    usable = jnp.isfinite(width) & jnp.isfinite(height) & (width > 0) & (height > 0)
+    return jnp.where(usable, width, jnp.ones_like(width)), jnp.where(usable, height, jnp.ones_like(height))

@@ -79,8 +79,8 @@ def _keypoint_labels(labels, vis, concat_vis, reshape):
     return ops.frames_as_columns(labels) if reshape else labels
 
 
-def _decode_with_root(encoded, target_root):
-    keypoints = coordinates_input(encoded, "(N, K, C)")
+def _decode_with_root(encoded, target_root, joints):
+    keypoints = coordinates_input(encoded, "(N, K, C)", joints)
     return keypoints, root_input(target_root, keypoints)
 
 

@@ -31,6 +31,7 @@ from jaxcodecs.codecs._fields import (
 from jaxcodecs.codecs._inputs import (
     as_float_array,
     keypoint_weights_input,
+    finite_value_and_weight,
     one_value,
     points_3d_input,
     volumes_input,
@@ -184,7 +185,7 @@ class Hand3DHeatmap(Codec):
           ``type_weight``, ``root_depth_weight``.
         """
         del focal, principal_pt
-        kp, vis = points_3d_input(keypoints, keypoints_visible)
+        kp, vis, present = points_3d_input(keypoints, keypoints_visible)
         joint_weights = None
         if self.use_different_joint_weights:
             joint_weights = keypoint_weights_input(
@@ -194,7 +195,7 @@ class Hand3DHeatmap(Codec):
             kp, vis, self.heatmap_size, self.image_size, self.sigma,
             depth_bound=self.heatmap3d_depth_bound, joint_indices=self.joint_indices,
             max_bound=self.max_bound, dataset_keypoint_weights=joint_weights,
-            mmpose_compat=self.mmpose_compat, dtype=self.dtype,
+            mmpose_compat=self.mmpose_compat, dtype=self.dtype, present=present,
         )
 
         if rel_root_depth is None:
@@ -204,6 +205,7 @@ class Hand3DHeatmap(Codec):
             rel_root = one_value(rel_root_depth, "rel_root_depth")
             root_valid = (jnp.ones((1,), rel_root.dtype) if rel_root_valid is None
                           else one_value(rel_root_valid, "rel_root_valid"))
+            rel_root, root_valid = finite_value_and_weight(rel_root, root_valid)
         root_depth = ops.depth_to_bins(rel_root, self.root_depth_bound, self.heatmap_size_root)
         in_range = (root_depth >= 0) & (root_depth <= self.heatmap_size_root)
         root_depth_weight = root_valid * in_range.astype(root_valid.dtype)

@@ -141,7 +141,7 @@ class ImagePoseLifting(_LabelOutputs, Codec):
     def decode(self, encoded, target_root=None):
         """Decodes ``(N, K', C)`` (plus ``target_root``) into ``keypoints
         (N, K, C)`` and ``scores (N, K)`` (ones)."""
-        keypoints, root = _decode_with_root(encoded, target_root)
+        keypoints, root = _decode_with_root(encoded, target_root, self.num_keypoints - int(self._removes_root))
         stats = self._statistics("target")
         if stats is not None:
             statistics_shape_input(keypoints, "encoded", stats[0], "target_mean")
@@ -231,7 +231,7 @@ class VideoPoseLifting(_LabelOutputs, Codec):
     def decode(self, encoded, target_root=None):
         """Decodes ``(N, K', C)`` (plus ``target_root``) into ``keypoints
         (N, K, C)`` and ``scores (N, K)`` (ones)."""
-        keypoints, root = _decode_with_root(encoded, target_root)
+        keypoints, root = _decode_with_root(encoded, target_root, self.num_keypoints - int(self._removes_root))
         reinsert = self.remove_root and len(self.root_index) == 1
         keypoints = _add_root(keypoints, root, reinsert, self.root_index)
         return keypoints, _ones_scores(keypoints)

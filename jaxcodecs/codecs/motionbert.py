@@ -89,7 +89,7 @@ class MotionBERTLabel(Codec):
         name = type(self).__name__
         kp, vis, target, target_vis, valid = lifting_inputs(
             name, self.num_keypoints, keypoints, keypoints_visible, lifting_target, lifting_target_visible,
-            root_index=(self.root_index,), target_dims=(3,), same_frames=True,
+            root_index=(self.root_index,), keypoint_dims=(2, 3), target_dims=(3,), same_frames=True,
         )
         camera, camera_ok = finite_camera(camera_input(name, camera_param, ("w", "h"), "encode"))
         if target_vis is None:
@@ -127,7 +127,7 @@ class MotionBERTLabel(Codec):
     def decode(self, encoded, w=None, h=None, factor=None):
         """Decodes ``(N, K, C)`` into ``keypoints (N, K, C)`` (root-relative,
         / 1000) and ``scores (N, K)`` (ones)."""
-        keypoints = coordinates_input(encoded, "(N, K, C)")
+        keypoints = coordinates_input(encoded, "(N, K, C)", self.num_keypoints)
         rows = keypoints.shape[0]
         scores = _ones_scores(keypoints)
         if self.rootrel:

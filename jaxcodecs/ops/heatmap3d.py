@@ -176,6 +176,7 @@ def render_gaussian_heatmaps_3d(
     max_bound: Any = 1.0,
     dataset_keypoint_weights: Any = None,
     mmpose_compat: bool = True,
+    present: Any = None,
     dtype=jnp.float32,
 ) -> tuple[jnp.ndarray, jnp.ndarray]:
     """3-D Gaussian heatmaps of hand keypoints (InterNet, Moon et al., ECCV 2020).
@@ -220,6 +221,9 @@ def render_gaussian_heatmaps_3d(
       max_bound: the value of a Gaussian's peak.
       dataset_keypoint_weights: optional ``(K,)`` per-keypoint weights.
       mmpose_compat: see above.
+      present: optional ``(N, K)`` bool: keypoints that exist at all. An
+        absent keypoint (e.g. one whose coordinates were not finite) paints
+        nothing in either mode; its weight is the caller's business.
       dtype: dtype of the heatmaps.
 
     Returns:
@@ -245,10 +249,12 @@ def render_gaussian_heatmaps_3d(
     if joint_indices is not None:
         index = tuple(int(i) for i in np.asarray(list(joint_indices), np.int64).reshape(-1))
         if index and (min(index) < -num_keypoints or max(index) >= num_keypoints):
-            raise ValueError(f"`joint_indices` {index} out of range for K = {num_keypoints} keypoints.")
+            raise ValueError(f"`joint_indices` must index the K = {num_keypoints} keypoints, got {index}.")
     sig, radius, last = _radius_and_last_offset(sigma, kp.shape[0], kp.dtype)
+    present = jnp.ones(visible.shape, bool) if present is None else jnp.asarray(present, bool)
+    check_shape(present, visible.shape, "present", f"(N, K) = {visible.shape}")
     return _render(
-        kp, visible, joint_weights, sig, radius, last, depth_bound, max_bound,
+        kp, visible, present, joint_weights, sig, radius, last, depth_bound, max_bound,
         sizes=(width, height, depth), image_size=(image_w, image_h), joint_indices=index,
         mmpose_compat=bool(mmpose_compat), dtype=np.dtype(dtype),
     )
@@ -259,13 +265,13 @@ def render_gaussian_heatmaps_3d(
 @functools.partial(
     jax.jit, static_argnames=("sizes", "image_size", "joint_indices", "mmpose_compat", "dtype")
 )
-def _render(kp, visible, joint_weights, sig, radius, last, depth_bound, max_bound, *,
+def _render(kp, visible, present, joint_weights, sig, radius, last, depth_bound, max_bound, *,
             sizes, image_size, joint_indices, mmpose_compat, dtype):
     width, height, depth = sizes
     image_w, image_h = image_size
     if joint_indices is not None:
         index = np.asarray(joint_indices, np.int64)
-        kp, visible = kp[:, index], visible[:, index]
+        kp, visible, present = kp[:, index], visible[:, index], present[:, index]
         if joint_weights is not None:
             joint_weights = joint_weights[index]
     dt = kp.dtype
@@ -280,7 +286,7 @@ def _render(kp, visible, joint_weights, sig, radius, last, depth_bound, max_boun
         win_y = _mmpose_window(mu_y, radius, last, height)
         win_z = _mmpose_window(mu_z, radius, last, depth)
         near_x, near_y, near_z = jnp.round(mu_x), jnp.round(mu_y), jnp.round(mu_z)
-        paint = jnp.ones(visible.shape, bool)
+        paint = present
         weights = visible * ((mu_z >= 0) & (mu_z < depth)).astype(visible.dtype)
     else:
         win_x = _exact_window(mu_x, radius, width)
@@ -290,7 +296,7 @@ def _render(kp, visible, joint_weights, sig, radius, last, depth_bound, max_boun
         in_range = jnp.ones(visible.shape, bool)
         for mu, size in ((mu_x, width), (mu_y, height), (mu_z, depth)):
             in_range &= (mu >= -0.5) & (mu < size - 0.5)
-        paint = (visible > 0) & in_range
+        paint = (visible > 0) & in_range & present
         weights = visible * in_range.astype(visible.dtype)
     if joint_weights is not None:
         weights = weights * joint_weights

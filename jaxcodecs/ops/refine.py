@@ -46,6 +46,12 @@ def _inputs(keypoints, heatmaps, heatmaps_name: str = "heatmaps") -> tuple[jnp.n
     return keypoints, heatmaps
 
 
+def _finite_or_zero(shift: jnp.ndarray) -> jnp.ndarray:
+    """A NaN pixel next to a maximum leaves that keypoint unrefined (its
+    score may be NaN; its location never is)."""
+    return jnp.where(jnp.isfinite(shift), shift, jnp.zeros_like(shift))
+
+
 def _sampler(heatmaps: jnp.ndarray, keypoints: jnp.ndarray, transform=None):
     """Integer location ``(x, y)`` (truncated toward zero) and a reader of
     ``transform(heatmaps[k, y + dy, x + dx], k)`` with indices clipped into the map.
@@ -112,7 +118,7 @@ def refine_keypoints_quarter(
     dx = jnp.where(ok_x, read(1, 0) - read(-1, 0), 0)
     dy = jnp.where(ok_y, read(0, 1) - read(0, -1), 0)
     shift = 0.25 * jnp.stack([jnp.sign(dx), jnp.sign(dy)], axis=-1).astype(keypoints.dtype)
-    return keypoints.at[..., :2].add(shift)
+    return keypoints.at[..., :2].add(_finite_or_zero(shift))
 
 
 def _tie_aware_difference(after: jnp.ndarray, before: jnp.ndarray) -> jnp.ndarray:
@@ -158,7 +164,7 @@ def refine_keypoints_megvii(keypoints: jnp.ndarray, blurred_heatmaps: jnp.ndarra
         axis=-1,
     )
     shift = (jnp.sign(grad) * 0.25 + 0.5).astype(keypoints.dtype)
-    return keypoints.at[..., :2].add(jnp.where(ok[..., None], shift, 0))
+    return keypoints.at[..., :2].add(_finite_or_zero(jnp.where(ok[..., None], shift, 0)))
 
 
 def _solve_2x2(dxx, dxy, dyy, dx, dy):
@@ -204,7 +210,7 @@ def refine_keypoints_dark(
     dxy = 0.25 * (read(1, 1) - read(1, -1) - read(-1, 1) + read(-1, -1))
     dyy = 0.25 * (read(0, 2) - 2 * centre + read(0, -2))
     offset, invertible = _solve_2x2(dxx, dxy, dyy, dx, dy)
-    apply = (inside & invertible)[..., None]
+    apply = (inside & invertible)[..., None] & jnp.isfinite(offset)
     return keypoints.at[..., :2].add(-jnp.where(apply, offset, 0).astype(keypoints.dtype))
 
 
@@ -241,7 +247,7 @@ def refine_keypoints_dark_udp(
     dyy = yp - 2 * centre + ym
     dxy = 0.5 * (read(1, 1) - xp - yp + centre + centre - xm - ym + read(-1, -1))
     offset, invertible = _solve_2x2(dxx + _FLOAT32_EPS, dxy, dyy + _FLOAT32_EPS, dx, dy)
-    apply = (inside & invertible)[..., None]
+    apply = (inside & invertible)[..., None] & jnp.isfinite(offset)
     return keypoints.at[..., :2].add(-jnp.where(apply, offset, 0).astype(keypoints.dtype))
 
 
@@ -312,6 +318,8 @@ def refine_simcc_dark(
     if not mmpose_compat:
         ok &= dd < 0
     step = d / jnp.where(ok, dd, jnp.ones_like(dd))
+    ok &= jnp.isfinite(step)
+    step = jnp.where(ok, step, jnp.zeros_like(step))
     if mmpose_compat:
         return locations - jnp.where(ok, step, 0).astype(locations.dtype)
     refined = jnp.clip(centre - step, index - 1, index + 1).astype(locations.dtype)
