@@ -157,6 +157,15 @@ def non_negative_float(value: Any, at: FieldAt) -> Any:
     return float(value) if is_concrete_number(value) else value
 
 
+def positive(value: Any, at: FieldAt) -> Any:
+    """A float hyper-parameter (leaf) that must be > 0, checked when
+    concrete, kept as given."""
+    _check_non_negative(value, at)
+    if is_concrete_number(value) and float(value) <= 0:
+        raise ValueError(f"{at.owner}: `{at.name}` must be > 0, got {value!r}.")
+    return value
+
+
 def positive_float(value: Any, at: FieldAt) -> Any:
     """Like :func:`non_negative_float`, and > 0 when concrete."""
     value = non_negative_float(value, at)

@@ -10,12 +10,20 @@ arguments generically; they never repeat a check written here.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, NamedTuple
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxcodecs.ops.validation import as_float_array, as_parameter, check_rank, check_same_leading, check_shape
+from jaxcodecs.ops.validation import (
+    as_float_array,
+    as_parameter,
+    check_axis_size,
+    check_rank,
+    check_same_leading,
+    check_shape,
+)
 
 
 def per_axis_input(value: Any, name: str, *, concrete_for: str | None = None) -> tuple[Any, Any]:
@@ -45,6 +53,26 @@ def method_input(owner: str, method: Any, allowed: Iterable[str]) -> str:
 
 
 # ------------------------------------------------------------- 2-D keypoints
+def finite_points(points: jnp.ndarray, visible: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
+    """The NaN rule: a point with a NaN or ±Inf coordinate (or visibility)
+    becomes an invisible point at the origin.
+
+    MMPose lets such a point turn its targets into NaN, which poisons a whole
+    training batch (a zero weight times NaN is NaN). Here its visibility is 0
+    (so its weight is 0 and nothing is painted) and its coordinates 0 (so
+    every label derived from it is finite). Finite points are untouched, and
+    gradients flow to them as before.
+
+    Args:
+      points: ``(..., K, D)``.
+      visible: ``(..., K)``.
+    """
+    finite = jnp.all(jnp.isfinite(points), axis=-1) & jnp.isfinite(visible)
+    points = jnp.where(finite[..., None], points, jnp.zeros_like(points))
+    visible = jnp.where(finite, visible, jnp.zeros_like(visible))
+    return points, visible
+
+
 def instance_inputs(
     owner: str,
     keypoints: Any,
@@ -52,23 +80,26 @@ def instance_inputs(
     *,
     single_instance: bool,
 ) -> tuple[jnp.ndarray, jnp.ndarray]:
-    """Validates ``keypoints (N, K, D)`` and ``keypoints_visible (N, K)``.
+    """Validates 2-D ``keypoints (N, K, 2)`` and ``keypoints_visible (N, K)``.
 
-    A missing visibility means every keypoint is visible (float32 ones).
+    A missing visibility means every keypoint is visible (float32 ones); a
+    non-finite keypoint becomes invisible (:func:`finite_points`).
 
     Returns:
       ``(keypoints, visible)`` as float arrays.
     """
     kp = as_float_array(keypoints, "keypoints")
-    check_rank(kp, 3, "keypoints", "(N, K, D)")
-    if kp.shape[-1] < 2:
-        raise ValueError(f"`keypoints` must have shape (N, K, D) with D >= 2, got shape {kp.shape}.")
+    check_rank(kp, 3, "keypoints", "(N, K, 2)")
+    if kp.shape[-1] != 2:
+        raise ValueError(
+            f"`keypoints` must have shape (N, K, 2) (x, y in input pixels), got shape {kp.shape}."
+        )
     if single_instance and kp.shape[0] != 1:
         raise ValueError(
             f"{owner}: codecs of this family only support single-instance encoding: "
-            f"`keypoints` must have shape (1, K, D), got shape {kp.shape}."
+            f"`keypoints` must have shape (1, K, 2), got shape {kp.shape}."
         )
-    return kp, visibility_input(kp, keypoints_visible)
+    return finite_points(kp, visibility_input(kp, keypoints_visible))
 
 
 def visibility_input(kp: jnp.ndarray, keypoints_visible: Any) -> jnp.ndarray:
@@ -84,7 +115,7 @@ def visibility_input(kp: jnp.ndarray, keypoints_visible: Any) -> jnp.ndarray:
 
 def points_3d_input(keypoints: Any, keypoints_visible: Any) -> tuple[jnp.ndarray, jnp.ndarray]:
     """``keypoints (N, K, 3)`` (``(N, K, 2)`` read as zero depth) and their
-    visibility ``(N, K)``."""
+    visibility ``(N, K)``; a non-finite keypoint becomes invisible."""
     kp = as_float_array(keypoints, "keypoints")
     check_rank(kp, 3, "keypoints", "(N, K, 3)")
     if kp.shape[-1] not in (2, 3):
@@ -93,7 +124,7 @@ def points_3d_input(keypoints: Any, keypoints_visible: Any) -> tuple[jnp.ndarray
         )
     if kp.shape[-1] == 2:
         kp = jnp.concatenate([kp, jnp.zeros_like(kp[..., :1])], axis=-1)
-    return kp, visibility_input(kp, keypoints_visible)
+    return finite_points(kp, visibility_input(kp, keypoints_visible))
 
 
 def keypoint_weights_input(value: Any, name: str, num_keypoints: int, required_by: str) -> jnp.ndarray:
@@ -167,14 +198,18 @@ def volumes_input(heatmaps: Any, heatmap_size: tuple[int, int, int], depths: Ite
     return hm
 
 
-def simcc_inputs(simcc_x: Any, simcc_y: Any) -> tuple[jnp.ndarray, jnp.ndarray]:
+def simcc_inputs(simcc_x: Any, simcc_y: Any, lengths: tuple[int, int]) -> tuple[jnp.ndarray, jnp.ndarray]:
     """``simcc_x (N, K, Lx)`` and ``simcc_y (N, K, Ly)`` (or ``(K, L)`` each,
-    read as ``N = 1``) with the same leading axes."""
+    read as ``N = 1``) with the same leading axes and the configured
+    ``lengths = (Lx, Ly)`` (so swapped vectors of a non-square input fail)."""
+    lx, ly = lengths
     sx = as_float_array(simcc_x, "simcc_x")
     sy = as_float_array(simcc_y, "simcc_y")
-    check_rank(sx, (2, 3), "simcc_x", "(N, K, Lx) or (K, Lx)")
+    check_rank(sx, (2, 3), "simcc_x", f"(N, K, Lx) or (K, Lx) with Lx = {lx}")
     check_rank(sy, sx.ndim, "simcc_y", f"rank {sx.ndim} like `simcc_x`: (N, K, Ly) or (K, Ly)")
     check_same_leading(sx, "simcc_x", sy, "simcc_y", sx.ndim - 1, "(N, K, Ly) or (K, Ly)")
+    check_axis_size(sx, -1, "simcc_x", f"(N, K, Lx) or (K, Lx) with Lx = {lx}", sizes=lx)
+    check_axis_size(sy, -1, "simcc_y", f"(N, K, Ly) or (K, Ly) with Ly = {ly}", sizes=ly)
     if sx.ndim == 2:
         sx, sy = sx[None], sy[None]
     return sx, sy
@@ -188,42 +223,71 @@ def coordinates_input(encoded: Any, expected: str) -> jnp.ndarray:
 
 
 # --------------------------------------------------------------------- lifting
-def rows_visibility(value: Any, name: str, layout: str, shape: tuple[int, ...]) -> jnp.ndarray:
-    """A visibility of ``shape`` (rows, K); a rank-1 one is one row."""
+class LiftingInputs(NamedTuple):
+    """The checked inputs of a lifting encoder (see :func:`lifting_inputs`)."""
+
+    keypoints: jnp.ndarray
+    visible: jnp.ndarray
+    target: jnp.ndarray
+    target_visible: jnp.ndarray | None
+    target_valid: jnp.ndarray
+
+
+def _lifting_visibility(value: Any, name: str, layout: str, shape: tuple[int, ...]) -> jnp.ndarray:
     vis = as_float_array(value, name)
-    if vis.ndim == 1:
-        vis = vis[None]
-    if vis.shape != tuple(shape):
-        raise ValueError(f"`{name}` must have shape {layout} = {tuple(shape)}, got shape {vis.shape}.")
+    expected = f"{layout} = {tuple(shape)}"
+    check_rank(vis, 2, name, expected)
+    check_shape(vis, shape, name, expected)
     return vis
 
 
-def lifting_inputs(owner, num_keypoints, keypoints, keypoints_visible, lifting_target, lifting_target_visible,
-                   *, same_frames: bool = False):
-    """Validated ``keypoints (N, K, D)``, visibility ``(N, K)``, target
-    ``(T, K, C)`` and target visibility ``(T, K)`` (or None); with
-    ``same_frames`` the keypoints are ``(T, K, D)``, one row per frame."""
+def lifting_inputs(
+    owner: str,
+    num_keypoints: int,
+    keypoints: Any,
+    keypoints_visible: Any,
+    lifting_target: Any,
+    lifting_target_visible: Any,
+    *,
+    root_index: tuple[int, ...],
+    keypoint_dims: tuple[int, ...] | None = None,
+    target_dims: tuple[int, ...] | None = None,
+    same_frames: bool = False,
+) -> LiftingInputs:
+    """Checked ``keypoints (N, K, D)``, visibility ``(N, K)``, target
+    ``(T, K, C)``, target visibility ``(T, K)`` (or None) and which target
+    joints may be trained on, ``target_valid (T, K)``.
+
+    K must be ``num_keypoints``; ``keypoint_dims`` / ``target_dims`` list the
+    admissible D / C (any when None); with ``same_frames`` the keypoints are
+    one row per target frame (N = T).
+
+    The NaN rule: a non-finite keypoint becomes invisible at the origin
+    (:func:`finite_points`); a non-finite target joint becomes the origin and
+    invalid, and a frame whose root joint (any of ``root_index``) is not
+    finite is invalid as a whole, since every label of it is relative to
+    that root.
+    """
+    layout = f"(N, K, D) with K = {num_keypoints}"
     kp = as_float_array(keypoints, "keypoints")
-    if kp.ndim == 2:
-        kp = kp[None]
-    check_rank(kp, 3, "keypoints", f"(N, K, D) with K = {num_keypoints}")
+    check_rank(kp, 3, "keypoints", layout)
+    if kp.shape[1] != num_keypoints or (keypoint_dims is not None and kp.shape[2] not in keypoint_dims):
+        dims = "" if keypoint_dims is None else f" and D in {keypoint_dims}"
+        raise ValueError(f"`keypoints` must have shape {layout}{dims}, got shape {kp.shape}.")
     if keypoints_visible is None:
         vis = jnp.ones(kp.shape[:2], jnp.float32)
     else:
-        vis = rows_visibility(keypoints_visible, "keypoints_visible", "(N, K)", kp.shape[:2])
+        vis = _lifting_visibility(keypoints_visible, "keypoints_visible", "(N, K)", kp.shape[:2])
     if lifting_target is None:
         raise ValueError(
             f"{owner}.encode needs `lifting_target` (T, K, C), the 3-D pose to lift to; got None."
         )
     target = as_float_array(lifting_target, "lifting_target")
-    if target.ndim == 2:
-        target = target[None]
-    check_rank(target, 3, "lifting_target", f"(T, K, C) with K = {num_keypoints}")
-    if target.shape[1] != kp.shape[1]:
-        raise ValueError(
-            f"`lifting_target` must have shape (T, K, C) with K = {kp.shape[1]} (the keypoints'), "
-            f"got shape {target.shape}."
-        )
+    target_layout = f"(T, K, C) with K = {num_keypoints}"
+    check_rank(target, 3, "lifting_target", target_layout)
+    if target.shape[1] != num_keypoints or (target_dims is not None and target.shape[2] not in target_dims):
+        dims = "" if target_dims is None else f" and C in {target_dims}"
+        raise ValueError(f"`lifting_target` must have shape {target_layout}{dims}, got shape {target.shape}.")
     if same_frames and kp.shape[0] != target.shape[0]:
         raise ValueError(
             f"`keypoints` (T, K, D) and `lifting_target` (T, K, 3) must have the same number of "
@@ -231,9 +295,50 @@ def lifting_inputs(owner, num_keypoints, keypoints, keypoints_visible, lifting_t
         )
     target_vis = None
     if lifting_target_visible is not None:
-        target_vis = rows_visibility(lifting_target_visible, "lifting_target_visible", "(T, K)",
-                                     target.shape[:2])
-    return kp, vis, target, target_vis
+        target_vis = _lifting_visibility(lifting_target_visible, "lifting_target_visible", "(T, K)",
+                                         target.shape[:2])
+    kp, vis = finite_points(kp, vis)
+    joint_ok = jnp.all(jnp.isfinite(target), axis=-1)
+    if target_vis is not None:
+        joint_ok = joint_ok & jnp.isfinite(target_vis)
+        target_vis = jnp.where(joint_ok, target_vis, jnp.zeros_like(target_vis))
+    target = jnp.where(joint_ok[..., None], target, jnp.zeros_like(target))
+    root_ok = jnp.all(joint_ok[:, list(root_index)], axis=-1)
+    return LiftingInputs(kp, vis, target, target_vis, joint_ok & root_ok[:, None])
+
+
+def finite_camera(camera: dict[str, Any]) -> tuple[dict[str, Any], Any]:
+    """The NaN rule for camera parameters: non-finite numeric entries become
+    1, and ``ok`` says whether all were finite (a Python bool when every
+    number is known on the host, else a traced bool). Entries that are not
+    numbers (a camera's name) pass unchanged, and so do finite host values."""
+    out: dict[str, Any] = {}
+    host_ok, traced = True, []
+    for key, value in camera.items():
+        if isinstance(value, (float, np.floating, np.ndarray)) and np.asarray(value).dtype.kind == "f":
+            host = np.asarray(value)
+            if not np.all(np.isfinite(host)):
+                value, host_ok = np.where(np.isfinite(host), host, 1).astype(host.dtype), False
+        elif isinstance(value, jax.Array) and jnp.issubdtype(value.dtype, jnp.floating):
+            finite = jnp.isfinite(value)
+            value = jnp.where(finite, value, jnp.ones_like(value))
+            traced.append(jnp.all(finite))
+        out[key] = value
+    if not host_ok or not traced:
+        return out, host_ok
+    ok = traced[0]
+    for flag in traced[1:]:
+        ok = ok & flag
+    return out, ok
+
+
+def zero_unless(weight: jnp.ndarray, ok: Any) -> jnp.ndarray:
+    """``weight`` where ``ok`` (a Python or traced bool), else zeros."""
+    if ok is True:
+        return weight
+    if ok is False:
+        return jnp.zeros_like(weight)
+    return jnp.where(ok, weight, jnp.zeros_like(weight))
 
 
 def camera_input(owner: str, camera_param: Mapping[str, Any] | None, keys: Iterable[str],

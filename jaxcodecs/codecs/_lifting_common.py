@@ -26,25 +26,27 @@ _LABEL_TABLE = types.MappingProxyType(
 )
 
 
-def _target_weights(target, target_vis, mmpose_compat):
+def _target_weights(target, target_vis, target_valid, mmpose_compat):
     """``lifting_target_weight (T, K)`` and ``trajectory_weights``.
 
     Without a target visibility MMPose sets the trajectory weights to
     ``1 / lifting_target[:, 2]`` — the reciprocal of joint 2's coordinates,
     ``(T, C)`` (SPEC row 20); reproduced in compat mode (0 where the
     coordinate is 0, never Inf; ones ``(T, K)`` when there is no joint 2),
-    ones ``(T, K)`` in exact mode.
+    ones ``(T, K)`` in exact mode. Joints that are not ``target_valid``
+    (non-finite, or in a frame whose root is not finite) weigh 0.
     """
+    valid = target_valid.astype(jnp.float32)
     if target_vis is None:
-        weight = jnp.ones(target.shape[:2], jnp.float32)
+        weight = valid
         if mmpose_compat and target.shape[1] > 2:
             joint = target[:, 2]
-            nonzero = joint != 0
+            nonzero = (joint != 0) & target_valid[:, 2:3]
             trajectory = jnp.where(nonzero, 1 / jnp.where(nonzero, joint, 1), 0)
         else:
             trajectory = weight
         return weight, trajectory
-    weight = (target_vis > 0.5).astype(jnp.float32)
+    weight = (target_vis > 0.5).astype(jnp.float32) * valid
     return weight, weight
 
 

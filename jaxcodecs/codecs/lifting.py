@@ -18,7 +18,13 @@ import numpy as np
 from jaxcodecs import ops
 from jaxcodecs.base import Codec, codec_field
 from jaxcodecs.codecs._fields import check_statistics_pairs, flag, positive_int, root_indices, statistic, str_tuple
-from jaxcodecs.codecs._inputs import camera_input, lifting_inputs, statistics_shape_input
+from jaxcodecs.codecs._inputs import (
+    camera_input,
+    finite_camera,
+    lifting_inputs,
+    statistics_shape_input,
+    zero_unless,
+)
 from jaxcodecs.codecs._lifting_common import (
     _INSTANCE_TABLE,
     _LABEL_TABLE,
@@ -117,10 +123,11 @@ class ImagePoseLifting(_LabelOutputs, Codec):
     def encode(self, keypoints, keypoints_visible=None, lifting_target=None, lifting_target_visible=None):
         """Encodes one sample; see the class docstring for the outputs."""
         name = type(self).__name__
-        kp, vis, target, target_vis = lifting_inputs(
-            name, self.num_keypoints, keypoints, keypoints_visible, lifting_target, lifting_target_visible
+        kp, vis, target, target_vis, valid = lifting_inputs(
+            name, self.num_keypoints, keypoints, keypoints_visible, lifting_target, lifting_target_visible,
+            root_index=self.root_index,
         )
-        weight, trajectory = _target_weights(target, target_vis, self.mmpose_compat)
+        weight, trajectory = _target_weights(target, target_vis, valid, self.mmpose_compat)
         label, root = ops.root_relative(target, self.root_index, root_dtype=jnp.float32)
         encoded: dict[str, Any] = {}
         if self._removes_root:
@@ -196,11 +203,13 @@ class VideoPoseLifting(_LabelOutputs, Codec):
     ):
         """Encodes one clip; see the class docstring for the outputs."""
         name = type(self).__name__
-        kp, vis, target, target_vis = lifting_inputs(
-            name, self.num_keypoints, keypoints, keypoints_visible, lifting_target, lifting_target_visible
+        kp, vis, target, target_vis, valid = lifting_inputs(
+            name, self.num_keypoints, keypoints, keypoints_visible, lifting_target, lifting_target_visible,
+            root_index=self.root_index, keypoint_dims=(2,),
         )
-        camera = camera_input(name, camera_param, ("w", "h"), "encode")
-        weight, trajectory = _target_weights(target, target_vis, self.mmpose_compat)
+        camera, camera_ok = finite_camera(camera_input(name, camera_param, ("w", "h"), "encode"))
+        weight, trajectory = _target_weights(target, target_vis, valid, self.mmpose_compat)
+        weight, trajectory = zero_unless(weight, camera_ok), zero_unless(trajectory, camera_ok)
         encoded: dict[str, Any] = {}
         label = target
         if self.zero_center:

@@ -12,7 +12,15 @@ import numpy as np
 from jaxcodecs import ops
 from jaxcodecs.base import Codec, codec_field
 from jaxcodecs.codecs._fields import flag, one_of, positive_int, root_joint
-from jaxcodecs.codecs._inputs import camera_input, column_input, coordinates_input, frame_size_input, lifting_inputs
+from jaxcodecs.codecs._inputs import (
+    camera_input,
+    column_input,
+    coordinates_input,
+    finite_camera,
+    frame_size_input,
+    lifting_inputs,
+    zero_unless,
+)
 from jaxcodecs.codecs._lifting_common import (
     _INSTANCE_TABLE,
     _ones_scores,
@@ -79,16 +87,14 @@ class MotionBERTLabel(Codec):
     ):
         """Encodes one clip; see the class docstring for the outputs."""
         name = type(self).__name__
-        kp, vis, target, target_vis = lifting_inputs(
+        kp, vis, target, target_vis, valid = lifting_inputs(
             name, self.num_keypoints, keypoints, keypoints_visible, lifting_target, lifting_target_visible,
-            same_frames=True,
+            root_index=(self.root_index,), target_dims=(3,), same_frames=True,
         )
-        camera = camera_input(name, camera_param, ("w", "h"), "encode")
+        camera, camera_ok = finite_camera(camera_input(name, camera_param, ("w", "h"), "encode"))
         if target_vis is None:
             target_vis = jnp.ones(target.shape[:2], jnp.float32)
-            weight = target_vis
-        else:
-            weight = (target_vis > 0.5).astype(jnp.float32)
+        weight = zero_unless((target_vis > 0.5).astype(jnp.float32) * valid, camera_ok)
         labels = ops.normalize_image_frame(kp, camera["w"], camera["h"])
         frames = target.shape[0]
         default_factor = ops.constant_like(4.0, target[:, 0, 0], dtype=jnp.promote_types(target.dtype, "float32"))

@@ -172,7 +172,7 @@ class SimCCLabel(Codec):
         """Decodes ``simcc_x (N, K, Lx)``, ``simcc_y (N, K, Ly)`` (or ``(K, L)``
         each) into ``keypoints (N, K, 2)`` and ``scores (N, K)`` (plus the
         visibility ``(N, K)`` with ``decode_visibility``)."""
-        sx, sy = simcc_inputs(simcc_x, simcc_y)
+        sx, sy = simcc_inputs(simcc_x, simcc_y, self.label_lengths)
         locations, scores = ops.simcc_argmax(sx, sy)
         vis_x, vis_y = sx, sy
         if self.use_dark:
@@ -210,7 +210,7 @@ class SimCCLabel(Codec):
           Differentiable w.r.t. the vectors and ``beta``.
         """
         method_input("SimCCLabel.decode_soft", method, _SOFT_METHODS)
-        sx, sy = simcc_inputs(simcc_x, simcc_y)
+        sx, sy = simcc_inputs(simcc_x, simcc_y, self.label_lengths)
         _, scores = ops.simcc_argmax(sx, sy)
         if beta is None:
             sigma_x, sigma_y = per_axis_input(self.sigma, "sigma")

@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxcodecs import ops
 from jaxcodecs.base import Codec, codec_field
-from jaxcodecs.codecs._fields import flag, float_dtype, non_negative, odd_kernel, one_of, size_pair
+from jaxcodecs.codecs._fields import flag, float_dtype, non_negative, odd_kernel, one_of, positive, size_pair
 from jaxcodecs.codecs._inputs import heatmap_input, instance_inputs
 from jaxcodecs.registry import register
 
@@ -142,8 +142,18 @@ class UDPHeatmap(_TopDownHeatmap):
 
     heatmap_type: str = codec_field(one_of("gaussian", "combined"), static=True, default="gaussian")
     sigma: Any = codec_field(non_negative, default=2.0)
-    radius_factor: Any = codec_field(non_negative, default=0.0546875)
+    radius_factor: Any = codec_field(positive, default=0.0546875)
     blur_kernel_size: int = codec_field(odd_kernel, static=True, default=11)
+
+    def check_config(self) -> None:
+        # UDP maps the first and last pixel centres of input and map onto
+        # each other: an axis of one pixel has no scale.
+        for name in ("input_size", "heatmap_size"):
+            if min(getattr(self, name)) < 2:
+                raise ValueError(
+                    f"UDPHeatmap: `{name}` must be at least 2 pixels on each axis (UDP scales by "
+                    f"size - 1), got {getattr(self, name)!r}."
+                )
 
     @property
     def scale_factor(self) -> np.ndarray:

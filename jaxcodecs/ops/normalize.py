@@ -105,7 +105,8 @@ def frames_as_columns(labels: jnp.ndarray) -> jnp.ndarray:
     temporal 1-D convolutions over the frames (VideoPose3D, Pavllo et al.,
     CVPR 2019); column ``t`` holds frame ``t`` joint-major."""
     labels = jnp.asarray(labels)
-    return jnp.transpose(labels, (1, 2, 0)).reshape(-1, labels.shape[0])
+    frames, joints, dims = labels.shape
+    return jnp.transpose(labels, (1, 2, 0)).reshape(joints * dims, frames)
 
 
 def standardize(x: jnp.ndarray, mean: Any, std: Any) -> jnp.ndarray:

@@ -18,6 +18,8 @@ from typing import Any
 import jax.numpy as jnp
 import numpy as np
 
+from jaxcodecs.ops.heatmap import gaussian_profile
+
 from jaxcodecs.ops.soft import spatial_softmax
 
 __all__ = [
@@ -74,7 +76,8 @@ def render_simcc_gaussian_labels(
       visible: ``(N, K)``; keypoints with visibility < 0.5 get zero labels.
       split_ratio: bins per input pixel.
       lengths: ``(Lx, Ly)``.
-      sigma: ``(sigma_x, sigma_y)`` in bins (numbers or traced scalars).
+      sigma: ``(sigma_x, sigma_y)`` in bins (numbers or traced scalars); 0
+        gives a unit impulse at the nearest bin (never NaN).
       normalize: divide the labels by ``sigma * sqrt(2 pi)``.
       mmpose_compat: see above.
       dtype: float dtype of the labels.
@@ -97,11 +100,13 @@ def render_simcc_gaussian_labels(
     active, weights = _skip_and_weights(visible, outside)
 
     def axis_labels(axis: int) -> jnp.ndarray:
-        d = _bins(lengths[axis], kp.dtype) - centre[..., axis, None]
         s = sigmas[axis]
-        values = jnp.exp(-(d * d) / (2 * s * s))
+        # sigma = 0 gives a unit impulse at the nearest bin (the limit of a
+        # vanishing Gaussian), left unnormalised.
+        values = gaussian_profile(centre[..., axis], s, lengths[axis])
         if normalize:
-            values = values / (s * math.sqrt(2 * math.pi))
+            positive = s > 0
+            values = jnp.where(positive, values / jnp.where(positive, s * math.sqrt(2 * math.pi), 1), values)
         return jnp.where(active[..., None], values, 0).astype(dtype)
 
     return axis_labels(0), axis_labels(1), weights
