@@ -26,7 +26,9 @@ a new codec adds its entry here and gets every property. An entry holds:
     intermediate values where they exceed its output's (float32 rounding is
     relative to them), and ``encode_condition(args)``, the factor by which
     encode amplifies float32 rounding where it subtracts nearly equal
-    values (MotionBERT's projected width).
+    values (MotionBERT's projected width); ``decode_magnitude``, the largest
+    value of the arbitrary arrays the finiteness property decodes (1e30 for
+    maps; 1e20 for the lifting codecs' poses, as for their coordinates).
 
 * ``round_trip``: ``(data) -> None``, asserting decode(encode(x)) within the
   codec's documented bound (README, docs/parity.md, the codec's docstring)
@@ -206,6 +208,8 @@ class Case:
     # The condition number of encode where float32 rounding is amplified
     # (a difference of nearly equal projections); 1 by default.
     encode_condition: Callable[[tuple], float] | None = None
+    # The largest magnitude of the arrays the finiteness property decodes.
+    decode_magnitude: float = 1e30
 
 
 @dataclasses.dataclass(frozen=True)
@@ -695,14 +699,14 @@ def image_lifting_case(id, make, owners, zeroed, target_visible=True):
     def draw(d, wide):
         kp, vis, target, target_vis = lifting_pose(Values(d), wide)
         return kp, vis, target, target_vis if target_visible else None
-    return Case(id, make, draw, owners, zeroed, _lifting_vis_off)
+    return Case(id, make, draw, owners, zeroed, _lifting_vis_off, decode_magnitude=1e20)
 
 
 def video_lifting_case(id, make, owners, zeroed, intrinsics):
     def draw(d, wide):
         v = Values(d)
         return (*lifting_pose(v, wide), camera(v, wide, intrinsics))
-    return Case(id, make, draw, owners, zeroed, _lifting_vis_off)
+    return Case(id, make, draw, owners, zeroed, _lifting_vis_off, decode_magnitude=1e20)
 
 
 _RNG = np.random.default_rng(7)
@@ -804,7 +808,7 @@ def motionbert_case(id, make, intrinsics, with_factor):
                                      "lifting_target_weight", "lifting_target", "lifting_target_visible")}
     zeroed = ("keypoint_labels_visible", "lifting_target_weight", "lifting_target_visible")
     return Case(id, make, draw, owners, zeroed, _lifting_vis_off, decode_kwargs, motionbert_decode_scale,
-                motionbert_condition)
+                motionbert_condition, decode_magnitude=1e20)
 
 
 def motionbert_condition(args):
