@@ -113,9 +113,8 @@ class IntegralRegressionLabel(Codec):
         heatmaps, _ = ops.render_msra_heatmaps(
             kp, vis, self.scale_factor, self.heatmap_size, self.sigma,
             unbiased=self.unbiased, mmpose_compat=self.mmpose_compat, dtype=self.dtype,
+            normalize=self.normalize,
         )
-        if self.normalize:
-            heatmaps = ops.normalize_heatmaps(heatmaps)
         labels, weights = ops.encode_regression_labels(kp, vis, self.input_size)
         return {"keypoint_labels": labels, "heatmaps": heatmaps, "keypoint_weights": weights}
 

@@ -43,6 +43,9 @@ __all__ = [
 ]
 
 
+_NORMALIZE_EPS = 1e-24
+
+
 def gaussian_profile(
     centre: jnp.ndarray, sigma: jnp.ndarray, size: int, nearest: jnp.ndarray | None = None
 ) -> jnp.ndarray:
@@ -101,8 +104,10 @@ def _combine(
     Returns:
       ``(K, H, W)`` heatmaps.
     """
+    # Masking a (finite, non-negative) profile equals masking the map, and
+    # keeps the outer product the last step, so it is written once.
+    prof_x = jnp.where(paint[..., None], prof_x, jnp.zeros_like(prof_x))
     maps = prof_y[..., :, None] * prof_x[..., None, :]
-    maps = jnp.where(paint[..., None, None], maps, jnp.zeros_like(maps))
     return jnp.max(maps, axis=0).astype(dtype)
 
 
@@ -152,15 +157,28 @@ def _windows(kp: jnp.ndarray, radius: jnp.ndarray, size: int, mmpose_compat: boo
     return mu, lo, hi, peak, outside
 
 
-def _paint(prof_x, prof_y, visible, outside, dtype):
+def _paint(prof_x, prof_y, visible, outside, dtype, normalize=False):
     """Heatmaps of the visible (``>= 0.5``) keypoints inside the map, and
-    their weights (the visibility, 0 for a visible keypoint outside)."""
+    their weights (the visibility, 0 for a visible keypoint outside); with
+    ``normalize`` each map divided by its sum (see :func:`normalize_heatmaps`)."""
     candidate = visible >= 0.5
-    heatmaps = _combine(prof_x, prof_y, candidate & ~outside, dtype)
+    if normalize and prof_x.shape[0] == 1:
+        # One instance: a map is the outer product of its profiles, so its
+        # sum is the product of theirs: the divisor needs no pass over the
+        # drawn map, so XLA draws the normalised map in one pass instead of
+        # keeping the raw one to sum it first.
+        total = jnp.sum(prof_x, axis=-1) * jnp.sum(prof_y, axis=-1)
+        prof_x = prof_x / (total + jnp.asarray(_NORMALIZE_EPS, total.dtype))[..., None]
+        heatmaps = _combine(prof_x, prof_y, candidate & ~outside, dtype)
+    else:
+        heatmaps = _combine(prof_x, prof_y, candidate & ~outside, dtype)
+        if normalize:
+            heatmaps = normalize_heatmaps(heatmaps)
     return heatmaps, _weights(visible, candidate & outside)
 
 
-def _render_windowed(kp, visible, sig, heatmap_size, mmpose_compat, dtype, *, subpixel: bool):
+def _render_windowed(kp, visible, sig, heatmap_size, mmpose_compat, dtype, *, subpixel: bool,
+                     normalize: bool = False):
     """3σ-windowed Gaussians, peaked at the window's drawn centre; with
     ``subpixel`` the centre keeps the keypoint's sub-pixel part (UDP)."""
     width, height = heatmap_size
@@ -174,7 +192,7 @@ def _render_windowed(kp, visible, sig, heatmap_size, mmpose_compat, dtype, *, su
         peak_y = peak_y + (kp[..., 1] - mu_y)
     prof_x = _axis_profile(peak_x, lo_x, hi_x, width, sig)
     prof_y = _axis_profile(peak_y, lo_y, hi_y, height, sig)
-    return _paint(prof_x, prof_y, visible, out_x | out_y, dtype)
+    return _paint(prof_x, prof_y, visible, out_x | out_y, dtype, normalize)
 
 
 def render_gaussian_heatmaps(
@@ -185,6 +203,7 @@ def render_gaussian_heatmaps(
     *,
     mmpose_compat: bool = True,
     dtype=jnp.float32,
+    normalize: bool = False,
 ) -> tuple[jnp.ndarray, jnp.ndarray]:
     """Windowed Gaussian heatmaps on the integer grid (Xiao et al., ECCV 2018).
 
@@ -201,13 +220,16 @@ def render_gaussian_heatmaps(
         exactly at 0. ``False``: floor, peak at ``mu``, weight 0 when the
         window misses the map.
       dtype: dtype of the heatmaps.
+      normalize: divide each map by its sum, as :func:`normalize_heatmaps`
+        (for one instance from the profiles' sums, without a second pass).
 
     Returns:
       ``heatmaps (K, H, W)`` and ``keypoint_weights (N, K)`` (the visibility,
       0 for visible keypoints whose window lies off the map).
     """
     kp, visible, sig = renderer_inputs(keypoints, keypoints_visible, sigma)
-    return _render_windowed(kp, visible, sig, heatmap_size, mmpose_compat, dtype, subpixel=False)
+    return _render_windowed(kp, visible, sig, heatmap_size, mmpose_compat, dtype, subpixel=False,
+                            normalize=normalize)
 
 
 def render_unbiased_gaussian_heatmaps(
@@ -217,6 +239,7 @@ def render_unbiased_gaussian_heatmaps(
     sigma: Any,
     *,
     dtype=jnp.float32,
+    normalize: bool = False,
 ) -> tuple[jnp.ndarray, jnp.ndarray]:
     """Untruncated Gaussians at the sub-pixel keypoint (DARK, Zhang et al. 2020).
 
@@ -231,6 +254,8 @@ def render_unbiased_gaussian_heatmaps(
       heatmap_size: ``(W, H)``.
       sigma: scalar or ``(N,)``.
       dtype: dtype of the heatmaps.
+      normalize: divide each map by its sum, as :func:`normalize_heatmaps`
+        (for one instance from the profiles' sums, without a second pass).
 
     Returns:
       ``heatmaps (K, H, W)``, ``keypoint_weights (N, K)``. Differentiable
@@ -243,7 +268,7 @@ def render_unbiased_gaussian_heatmaps(
     outside = (x - radius >= width) | (y - radius >= height) | (x + radius + 1 < 0) | (y + radius + 1 < 0)
     prof_x = _axis_profile(x, None, None, width, sig)
     prof_y = _axis_profile(y, None, None, height, sig)
-    return _paint(prof_x, prof_y, visible, outside, dtype)
+    return _paint(prof_x, prof_y, visible, outside, dtype, normalize)
 
 
 def render_udp_gaussian_heatmaps(
@@ -288,6 +313,7 @@ def render_msra_heatmaps(
     unbiased: bool,
     mmpose_compat: bool = True,
     dtype=jnp.float32,
+    normalize: bool = False,
 ) -> tuple[jnp.ndarray, jnp.ndarray]:
     """MSRA targets from input-pixel keypoints (Xiao et al. 2018; DARK if ``unbiased``).
 
@@ -305,15 +331,19 @@ def render_msra_heatmaps(
       unbiased: untruncated sub-pixel Gaussian instead of the windowed one.
       mmpose_compat: see :func:`render_gaussian_heatmaps`.
       dtype: dtype of the heatmaps.
+      normalize: divide each map by its sum, as :func:`normalize_heatmaps`
+        (for one instance from the profiles' sums, without a second pass).
 
     Returns:
       ``heatmaps (K, H, W)``, ``keypoint_weights (N, K)``.
     """
     kp = divide_exact(jnp.asarray(keypoints)[..., :2], scale_factor)
     if unbiased:
-        return render_unbiased_gaussian_heatmaps(kp, keypoints_visible, heatmap_size, sigma, dtype=dtype)
+        return render_unbiased_gaussian_heatmaps(
+            kp, keypoints_visible, heatmap_size, sigma, dtype=dtype, normalize=normalize)
     return render_gaussian_heatmaps(
-        kp, keypoints_visible, heatmap_size, sigma, mmpose_compat=mmpose_compat, dtype=dtype
+        kp, keypoints_visible, heatmap_size, sigma, mmpose_compat=mmpose_compat, dtype=dtype,
+        normalize=normalize,
     )
 
 
@@ -376,7 +406,7 @@ def render_megvii_heatmaps(
     return heatmaps, _weights(visible, candidate & ~inside)
 
 
-def normalize_heatmaps(heatmaps: jnp.ndarray, eps: float = 1e-24) -> jnp.ndarray:
+def normalize_heatmaps(heatmaps: jnp.ndarray, eps: float = _NORMALIZE_EPS) -> jnp.ndarray:
     """Each map divided by its sum (plus ``eps``), for integral regression.
 
     Args:
