@@ -9,6 +9,7 @@ from jaxcodecs.ops.filters import (
     gaussian_blur1d,
     gaussian_blur1d_rescaled,
     gaussian_blur_rescaled,
+    max_pool,
     opencv_gaussian_kernel1d,
 )
 from jaxcodecs.ops.coords import decode_regression_labels, encode_regression_labels, input_to_map_scale
@@ -21,7 +22,7 @@ from jaxcodecs.ops.heatmap import (
     render_unbiased_gaussian_heatmaps,
 )
 from jaxcodecs.ops.heatmap3d import bins_to_depth, depth_to_bins, heatmap_argmax_3d, render_gaussian_heatmaps_3d
-from jaxcodecs.ops.maxima import heatmap_argmax
+from jaxcodecs.ops.maxima import heatmap_argmax, heatmap_nms, topk_peaks
 from jaxcodecs.ops.normalize import (
     add_root,
     append_visibility,
@@ -84,6 +85,9 @@ __all__ = [
     "decode_udp_offset_maps",
     "render_unbiased_gaussian_heatmaps",
     "heatmap_argmax",
+    "heatmap_nms",
+    "topk_peaks",
+    "max_pool",
     "heatmap_argmax_3d",
     "render_gaussian_heatmaps_3d",
     "depth_to_bins",

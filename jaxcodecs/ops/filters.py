@@ -29,6 +29,7 @@ __all__ = [
     "gaussian_blur1d",
     "gaussian_blur_rescaled",
     "gaussian_blur1d_rescaled",
+    "max_pool",
 ]
 
 # OpenCV's fixed small kernels (used when sigma <= 0 and ksize <= 9).
@@ -177,3 +178,32 @@ def gaussian_blur1d_rescaled(x: jnp.ndarray, ksize: int) -> jnp.ndarray:
     """1-D version of :func:`gaussian_blur_rescaled` over the last axis ``(..., L)``."""
     blurred = gaussian_blur1d(x, ksize, border="zero")
     return _rescale_to_original_max(jnp.asarray(x), blurred, (-1,))
+
+
+def max_pool(x: jnp.ndarray, ksize: int) -> jnp.ndarray:
+    """Same-size ``ksize x ksize`` maximum filter over the last two axes.
+
+    Stride 1, the window centred on each pixel, and the border padded with
+    ``-inf`` so that it never wins (a max-pool with padding ``(ksize - 1) /
+    2``, as the heatmap NMS of bottom-up pose decoders uses). The square
+    window is separable: a 1-D maximum along x, then along y.
+
+    Args:
+      x: ``(..., H, W)`` float maps.
+      ksize: odd window size.
+
+    Returns:
+      ``(..., H, W)``, the window maxima, in ``x``'s dtype.
+    """
+    _check_ksize(ksize)
+    x = jnp.asarray(x)
+    check_min_rank(x, 2, "x", "(..., H, W)")
+    if ksize == 1:
+        return x
+    window = (1,) * (x.ndim - 2)
+    pad = ((0, 0),) * (x.ndim - 2)
+    half = (ksize - 1) // 2
+    rows = lax.reduce_window(x, -jnp.inf, lax.max, window + (1, ksize), (1,) * x.ndim,
+                                 pad + ((0, 0), (half, half)))
+    return lax.reduce_window(rows, -jnp.inf, lax.max, window + (ksize, 1), (1,) * x.ndim,
+                                 pad + ((half, half), (0, 0)))

@@ -1,12 +1,16 @@
-"""Maximum finders on heatmaps."""
+"""Maximum finders on heatmaps: the argmax of each map, and the peaks of
+bottom-up decoders (max-pool NMS, then the top-k peaks of each map)."""
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
+import numpy as np
 
+from jaxcodecs.ops.filters import max_pool
 from jaxcodecs.ops.validation import check_min_rank
 
-__all__ = ["heatmap_argmax"]
+__all__ = ["heatmap_argmax", "heatmap_nms", "topk_peaks"]
 
 
 def heatmap_argmax(heatmaps: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
@@ -38,3 +42,52 @@ def heatmap_argmax(heatmaps: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
     locations = jnp.stack([x, y], axis=-1).astype(loc_dtype)
     locations = jnp.where((values > 0)[..., None], locations, -jnp.ones_like(locations))
     return locations, values
+
+
+def heatmap_nms(heatmaps: jnp.ndarray, kernel_size: int) -> jnp.ndarray:
+    """Non-maximum suppression by max-pooling (Newell et al., "Associative
+    Embedding", NeurIPS 2017; Cheng et al., HigherHRNet, CVPR 2020).
+
+    A pixel survives when it equals the maximum of the ``kernel_size``
+    window centred on it (border padded with ``-inf``); every other pixel
+    becomes 0. A plateau keeps all of its pixels.
+
+    Args:
+      heatmaps: ``(..., H, W)``.
+      kernel_size: odd window size.
+
+    Returns:
+      ``(..., H, W)`` in the heatmaps' dtype.
+    """
+    heatmaps = jnp.asarray(heatmaps)
+    check_min_rank(heatmaps, 2, "heatmaps", "(..., H, W)")
+    pooled = max_pool(heatmaps, kernel_size)
+    return jnp.where(heatmaps == pooled, heatmaps, jnp.zeros_like(heatmaps))
+
+
+def topk_peaks(heatmaps: jnp.ndarray, k: int) -> tuple[jnp.ndarray, jnp.ndarray, jnp.ndarray]:
+    """The ``k`` largest values of each map, in descending order.
+
+    Equal values come in row-major order (lowest flat index first). Apply
+    :func:`heatmap_nms` first to get peaks rather than neighbouring pixels
+    of one peak. ``k`` is static, so the result has a fixed shape.
+
+    Args:
+      heatmaps: ``(..., H, W)``.
+      k: the number of peaks per map, ``1 <= k <= H * W``.
+
+    Returns:
+      ``values (..., k)``, ``locations (..., k, 2)`` as float ``(x, y)``
+      pixels and ``indices (..., k)``, the int32 flat indices ``y * W + x``.
+    """
+    heatmaps = jnp.asarray(heatmaps)
+    check_min_rank(heatmaps, 2, "heatmaps", "(..., H, W)")
+    height, width = heatmaps.shape[-2:]
+    if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)) or not 1 <= k <= height * width:
+        raise ValueError(f"`k` must be an int in [1, H * W] = [1, {height * width}], got {k!r}.")
+    flat = heatmaps.reshape(heatmaps.shape[:-2] + (height * width,))
+    values, indices = jax.lax.top_k(flat, int(k))
+    indices = indices.astype(jnp.int32)
+    loc_dtype = heatmaps.dtype if jnp.issubdtype(heatmaps.dtype, jnp.floating) else jnp.float32
+    locations = jnp.stack([indices % width, indices // width], axis=-1).astype(loc_dtype)
+    return values, locations, indices

@@ -1,0 +1,85 @@
+"""ops.maxima (heatmap_nms, topk_peaks) and ops.filters.max_pool against
+brute-force NumPy references, jitted and not."""
+
+import jax
+import numpy as np
+import pytest
+
+from jaxcodecs import ops
+
+
+def np_max_pool(x, k):
+    half = k // 2
+    height, width = x.shape[-2:]
+    out = np.empty_like(x)
+    for y in range(height):
+        for x0 in range(width):
+            window = x[..., max(0, y - half):y + half + 1, max(0, x0 - half):x0 + half + 1]
+            out[..., y, x0] = window.max(axis=(-2, -1))
+    return out
+
+
+def np_topk(maps, k):
+    flat = maps.reshape(maps.shape[:-2] + (-1,))
+    # Descending by value, ties by the lower flat index: a stable sort of -value.
+    order = np.argsort(-flat, axis=-1, kind="stable")[..., :k]
+    return np.take_along_axis(flat, order, -1), order
+
+
+def sample(seed, shape=(2, 3, 9, 7)):
+    rng = np.random.default_rng(seed)
+    maps = rng.random(shape).astype(np.float32)
+    maps[0, 0, 2:4, 2:5] = 2.0          # a plateau: all its pixels survive NMS
+    maps[1, 2] = np.round(maps[1, 2] * 4) / 4  # many exact ties
+    maps[0, 1] -= 0.5                   # negative values: -inf padding never wins
+    return maps
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["nojit", "jit"])
+@pytest.mark.parametrize("k", [1, 3, 5])
+def test_max_pool_and_nms_match_brute_force(k, jit):
+    maps = sample(k)
+    pool = jax.jit(ops.max_pool, static_argnums=1) if jit else ops.max_pool
+    nms = jax.jit(ops.heatmap_nms, static_argnums=1) if jit else ops.heatmap_nms
+    expected_pool = np_max_pool(maps, k)
+    np.testing.assert_array_equal(pool(maps, k), expected_pool)
+    np.testing.assert_array_equal(nms(maps, k), np.where(maps == expected_pool, maps, 0))
+    if k > 1:
+        kept = np.asarray(nms(maps, k))[0, 0, 2:4, 2:5]
+        np.testing.assert_array_equal(kept, 2.0)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["nojit", "jit"])
+def test_topk_peaks_order_ties_and_locations(jit):
+    maps = sample(7)
+    fn = jax.jit(ops.topk_peaks, static_argnums=1) if jit else ops.topk_peaks
+    values, locations, indices = fn(maps, 10)
+    want_values, want_indices = np_topk(maps, 10)
+    np.testing.assert_array_equal(values, want_values)
+    np.testing.assert_array_equal(indices, want_indices)
+    width = maps.shape[-1]
+    np.testing.assert_array_equal(locations[..., 0], want_indices % width)
+    np.testing.assert_array_equal(locations[..., 1], want_indices // width)
+    assert indices.dtype == np.int32 and locations.dtype == np.float32
+
+
+def test_nms_then_topk_finds_separated_peaks():
+    maps = np.zeros((1, 12, 12), np.float32)
+    peaks = [(2, 3, 0.9), (9, 8, 0.7), (5, 10, 0.5)]
+    yy, xx = np.mgrid[:12, :12]
+    for x, y, v in peaks:
+        maps[0] = np.maximum(maps[0], v * np.exp(-((xx - x) ** 2 + (yy - y) ** 2) / 2.0))
+    values, locations, _ = ops.topk_peaks(ops.heatmap_nms(maps, 5), 3)
+    np.testing.assert_allclose(values[0], [0.9, 0.7, 0.5], rtol=1e-6)
+    np.testing.assert_array_equal(locations[0], [[2, 3], [9, 8], [5, 10]])
+
+
+@pytest.mark.parametrize("call, text", [
+    (lambda: ops.max_pool(np.zeros((4, 4), np.float32), 2), "`ksize` must be odd"),
+    (lambda: ops.heatmap_nms(np.zeros((4,), np.float32), 3), r"`heatmaps` must have shape \(\.\.\., H, W\)"),
+    (lambda: ops.topk_peaks(np.zeros((2, 4, 4), np.float32), 17), r"`k` must be an int in \[1, H \* W\] = \[1, 16\], got 17"),
+    (lambda: ops.topk_peaks(np.zeros((2, 4, 4), np.float32), 0), r"`k` must be an int"),
+])
+def test_errors_name_the_argument(call, text):
+    with pytest.raises(ValueError, match=text):
+        call()
