@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import jaxcodecs
-from jaxcodecs.base import Codec, FieldAt, codec_field
+from jaxcodecs.base import Codec, codec_field
 from jaxcodecs.codecs._fields import flag, non_negative, one_of, size_pair
 from inventory import IMPLEMENTED
 
@@ -94,4 +94,3 @@ def test_user_codec_fields_convert_and_leaves_trace():
     np.testing.assert_allclose(grad.gain, 4.0)
     batched = jax.vmap(lambda g: codec.replace(gain=g).encode(jnp.ones((1, 1, 2)))["labels"])(jnp.arange(3.0))
     np.testing.assert_allclose(batched[:, 0, 0, 0], [0.0, 1.0, 2.0])
-    assert FieldAt("_Scaled", "gain", codec).name == "gain"
