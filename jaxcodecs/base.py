@@ -107,7 +107,17 @@ class Codec(struct.PyTreeNode):
       auxiliary_encode_keys: extra annotation keys ``encode`` takes beyond
         ``keypoints`` and ``keypoints_visible``.
       decode_input_keys: the encoded keys, in order, whose values are the
-        positional arguments of ``decode`` (used by ``round_trip``).
+        positional arguments of ``decode`` (used by ``round_trip``); empty
+        when ``decode`` reads model outputs that ``encode`` does not make
+        (AssociativeEmbedding's tag maps).
+      decode_outputs: the names of ``decode``'s outputs, in order, a nested
+        tuple where an output is itself a tuple. Known names and shapes (one
+        sample): ``keypoints`` ``(N, K, D)``; ``scores`` and
+        ``keypoint_scores`` ``(N, K)`` (``keypoint_scores`` may be ``None``
+        where the codec says so); ``instance_scores`` and ``root_scores``
+        ``(N,)``; ``valid`` ``(N,)`` bool, the padded rows of a decoder that
+        returns a fixed number of instances. Codec-specific extras carry
+        their own names (e.g. Hand3DHeatmap's ``rel_root_depth``).
 
     Example configurations and inputs (for the demo, the benchmarks and the
     tests) are not part of a codec: see :mod:`jaxcodecs.examples`.
@@ -120,6 +130,7 @@ class Codec(struct.PyTreeNode):
     field_mapping_table: ClassVar[Mapping[str, str]] = _EMPTY
     auxiliary_encode_keys: ClassVar[frozenset] = frozenset()
     decode_input_keys: ClassVar[tuple[str, ...]] = ()
+    decode_outputs: ClassVar[tuple] = ("keypoints", "scores")
 
     def __post_init__(self) -> None:
         # The one place where constructor values are converted: each field's
@@ -164,5 +175,10 @@ class Codec(struct.PyTreeNode):
 
     def round_trip(self, keypoints: Any, keypoints_visible: Any = None) -> tuple[jax.Array, ...]:
         """``decode`` applied to the targets ``encode`` makes of ``keypoints``."""
+        if not self.decode_input_keys:
+            raise TypeError(
+                f"{type(self).__name__}.decode reads model outputs that encode does not make; "
+                f"round_trip() is not available (call decode with them instead)."
+            )
         encoded = self.encode(keypoints, keypoints_visible)
         return self.decode(*[encoded[key] for key in self.decode_input_keys])

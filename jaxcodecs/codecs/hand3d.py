@@ -226,6 +226,8 @@ class Hand3DHeatmap(Codec):
             "root_depth_weight": root_depth_weight,
         }
 
+    decode_outputs = ("keypoints", "scores", "rel_root_depth", "hand_type")
+
     def decode(self, heatmaps, root_depth, hand_type) -> tuple[jnp.ndarray, ...]:
         """Decodes volumes, root depth and hand-type logits (see the class docs).
 

@@ -113,6 +113,12 @@ class SimCCLabel(Codec):
     )
     decode_input_keys = ("keypoint_x_labels", "keypoint_y_labels")
 
+    @property
+    def decode_outputs(self) -> tuple:  # type: ignore[override]
+        if self.decode_visibility:
+            return ("keypoints", ("scores", "visibility"))
+        return ("keypoints", "scores")
+
     def check_config(self) -> None:
         lsw = self.label_smooth_weight
         if is_concrete_number(lsw):
