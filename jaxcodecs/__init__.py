@@ -11,6 +11,7 @@ A codec is a frozen pytree of configuration with two pure methods::
 from jaxcodecs import ops
 from jaxcodecs.base import Codec, FieldAt, codec_field
 from jaxcodecs.codecs import (
+    AssociativeEmbedding,
     Hand3DHeatmap,
     ImagePoseLifting,
     MotionBERTLabel,
@@ -45,5 +46,6 @@ __all__ = [
     "VideoPoseLifting",
     "MotionBERTLabel",
     "Hand3DHeatmap",
+    "AssociativeEmbedding",
     "__version__",
 ]

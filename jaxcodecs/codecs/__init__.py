@@ -1,5 +1,6 @@
 """Codec implementations, one module per codec family."""
 
+from jaxcodecs.codecs.associative_embedding import AssociativeEmbedding
 from jaxcodecs.codecs.hand3d import Hand3DHeatmap
 from jaxcodecs.codecs.lifting import ImagePoseLifting, VideoPoseLifting
 from jaxcodecs.codecs.motionbert import MotionBERTLabel
@@ -7,4 +8,4 @@ from jaxcodecs.codecs.regression import IntegralRegressionLabel, RegressionLabel
 from jaxcodecs.codecs.simcc import SimCCLabel
 from jaxcodecs.codecs.topdown_heatmap import MSRAHeatmap, MegviiHeatmap, UDPHeatmap
 
-__all__ = ["MSRAHeatmap", "MegviiHeatmap", "UDPHeatmap", "RegressionLabel", "IntegralRegressionLabel", "SimCCLabel", "ImagePoseLifting", "VideoPoseLifting", "MotionBERTLabel", "Hand3DHeatmap"]
+__all__ = ["MSRAHeatmap", "MegviiHeatmap", "UDPHeatmap", "RegressionLabel", "IntegralRegressionLabel", "SimCCLabel", "ImagePoseLifting", "VideoPoseLifting", "MotionBERTLabel", "Hand3DHeatmap", "AssociativeEmbedding"]

@@ -111,6 +111,11 @@ def one_of(*options: str, any_case: bool = False) -> Converter:
     return convert
 
 
+def optional_positive_int(value: Any, at: FieldAt) -> int | None:
+    """``None`` or a positive int."""
+    return None if value is None else positive_int(value, at)
+
+
 def int_tuple(value: Any, at: FieldAt) -> tuple[int, ...] | None:
     """``None`` or a sequence of ints, as a tuple (hashable, static)."""
     if value is None:
@@ -155,6 +160,18 @@ def non_negative_float(value: Any, at: FieldAt) -> Any:
     float, so that ``jit`` sees one leaf type whatever the config wrote."""
     _check_non_negative(value, at)
     return float(value) if is_concrete_number(value) else value
+
+
+def finite_float(value: Any, at: FieldAt) -> Any:
+    """A real hyper-parameter of either sign (leaf): a concrete number must
+    be finite and becomes a Python float."""
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{at.owner}: `{at.name}` must be a number, got {value!r}.")
+    if is_concrete_number(value):
+        if not np.isfinite(float(value)):
+            raise ValueError(f"{at.owner}: `{at.name}` must be finite, got {value!r}.")
+        return float(value)
+    return value
 
 
 def positive(value: Any, at: FieldAt) -> Any:

@@ -22,6 +22,8 @@ from jaxcodecs.ops.heatmap import (
     render_unbiased_gaussian_heatmaps,
 )
 from jaxcodecs.ops.heatmap3d import bins_to_depth, depth_to_bins, heatmap_argmax_3d, render_gaussian_heatmaps_3d
+from jaxcodecs.ops.assignment import linear_assignment
+from jaxcodecs.ops.grouping import TagGroups, fill_missing_keypoints_by_tags, group_keypoints_by_tags
 from jaxcodecs.ops.maxima import heatmap_argmax, heatmap_nms, topk_peaks
 from jaxcodecs.ops.normalize import (
     add_root,
@@ -87,6 +89,10 @@ __all__ = [
     "heatmap_argmax",
     "heatmap_nms",
     "topk_peaks",
+    "linear_assignment",
+    "TagGroups",
+    "group_keypoints_by_tags",
+    "fill_missing_keypoints_by_tags",
     "max_pool",
     "heatmap_argmax_3d",
     "render_gaussian_heatmaps_3d",

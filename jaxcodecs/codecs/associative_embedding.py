@@ -1,0 +1,283 @@
+"""Associative Embedding (Newell et al., NeurIPS 2017), the bottom-up codec
+of HigherHRNet-style models.
+
+Encode draws every person's keypoints into one heatmap per keypoint type
+(windowed Gaussians, or UDP's sub-pixel ones) and records each keypoint's
+flat pixel index, where the model's tag maps are read during training.
+
+Decode finds every person in one image from the heatmaps and the tag maps,
+fully jitted at fixed shapes: max-pool NMS, the top-k peaks of each keypoint
+type, grouping keypoint type by type by tag distance (a fixed-size linear
+assignment per type), refinement, the fill-in of each person's missing
+keypoints, and the scale back to input pixels. The number of people is
+data-dependent, so decode returns ``decode_max_instances`` rows and a
+``valid`` mask.
+"""
+
+from __future__ import annotations
+
+import types
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxcodecs import ops
+from jaxcodecs.base import Codec, FieldAt, codec_field
+from jaxcodecs.codecs._fields import (
+    finite_float,
+    flag,
+    float_dtype,
+    int_tuple,
+    non_negative,
+    odd_kernel,
+    optional_positive_int,
+    positive_float,
+    positive_int,
+    size_pair,
+)
+from jaxcodecs.codecs._inputs import heatmap_input, instance_inputs
+from jaxcodecs.codecs._inputs_multi import keypoint_order_input, tag_maps_input
+from jaxcodecs.registry import register
+
+__all__ = ["AssociativeEmbedding"]
+
+
+def _auto_sigma(value: Any, at: FieldAt) -> Any:
+    """``None`` becomes ``sqrt(W * H) / 64`` of the heatmap size."""
+    if value is None:
+        width, height = at.codec.heatmap_size
+        return float((width * height) ** 0.5 / 64)
+    return non_negative(value, at)
+
+
+@register
+class AssociativeEmbedding(Codec):
+    """Heatmaps and keypoint indices for Associative Embedding; decode by
+    tag grouping.
+
+    Encode (one image, ``N`` people): keypoints are divided by
+    ``scale_factor`` (``input_size / heatmap_size``, with ``use_udp``
+    ``(input_size - 1) / (heatmap_size - 1)``) and drawn into ``heatmaps
+    (K, H, W)``, max-combined over people; ``keypoint_weights (N, K)`` as
+    for :class:`~jaxcodecs.MSRAHeatmap`; ``keypoint_indices (N, K, 2)``
+    int32 holds ``[y * W + x, v]`` with ``(x, y)`` the keypoint's pixel
+    (``trunc(kp + 0.5)``; floor with ``mmpose_compat=False``) and ``v = 1``
+    if the keypoint is visible (``> 0.5``) and on the map. The index is kept
+    even where ``v = 0`` (it may be negative or past the map); coordinates
+    beyond ±32768 pixels are clamped there first.
+
+    Decode (one image): ``decode(heatmaps (K, H, W), tags (L * K, H, W))``,
+    channel ``l * K + k`` of the tags being tag dimension ``l`` of keypoint
+    ``k``. Returns ``(keypoints (M, K, 2), keypoint_scores (M, K),
+    instance_scores (M,), valid (M,))`` in input pixels, ``M =
+    decode_max_instances``; without it ``M = K * decode_topk``, the most
+    groups the grouping can open (every candidate of every keypoint type
+    opening its own): set ``decode_max_instances`` — the fill-in and the
+    outputs scale with ``M``. Rows past the people found are zeros with
+    ``valid = False``. The steps:
+
+    1. max-pool NMS (``decode_nms_kernel``) and the ``decode_topk`` highest
+       peaks of each heatmap with their tags;
+    2. grouping in ``decode_keypoint_order`` (default ``range(K)``), see
+       :func:`jaxcodecs.ops.group_keypoints_by_tags`; candidates need a
+       value ``> decode_keypoint_thr`` and join a group when their tag lies
+       within ``decode_tag_thr`` of the group's mean tag;
+    3. ``instance_scores`` = mean keypoint score (missing keypoints count 0);
+    4. quarter-pixel refinement, or with ``use_udp`` UDP's DARK step
+       (``decode_gaussian_kernel``), then ``decode_center_shift`` added to
+       the detected keypoints;
+    5. each missing keypoint placed at the pixel whose tag is nearest to the
+       person's tag (:func:`jaxcodecs.ops.fill_missing_keypoints_by_tags`);
+    6. times ``scale_factor``.
+
+    ``mmpose_compat=True`` keeps MMPose 1.3.2's answers: the first
+    ``decode_max_instances`` groups in the order they were opened, and with
+    ``use_udp`` the fill-in scored on the blurred, clipped log-heatmaps that
+    MMPose's refinement leaves behind (finite where MMPose gives NaN for an
+    all-zero map). ``mmpose_compat=False`` keeps the best-scored groups and
+    fills from the heatmaps themselves; encode floors negative coordinates
+    and centres Gaussians exactly (see :class:`~jaxcodecs.MSRAHeatmap`).
+
+    Args:
+      input_size: ``(w, h)``.
+      heatmap_size: ``(W, H)``.
+      sigma: Gaussian standard deviation in heatmap pixels (leaf); ``None``
+        gives ``sqrt(W * H) / 64``.
+      use_udp: UDP encoding (sub-pixel Gaussians, ``size - 1`` scale) and
+        UDP refinement.
+      decode_keypoint_order: grouping order, a permutation of ``range(K)``;
+        empty means ``range(K)``.
+      decode_nms_kernel, decode_gaussian_kernel: odd kernel sizes.
+      decode_keypoint_thr: candidate threshold (leaf).
+      decode_tag_thr: largest tag distance at which a candidate joins (leaf).
+      decode_topk: candidates per keypoint type.
+      decode_center_shift: added to refined coordinates, in heatmap pixels
+        (leaf).
+      decode_max_instances: the static number of rows decode returns.
+      mmpose_compat: keyword-only, see above.
+      dtype: keyword-only dtype of the heatmaps.
+    """
+
+    input_size: tuple[int, int] = codec_field(size_pair, static=True)
+    heatmap_size: tuple[int, int] = codec_field(size_pair, static=True)
+    sigma: Any = codec_field(_auto_sigma, default=None)
+    use_udp: bool = codec_field(flag, static=True, default=False)
+    decode_keypoint_order: tuple[int, ...] = codec_field(int_tuple, static=True, default=())
+    decode_nms_kernel: int = codec_field(odd_kernel, static=True, default=5)
+    decode_gaussian_kernel: int = codec_field(odd_kernel, static=True, default=3)
+    decode_keypoint_thr: Any = codec_field(finite_float, default=0.1)
+    decode_tag_thr: Any = codec_field(positive_float, default=1.0)
+    decode_topk: int = codec_field(positive_int, static=True, default=30)
+    decode_center_shift: Any = codec_field(finite_float, default=0.0)
+    decode_max_instances: int | None = codec_field(optional_positive_int, static=True, default=None)
+    dtype: Any = codec_field(float_dtype, static=True, default="float32", kw_only=True)
+
+    label_mapping_table = types.MappingProxyType(
+        {"keypoint_weights": "keypoint_weights", "keypoint_indices": "keypoint_indices"})
+    field_mapping_table = types.MappingProxyType({"heatmaps": "heatmaps"})
+    # decode reads the tag maps, which a model predicts and encode does not make.
+    decode_input_keys = ()
+    decode_outputs = ("keypoints", "keypoint_scores", "instance_scores", "valid")
+
+    def check_config(self) -> None:
+        if self.use_udp and min(self.input_size + self.heatmap_size) < 2:
+            raise ValueError(
+                f"AssociativeEmbedding: with `use_udp` the sizes must be at least 2 pixels on each "
+                f"axis (UDP scales by size - 1), got input_size={self.input_size!r}, "
+                f"heatmap_size={self.heatmap_size!r}."
+            )
+        width, height = self.heatmap_size
+        if self.decode_topk > width * height:
+            raise ValueError(
+                f"AssociativeEmbedding: `decode_topk` must be at most W * H = {width * height} "
+                f"(the heatmap's pixels), got {self.decode_topk!r}."
+            )
+
+    @property
+    def scale_factor(self) -> np.ndarray:
+        """Input pixels per heatmap pixel, float32 ``(2,)``."""
+        convention = "udp" if self.use_udp else "msra"
+        return ops.input_to_map_scale(self.input_size, self.heatmap_size, convention=convention)
+
+    # ---------------------------------------------------------------- encode
+    def encode(self, keypoints, keypoints_visible=None) -> dict[str, jnp.ndarray]:
+        """Encodes ``keypoints (N, K, D)`` into ``heatmaps (K, H, W)``,
+        ``keypoint_indices (N, K, 2)`` int32 and ``keypoint_weights (N, K)``."""
+        kp, vis = instance_inputs(type(self).__name__, keypoints, keypoints_visible, single_instance=False)
+        kp_hm = ops.divide_exact(kp, self.scale_factor)
+        render = ops.render_udp_gaussian_heatmaps if self.use_udp else ops.render_gaussian_heatmaps
+        heatmaps, weights = render(kp_hm, vis, self.heatmap_size, self.sigma,
+                                   mmpose_compat=self.mmpose_compat, dtype=self.dtype)
+        width, height = self.heatmap_size
+        rounding = jnp.trunc if self.mmpose_compat else jnp.floor
+        pixel = jnp.clip(rounding(kp_hm + 0.5), -32768, 32768).astype(jnp.int32)
+        x, y = pixel[..., 0], pixel[..., 1]
+        on_map = (vis > 0.5) & (x >= 0) & (x < width) & (y >= 0) & (y < height)
+        indices = jnp.stack([y * width + x, on_map.astype(jnp.int32)], axis=-1)
+        return {"heatmaps": heatmaps, "keypoint_indices": indices, "keypoint_weights": weights}
+
+    # ---------------------------------------------------------------- decode
+    def _inputs_of(self, heatmaps, tags):
+        heatmaps = heatmap_input(type(self).__name__, "heatmaps", heatmaps, self.heatmap_size)
+        num_types = heatmaps.shape[0]
+        tags = tag_maps_input(tags, num_types, self.heatmap_size).astype(heatmaps.dtype)
+        return heatmaps, tags, keypoint_order_input(self.decode_keypoint_order, num_types)
+
+    def _capacities(self, num_types: int) -> tuple[int, int]:
+        """The small pool tried first and the pool that cannot overflow."""
+        full = num_types * self.decode_topk
+        rows = self.decode_max_instances or 0
+        return min(full, max(2 * self.decode_topk, rows + self.decode_topk)), full
+
+    def _candidates(self, heatmaps, tags):
+        """The top-k NMS peaks of each type: values (K, T), locations
+        (K, T, 2) and tags (K, T, L)."""
+        num_types, height, width = heatmaps.shape
+        peaks = ops.heatmap_nms(heatmaps, self.decode_nms_kernel)
+        values, locations, indices = ops.topk_peaks(peaks, self.decode_topk)
+        flat_tags = tags.reshape(-1, num_types, height * width)
+        picked = jnp.take_along_axis(flat_tags, indices[None], axis=-1)  # (L, K, T)
+        return values, locations, jnp.moveaxis(picked, 0, -1)
+
+    def _group(self, candidates, order, capacity):
+        return ops.group_keypoints_by_tags(*candidates, order, self.decode_keypoint_thr,
+                                           self.decode_tag_thr, capacity)
+
+    def _finish(self, groups, heatmaps, tags):
+        """Selection of the output rows, refinement, fill-in and scaling."""
+        capacity = groups.scores.shape[0]
+        rows = capacity if self.decode_max_instances is None else self.decode_max_instances
+        keypoints, scores = groups.keypoints, groups.scores
+        valid = jnp.arange(capacity) < groups.count
+        instance_scores = jnp.mean(scores, axis=-1)
+        if self.mmpose_compat:
+            keep = jnp.arange(rows) % capacity
+            valid = valid & (jnp.arange(capacity) < rows)
+        else:
+            ranking = jnp.where(valid, instance_scores, -jnp.inf)
+            keep = jnp.argsort(-ranking, stable=True)[:rows]
+        keypoints, scores, valid, instance_scores = (
+            a[keep] for a in (keypoints, scores, valid, instance_scores))
+        if self.use_udp:
+            keypoints = ops.refine_keypoints_dark_udp(keypoints, heatmaps, self.decode_gaussian_kernel)
+        else:
+            keypoints = ops.refine_keypoints_quarter(keypoints, heatmaps, mmpose_compat=self.mmpose_compat)
+        shift = jnp.where(scores > 0, self.decode_center_shift, 0.0).astype(keypoints.dtype)
+        keypoints = keypoints + shift[..., None]
+        cost_maps = None
+        if self.use_udp and self.mmpose_compat:
+            # What MMPose's UDP refinement leaves in the maps it fills from.
+            cost_maps = jnp.log(jnp.clip(ops.gaussian_blur_rescaled(heatmaps, self.decode_gaussian_kernel),
+                                         1e-3, 50.0))
+        keypoints, scores = ops.fill_missing_keypoints_by_tags(keypoints, scores, valid, heatmaps, tags, cost_maps)
+        keypoints = keypoints * self.scale_factor
+        zero = jnp.zeros((), keypoints.dtype)
+        return (jnp.where(valid[:, None, None], keypoints, zero), jnp.where(valid[:, None], scores, zero),
+                jnp.where(valid, instance_scores, zero), valid)
+
+    def decode(self, heatmaps, tags) -> tuple[jnp.ndarray, ...]:
+        """Decodes one image's ``heatmaps (K, H, W)`` and ``tags (L * K, H,
+        W)`` into ``(keypoints (M, K, 2), keypoint_scores (M, K),
+        instance_scores (M,), valid (M,))`` (see the class docs)."""
+        heatmaps, tags, order = self._inputs_of(heatmaps, tags)
+        small, full = self._capacities(heatmaps.shape[0])
+        candidates = self._candidates(heatmaps, tags)
+        groups = self._group(candidates, order, small)
+        if small < full:
+            # A small pool first; the exact answer needs every group, so a
+            # crowd that overflows it is grouped again in the full pool.
+            groups = jax.lax.cond(groups.overflow, lambda: self._group(candidates, order, full),
+                                  lambda: _padded(groups, full))
+        return self._finish(groups, heatmaps, tags)
+
+    def batch_decode(self, batch_heatmaps, batch_tags) -> tuple[jnp.ndarray, ...]:
+        """``decode`` over a batch: ``batch_heatmaps (B, K, H, W)``,
+        ``batch_tags (B, L * K, H, W)`` (MMPose's argument names); every
+        output gets the leading ``B``. Equal to ``decode`` image by image;
+        the full group pool is used only when an image of the batch needs it."""
+        heatmaps = jnp.asarray(batch_heatmaps)
+        tags = jnp.asarray(batch_tags)
+        if heatmaps.ndim != 4 or tags.ndim != 4 or heatmaps.shape[0] != tags.shape[0]:
+            raise ValueError(
+                f"`batch_heatmaps` (B, K, H, W) and `batch_tags` (B, L * K, H, W) must share B, got "
+                f"shapes {heatmaps.shape} and {tags.shape}."
+            )
+        heatmaps, tags, order = jax.vmap(self._inputs_of, out_axes=(0, 0, None))(heatmaps, tags)
+        small, full = self._capacities(heatmaps.shape[1])
+        candidates = jax.vmap(self._candidates)(heatmaps, tags)
+        groups = jax.vmap(lambda c: self._group(c, order, small))(candidates)
+        if small < full:
+            groups = jax.lax.cond(jnp.any(groups.overflow),
+                                  lambda: jax.vmap(lambda c: self._group(c, order, full))(candidates),
+                                  lambda: jax.vmap(lambda g: _padded(g, full))(groups))
+        return jax.vmap(self._finish)(groups, heatmaps, tags)
+
+
+def _padded(groups, capacity: int):
+    """``groups`` in a pool of ``capacity`` rows (empty rows appended)."""
+    extra = capacity - groups.scores.shape[0]
+    return groups._replace(
+        keypoints=jnp.pad(groups.keypoints, ((0, extra), (0, 0), (0, 0))),
+        scores=jnp.pad(groups.scores, ((0, extra), (0, 0))),
+    )

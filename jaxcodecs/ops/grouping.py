@@ -1,0 +1,234 @@
+"""Grouping keypoint candidates into people by their embedding tags
+(Associative Embedding, Newell et al., NeurIPS 2017).
+
+A bottom-up model predicts, per keypoint type, a heatmap and a tag map. The
+peaks of a keypoint type are matched to the groups (people) found so far by
+the distance of their tags to each group's mean tag; a peak that matches no
+group opens one. Here every step runs at a fixed shape under ``jax.jit`` and
+``jax.vmap``: groups live in a pool of static capacity with a count of those
+in use, and the matching is :func:`~jaxcodecs.ops.linear_assignment`.
+
+Shapes: ``K`` keypoint types, ``T`` candidates per type (the top-k peaks),
+``L`` tag dimensions, ``G`` pool capacity, ``(H, W)`` map size.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple, Sequence
+
+import jax
+import jax.numpy as jnp
+
+from jaxcodecs.ops.assignment import linear_assignment
+from jaxcodecs.ops.validation import as_float_array, check_rank
+
+__all__ = ["TagGroups", "group_keypoints_by_tags", "fill_missing_keypoints_by_tags"]
+
+
+class TagGroups(NamedTuple):
+    """The groups found by :func:`group_keypoints_by_tags`.
+
+    Attributes:
+      keypoints: ``(G, K, 2)`` candidate locations; zeros where a group has
+        no keypoint of that type.
+      scores: ``(G, K)`` the candidates' heatmap values; 0 where missing.
+      count: int32 scalar, the groups in use (the first ``count`` rows, in
+        the order they were opened).
+      overflow: bool scalar, true when more groups were opened than the
+        pool holds (those were dropped; rerun with a larger ``capacity``).
+    """
+
+    keypoints: jnp.ndarray
+    scores: jnp.ndarray
+    count: jnp.ndarray
+    overflow: jnp.ndarray
+
+
+def _tag_cost(distance: jnp.ndarray, values: jnp.ndarray) -> jnp.ndarray:
+    # The reference cost: tag distance in whole units (rounded half to
+    # even) dominates, the heatmap value breaks ties in favour of strong peaks.
+    return jnp.round(distance) * 100.0 - values
+
+
+def group_keypoints_by_tags(
+    values: jnp.ndarray,
+    locations: jnp.ndarray,
+    tags: jnp.ndarray,
+    order: Sequence[int],
+    value_threshold,
+    tag_threshold,
+    capacity: int,
+) -> TagGroups:
+    """Greedy keypoint-by-keypoint grouping by tag distance.
+
+    Keypoint types are visited in ``order``. A type's candidates are those
+    with ``value > value_threshold`` (``values`` is sorted descending, so
+    they come first). While no group exists, each candidate opens one.
+    Otherwise the candidates are matched to the groups by a minimum-cost
+    maximum-cardinality assignment with cost ``round(d) * 100 - value``,
+    ``d`` the Euclidean distance of the candidate's tag to the group's mean
+    tag; a matched pair joins when ``d < tag_threshold``, and every other
+    candidate opens a new group, in candidate order.
+
+    MMPose 1.3.2 keys its groups by the first tag component of the candidate
+    that opened them: a candidate that would open a group whose key already
+    exists instead overwrites that group's keypoint of this type and
+    restarts its tag list. This is reproduced (it is exact only for exactly
+    equal float tags, e.g. synthetic integer tags).
+
+    Args:
+      values: ``(K, T)`` candidate heatmap values, each row descending.
+      locations: ``(K, T, 2)`` candidate ``(x, y)``.
+      tags: ``(K, T, L)`` candidate tags.
+      order: static permutation of ``range(K)``, the visiting order.
+      value_threshold, tag_threshold: scalars (may be traced).
+      capacity: static size ``G`` of the group pool; ``K * T`` can never
+        overflow. Groups opened beyond it are dropped and ``overflow`` is
+        set: the groups kept are then not those of a larger pool (a dropped
+        group no longer competes for later candidates).
+
+    Returns:
+      :class:`TagGroups` with ``G = capacity`` rows.
+    """
+    values = as_float_array(values, "values")
+    check_rank(values, 2, "values", "(K, T)")
+    num_types, num_candidates = values.shape
+    locations = jnp.asarray(locations, values.dtype)
+    tags = jnp.asarray(tags, values.dtype)
+    check_rank(tags, 3, "tags", "(K, T, L)")
+    dim = tags.shape[-1]
+    dtype = values.dtype
+    value_threshold = jnp.asarray(value_threshold, dtype)
+    tag_threshold = jnp.asarray(tag_threshold, dtype)
+    slots = jnp.arange(capacity, dtype=jnp.int32)
+    rows = jnp.arange(num_candidates, dtype=jnp.int32)
+    earlier = rows[None, :] < rows[:, None]  # [i, j]: j comes before i
+
+    def step(state, kind):
+        tag_sum, tag_count, keys, count, overflow = state
+        val, loc, tag = values[kind], locations[kind], tags[kind]
+        valid = val > value_threshold
+        active = slots < count
+        mean = tag_sum / jnp.maximum(tag_count, 1).astype(dtype)[:, None]
+        distance = jnp.sqrt(jnp.sum((tag[:, None, :] - mean[None, :, :]) ** 2, axis=-1))
+        match = linear_assignment(_tag_cost(distance, val[:, None]), valid, active)
+        matched_distance = jnp.take_along_axis(distance, jnp.maximum(match, 0)[:, None], axis=1)[:, 0]
+        joins = valid & (match >= 0) & (matched_distance < tag_threshold)
+        opens = valid & ~joins
+        # Opening under an existing key writes into that group instead.
+        key = tag[:, 0]
+        same_existing = active[None, :] & (keys[None, :] == key[:, None])
+        collides = opens & jnp.any(same_existing, axis=1)
+        fresh = opens & ~collides
+        same_fresh = fresh[None, :] & (key[:, None] == key[None, :])
+        first = fresh & ~jnp.any(same_fresh & earlier, axis=1)
+        new_slot = count + jnp.cumsum(first) - 1
+        first_of = jnp.argmax(same_fresh | (jnp.eye(num_candidates, dtype=bool) & fresh[:, None]), axis=1)
+        slot = jnp.where(joins, match,
+                         jnp.where(collides, jnp.argmax(same_existing, axis=1),
+                                   jnp.where(fresh, new_slot[first_of], capacity)))
+        slot = jnp.where(valid, slot, capacity).astype(jnp.int32)
+
+        def last_row(mask):
+            target = jnp.where(mask, slot, capacity)
+            return jnp.full((capacity + 1,), -1, jnp.int32).at[target].max(rows)[:capacity]
+
+        writer = last_row(valid)
+        reset = last_row(opens)
+        joined = last_row(joins)
+        # Each type is visited once, so this step's writes are the whole
+        # column of this type: an output of the step, not carried state.
+        column = jnp.concatenate([loc, val[:, None]], axis=-1)[jnp.maximum(writer, 0)]
+        column = jnp.where((writer >= 0)[:, None], column, jnp.zeros_like(column))
+        joined_tag = jnp.where((joined >= 0)[:, None], tag[jnp.maximum(joined, 0)], 0)
+        reset_tag = tag[jnp.maximum(reset, 0)]
+        after_reset = (joined > reset).astype(jnp.int32)
+        has_reset = reset >= 0
+        tag_sum = jnp.where(has_reset[:, None], reset_tag + after_reset[:, None] * joined_tag,
+                            tag_sum + joined_tag)
+        tag_count = jnp.where(has_reset, 1 + after_reset, tag_count + (joined >= 0))
+        keys = keys.at[jnp.where(first, new_slot, capacity)].set(key, mode="drop")
+        opened = count + jnp.sum(first)
+        overflow = overflow | (opened > capacity)
+        count = jnp.minimum(opened, capacity).astype(jnp.int32)
+        return (tag_sum, tag_count, keys, count, overflow), column
+
+    state = (
+        jnp.zeros((capacity, dim), dtype),
+        jnp.zeros((capacity,), jnp.int32),
+        jnp.zeros((capacity,), dtype),
+        jnp.asarray(0, jnp.int32),
+        jnp.asarray(False),
+    )
+    (_, _, _, count, overflow), columns = jax.lax.scan(step, state, jnp.asarray(order, jnp.int32))
+    # columns[i] belongs to keypoint type order[i]; put the types back in order.
+    joints = jnp.moveaxis(columns[jnp.argsort(jnp.asarray(order))], 0, 1)  # (G, K, 3)
+    return TagGroups(joints[..., :2], joints[..., 2], count, overflow)
+
+
+def fill_missing_keypoints_by_tags(
+    keypoints: jnp.ndarray,
+    scores: jnp.ndarray,
+    valid: jnp.ndarray,
+    heatmaps: jnp.ndarray,
+    tags: jnp.ndarray,
+    cost_maps: jnp.ndarray | None = None,
+) -> tuple[jnp.ndarray, jnp.ndarray]:
+    """Places each group's missing keypoints (score ``<= 0``) at the pixel
+    whose tag is nearest to the group's tag, strong heatmap values breaking
+    ties.
+
+    A group's tag is the mean of the tag maps read at its detected
+    keypoints (truncated to pixels, clipped into the map). For a missing
+    keypoint ``k`` the pixel minimises ``round(|tag_k(p) - tag|) * 100 -
+    cost_maps[k](p)`` (first in row-major order); its score is
+    ``cost_maps[k]`` there. A group with no detected keypoint is left as is.
+
+    Only the (group, keypoint) pairs that need it are computed: a loop runs
+    once per missing keypoint of a valid group, each step one map.
+
+    Args:
+      keypoints: ``(M, K, 2)`` in heatmap pixels.
+      scores: ``(M, K)``.
+      valid: ``(M,)`` bool, the groups in use.
+      heatmaps: ``(K, H, W)``.
+      tags: ``(L * K, H, W)``, channel ``l * K + k`` = tag dimension ``l`` of
+        keypoint ``k``.
+      cost_maps: ``(K, H, W)`` maps that score the filled pixels (default
+        ``heatmaps``).
+
+    Returns:
+      ``keypoints (M, K, 2)`` and ``scores (M, K)`` with the missing ones
+      filled (integer pixel locations).
+    """
+    num_groups, num_types = scores.shape
+    _, height, width = heatmaps.shape
+    dim = tags.shape[0] // num_types
+    maps = heatmaps if cost_maps is None else cost_maps
+    tag_maps = tags.reshape(dim, num_types, height, width)
+    detected = scores > 0
+    x = jnp.clip(jnp.trunc(keypoints[..., 0]), 0, width - 1).astype(jnp.int32)
+    y = jnp.clip(jnp.trunc(keypoints[..., 1]), 0, height - 1).astype(jnp.int32)
+    read = tag_maps[:, jnp.arange(num_types)[None, :], y, x]  # (L, M, K)
+    weight = detected.astype(tags.dtype)
+    group_tag = jnp.sum(read * weight, axis=-1) / jnp.maximum(jnp.sum(weight, axis=-1), 1)  # (L, M)
+    todo = valid[:, None] & ~detected & jnp.any(detected, axis=1, keepdims=True)
+    total = num_groups * num_types
+    pairs = jnp.nonzero(todo.reshape(-1), size=total, fill_value=0)[0]
+    count = jnp.sum(todo)
+
+    def fill(state):
+        i, kp, sc = state
+        flat = pairs[i]
+        group, kind = flat // num_types, flat % num_types
+        distance = jnp.sqrt(jnp.sum((tag_maps[:, kind] - group_tag[:, group, None, None]) ** 2, axis=0))
+        cost = _tag_cost(distance, maps[kind])
+        best = jnp.argmin(cost.reshape(-1))
+        px, py = best % width, best // width
+        kp = kp.at[group, kind].set(jnp.stack([px, py]).astype(kp.dtype))
+        sc = sc.at[group, kind].set(maps[kind, py, px].astype(sc.dtype))
+        return i + 1, kp, sc
+
+    _, keypoints, scores = jax.lax.while_loop(
+        lambda s: s[0] < count, fill, (jnp.asarray(0, count.dtype), keypoints, scores))
+    return keypoints, scores
