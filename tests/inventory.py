@@ -8,6 +8,7 @@ silently losing its golden cases. A codec moves from ``PLANNED`` to
 """
 
 IMPLEMENTED = (
+    "AssociativeEmbedding",
     "Hand3DHeatmap",
     "ImagePoseLifting",
     "IntegralRegressionLabel",
@@ -21,7 +22,6 @@ IMPLEMENTED = (
 )
 
 PLANNED = (
-    "AssociativeEmbedding",
     "DecoupledHeatmap",
     "EDPoseLabel",
     "SPR",

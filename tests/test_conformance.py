@@ -378,6 +378,79 @@ def compare_encode(case: dict, pairs: list[tuple[str, str, Any]], arrays) -> Non
         assert_close(ref[ok], out[ok], f"{case['file']} enc{path}", atol=1e-5, rtol=1e-5)
 
 
+# ------------------------------------------- bottom-up decoders (padded rows)
+def nms_peak_values(heatmaps: np.ndarray, kernel: int) -> np.ndarray:
+    """Max-pool NMS written out with NumPy windows (-inf border): the values
+    of the pixels that equal their window's maximum, other pixels 0."""
+    half = kernel // 2
+    padded = np.pad(np.asarray(heatmaps, np.float64), ((0, 0), (half, half), (half, half)),
+                    constant_values=-np.inf)
+    windows = np.lib.stride_tricks.sliding_window_view(padded, (kernel, kernel), axis=(-2, -1))
+    return np.where(heatmaps == windows.max(axis=(-2, -1)), heatmaps, 0)
+
+
+def _tied_candidates(config: dict, heatmaps: np.ndarray) -> bool:
+    """Whether some keypoint type has two equal candidate values above the
+    threshold: their order (torch.topk's, MMPose's) is unspecified."""
+    peaks = nms_peak_values(heatmaps, config.get("decode_nms_kernel", 5))
+    top = -np.sort(-peaks.reshape(len(peaks), -1), axis=1)[:, : config.get("decode_topk", 30)]
+    above = top > config.get("decode_keypoint_thr", 0.1)
+    return any(len(np.unique(row[keep])) < keep.sum() for row, keep in zip(top, above))
+
+
+def _matching_rows(port: list[np.ndarray], ref: list[np.ndarray], atol: float) -> list[int] | None:
+    """For each reference row, a distinct port row equal to it (all outputs
+    within ``atol``), or None."""
+    free = list(range(len(port[0])))
+    order = []
+    for i in range(len(ref[0])):
+        for j in free:
+            if all(np.allclose(p[j], r[i], atol=atol, rtol=1e-5) for p, r in zip(port, ref)):
+                order.append(j)
+                free.remove(j)
+                break
+        else:
+            return None
+    return order
+
+
+def compare_grouped_decode(case: dict, config: dict, dec_call: dict, kwargs: dict, decoded, arrays) -> None:
+    """AssociativeEmbedding: MMPose returns per image a list of G groups;
+    the port returns M padded rows and ``valid``. The first G rows must be
+    valid and equal the reference (keypoints within 1e-3 px after UDP's
+    blur-based refinement, 1e-5 otherwise), the rest invalid and zero.
+    The group order may differ only where the reference's top-k candidates
+    tie (their order is the sorting library's). Where MMPose's fill-in score
+    is NaN (an all-zero map, policy 14), the port scores it with the log of
+    the clip floor, log(1e-3), the value of the map MMPose's refinement
+    leaves there."""
+    keypoints, scores, instance_scores, valid = (np.asarray(x) for x in decoded)
+    lists = [[name[1:] for name in out["list"]] for out in dec_call["outputs"]["tuple"]]
+    heatmaps = np.asarray(kwargs["batch_heatmaps"])
+    atol = 1e-3 if config.get("use_udp") else 1e-5
+    for b in range(len(lists[0])):
+        what = f"{case['file']} {dec_call['prefix']} image {b}"
+        ref = [np.asarray(arrays[names[b]], np.float64) for names in lists]
+        count = len(ref[0])
+        assert valid[b, :count].all() and not valid[b, count:].any(), f"{what}: valid {valid[b].tolist()}"
+        port = [keypoints[b], scores[b], instance_scores[b]]
+        for out in port:
+            assert np.isfinite(out).all(), f"{what}: port returned NaN/Inf"
+            assert not out[count:].any(), f"{what}: padded rows are not zero"
+        nan = np.isnan(ref[1])
+        if nan.any():
+            empty = heatmaps[b].reshape(len(heatmaps[b]), -1).max(-1) == 0
+            assert config.get("use_udp") and empty[np.nonzero(nan)[1]].all(), f"{what}: NaN in the reference"
+            np.testing.assert_allclose(scores[b][:count][nan], np.log(1e-3), rtol=1e-6, err_msg=what)
+            ref[1] = np.where(nan, np.log(1e-3), ref[1])
+        port = [p[:count] for p in port]
+        order = list(range(count))
+        if not all(np.allclose(p, r, atol=atol, rtol=1e-5) for p, r in zip(port, ref)):
+            order = _matching_rows(port, ref, atol)
+            assert order is not None, f"{what}: groups differ: port {port[0].tolist()} vs {ref[0].tolist()}"
+            assert _tied_candidates(config, heatmaps[b]), f"{what}: groups in another order without a tie"
+
+
 # ------------------------------------------------- MMPose bugs the port fixes
 def _megvii_visible_none(codec, arrays, encoded):
     """Policy 21: a missing visibility means all keypoints are visible."""
@@ -437,7 +510,46 @@ def _motionbert_factor_1d(codec, arrays, decoded):
     np.testing.assert_array_equal(np.asarray(decoded[1]), np.ones(encoded.shape[:2]))
 
 
+def _ae_tag_inputs(codec, seed: int = 0):
+    """Heatmaps of three people encoded by the codec and tag maps that
+    paint each person's tag in a 3x3 patch at its keypoints."""
+    rng = np.random.default_rng(seed)
+    width, height = codec.heatmap_size
+    keypoints = rng.uniform(4, np.asarray(codec.input_size) - 4, (3, 5, 2)).astype(np.float32)
+    heatmaps = np.asarray(codec.encode(keypoints)["heatmaps"])
+    tags = rng.normal(0, 0.1, (5, height, width)).astype(np.float32)
+    pixels = np.trunc(keypoints / codec.scale_factor + 0.5).astype(int)
+    for n, person in enumerate(pixels):
+        for k, (x, y) in enumerate(person):
+            tags[k, max(y - 1, 0):y + 2, max(x - 1, 0):x + 2] = 2.0 * n
+    return heatmaps, tags
+
+
+def _ae_default_order(codec, arrays, decoded):
+    """Policy 24: the default grouping order is range(K) (MMPose's empty
+    default fails), so the answer is that of the explicit order."""
+    assert codec.decode_keypoint_order == ()
+    explicit = codec.replace(decode_keypoint_order=tuple(range(arrays["dec_in/batch_heatmaps"].shape[1])))
+    expected = jax.jit(explicit.batch_decode)(arrays["dec_in/batch_heatmaps"], arrays["dec_in/batch_tags"])
+    for got, want in zip(decoded, expected):
+        np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
+    assert np.asarray(decoded[3]).any()
+
+
+def _ae_single_image_decode(codec, arrays):
+    """Policy 24: ``decode(heatmaps, tags)`` of one image works (MMPose
+    raises NotImplementedError) and equals ``batch_decode`` of a batch of
+    one; the people it finds are those encoded, at their keypoints."""
+    heatmaps, tags = _ae_tag_inputs(codec)
+    single = jax.jit(codec.decode)(heatmaps, tags)
+    batch = jax.jit(codec.batch_decode)(heatmaps[None], tags[None])
+    for one, many in zip(single, batch):
+        np.testing.assert_array_equal(np.asarray(one), np.asarray(many)[0])
+    assert np.asarray(single[3]).sum() >= 3
+
+
 MUST_SUCCEED = {
+    "AssociativeEmbedding__err_default_keypoint_order.npz::dec": _ae_default_order,
     "MotionBERTLabel__err_decode_factor_1d_batch.npz::dec": _motionbert_factor_1d,
     "MegviiHeatmap__err_visible_none.npz": _megvii_visible_none,
     "ImagePoseLifting__err_multi_frame_target.npz": _lifting_any_frames,
@@ -446,6 +558,13 @@ MUST_SUCCEED = {
     "VideoPoseLifting__multi_frame_multi_root_concat_vis.npz::xdec": _lifting_decode_root_per_frame,
     "VideoPoseLifting__no_target_visible.npz::xdec": _lifting_decode_root_per_frame,
     "VideoPoseLifting__float64_multi_frame_remove_root.npz::xdec": _lifting_decode_root_per_frame,
+}
+
+
+# Must-succeed decode cases whose recorded call cannot be made as recorded
+# (MMPose's ``decode(encoded)`` of a dummy array): the handler calls itself.
+OWN_CALL = {
+    "AssociativeEmbedding__err_decode_not_implemented.npz::dec": _ae_single_image_decode,
 }
 
 
@@ -525,12 +644,18 @@ def test_conformance(case: dict) -> None:
         kwargs = resolve(dec_call["kwargs"], arrays)
         method = getattr(codec, dec_call["method"])
         key = f"{case['file']}::{prefix}"
+        if key in OWN_CALL:
+            OWN_CALL[key](codec, arrays)
+            continue
         if "error" in dec_call and key not in MUST_SUCCEED:
             assert_raises_naming(key, lambda: call_jitted(method, kwargs))
             continue
         decoded = call_jitted(method, kwargs)
         if key in MUST_SUCCEED:
             MUST_SUCCEED[key](codec, arrays, decoded)
+            continue
+        if case["codec"] == "AssociativeEmbedding":
+            compare_grouped_decode(case, config, dec_call, kwargs, decoded, arrays)
             continue
         pairs = _flatten_outputs(dec_call["outputs"], decoded)
         refined = None
