@@ -201,10 +201,16 @@ def fill_missing_keypoints_by_tags(
       ``keypoints (M, K, 2)`` and ``scores (M, K)`` with the missing ones
       filled (integer pixel locations).
     """
+    keypoints = as_float_array(keypoints, "keypoints")
+    scores = as_float_array(scores, "scores")
+    heatmaps = as_float_array(heatmaps, "heatmaps")
+    tags = as_float_array(tags, "tags")
+    valid = jnp.asarray(valid, bool)
+    check_rank(heatmaps, 3, "heatmaps", "(K, H, W)")
     num_groups, num_types = scores.shape
     _, height, width = heatmaps.shape
     dim = tags.shape[0] // num_types
-    maps = heatmaps if cost_maps is None else cost_maps
+    maps = heatmaps if cost_maps is None else as_float_array(cost_maps, "cost_maps")
     tag_maps = tags.reshape(dim, num_types, height, width)
     detected = scores > 0
     x = jnp.clip(jnp.trunc(keypoints[..., 0]), 0, width - 1).astype(jnp.int32)
