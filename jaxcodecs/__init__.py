@@ -20,6 +20,7 @@ from jaxcodecs.codecs import (
     MSRAHeatmap,
     RegressionLabel,
     SimCCLabel,
+    SPR,
     UDPHeatmap,
 )
 from jaxcodecs.registry import build, get_codec_class, list_codecs, register
@@ -45,5 +46,6 @@ __all__ = [
     "VideoPoseLifting",
     "MotionBERTLabel",
     "Hand3DHeatmap",
+    "SPR",
     "__version__",
 ]

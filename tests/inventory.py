@@ -16,6 +16,7 @@ IMPLEMENTED = (
     "MotionBERTLabel",
     "RegressionLabel",
     "SimCCLabel",
+    "SPR",
     "UDPHeatmap",
     "VideoPoseLifting",
 )
@@ -24,7 +25,6 @@ PLANNED = (
     "AssociativeEmbedding",
     "DecoupledHeatmap",
     "EDPoseLabel",
-    "SPR",
     "YOLOXPoseAnnotationProcessor",
 )
 
