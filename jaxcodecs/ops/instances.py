@@ -16,6 +16,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from jaxcodecs.ops.numerics import constant_like
 from jaxcodecs.ops.validation import (
     as_float_array,
     as_parameter,
@@ -100,7 +101,11 @@ def instance_diagonal_lengths(keypoints: jnp.ndarray, keypoints_visible: jnp.nda
     kp, vis = _points(keypoints, keypoints_visible)
     lo, hi = _visible_extent(kp, vis > 0)
     side = hi - lo
-    return jnp.sqrt(jnp.sum(side * side, axis=-1))
+    # The maximum with 0 (a no-op on squares, NaN kept) stands between the
+    # products and the sum, so that XLA cannot contract them into a fused
+    # multiply-add, one ulp off NumPy's x * x + y * y (and 1 / diag with it).
+    squares = jnp.maximum(side * side, 0.0)
+    return jnp.sqrt(squares[..., 0] + squares[..., 1])
 
 
 def render_displacement_fields(
@@ -175,7 +180,9 @@ def render_displacement_fields(
         return (grid >= lo) & (grid < hi)
 
     safe_diag = jnp.where(diag > 0, diag, jnp.ones_like(diag))
-    inverse = jnp.where(diag > 0, 1.0 / safe_diag, jnp.zeros_like(diag))
+    # A literal 1 over a square root becomes rsqrt under jit (one ulp off
+    # MMPose's 1 / diag); a data-dependent numerator keeps the division.
+    inverse = jnp.where(diag > 0, constant_like(1.0, diag) / safe_diag, jnp.zeros_like(diag))
 
     def draw(carry, inst):
         disp, weights, size_map = carry  # (K, 2, H, W), (K, H, W), (H, W)
