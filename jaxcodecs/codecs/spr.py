@@ -156,6 +156,9 @@ class SPR(Codec):
         ``heatmap_weights`` (same shape), ``displacements (2K, H, W)`` and
         ``displacement_weights (2K, H, W)``. ``N = 0`` gives empty targets."""
         kp, vis = instance_inputs(type(self).__name__, keypoints, keypoints_visible, single_instance=False)
+        # Roots, diagonals and displacements in at least float32, as MMPose.
+        work = jnp.promote_types(kp.dtype, jnp.float32)
+        kp, vis = kp.astype(work), vis.astype(work)
         if kp.shape[0] == 0:
             # One invisible instance draws nothing and keeps every shape valid.
             kp = jnp.zeros((1,) + kp.shape[1:], kp.dtype)

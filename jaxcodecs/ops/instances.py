@@ -182,7 +182,7 @@ def render_displacement_fields(
     safe_diag = jnp.where(diag > 0, diag, jnp.ones_like(diag))
     # A literal 1 over a square root becomes rsqrt under jit (one ulp off
     # MMPose's 1 / diag); a data-dependent numerator keeps the division.
-    inverse = jnp.where(diag > 0, constant_like(1.0, diag) / safe_diag, jnp.zeros_like(diag))
+    inverse = jnp.where(diag > 0, constant_like(1.0, diag, dtype=diag.dtype) / safe_diag, jnp.zeros_like(diag))
 
     def draw(carry, inst):
         disp, weights, size_map = carry  # (K, 2, H, W), (K, H, W), (H, W)
