@@ -210,8 +210,12 @@ class SPR(Codec):
         peaks = ops.heatmap_nms(hm[-1], self.decode_nms_kernel)
         root_scores, locations, indices = ops.topk_peaks(peaks, self.decode_max_instances)
         valid = root_scores > self.decode_thr
-        offsets = disp.reshape(joints, 2, height * width)[:, :, indices]  # (K, 2, M)
-        points = jnp.transpose(offsets, (2, 0, 1)) + locations[:, None, :].astype(offsets.dtype)
+        # Gathered at (y, x) and split by striding, without a reshape, so
+        # that batch-sharded maps need no resharding.
+        ix, iy = indices % width, indices // width
+        picked = disp[:, iy, ix]  # (2K, M)
+        points = jnp.stack([picked[0::2].T, picked[1::2].T], axis=-1)
+        points = points + locations[:, None, :].astype(points.dtype)
         keypoint_scores = None
         if self.generate_keypoint_heatmaps and hm.shape[0] == joints + 1:
             keypoint_scores = ops.sample_maps_bilinear(hm[:joints], self._score_points(points))
