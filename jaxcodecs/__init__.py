@@ -21,6 +21,7 @@ from jaxcodecs.codecs import (
     MSRAHeatmap,
     RegressionLabel,
     SimCCLabel,
+    SPR,
     UDPHeatmap,
 )
 from jaxcodecs.registry import build, get_codec_class, list_codecs, register
@@ -47,5 +48,6 @@ __all__ = [
     "MotionBERTLabel",
     "Hand3DHeatmap",
     "AssociativeEmbedding",
+    "SPR",
     "__version__",
 ]

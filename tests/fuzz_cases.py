@@ -61,6 +61,7 @@ from jaxcodecs import (
     MSRAHeatmap,
     RegressionLabel,
     SimCCLabel,
+    SPR,
     UDPHeatmap,
     VideoPoseLifting,
 )
@@ -882,7 +883,72 @@ MOTIONBERT = Entry(
     round_trip=round_trip_motionbert,
 )
 
+# -------------------------------------------------------------------- SPR
+def _spr_not_drawn(args, k):
+    """Keypoint ``k`` no longer drawn: its visibility lowered into (0, 0.5),
+    below the thresholds of its heatmap (0.5) and displacements (1), but
+    still > 0, so that it keeps its place in the instance's root and box.
+    (Zero visibility would move the root, and with it every keypoint's
+    displacements: no keypoint owns the root.)"""
+    kp, vis = args
+    vis = np.array(vis, np.float32)
+    vis[..., k] = np.where(vis[..., k] > 0, np.float32(0.3), np.float32(0))
+    return kp, vis
+
+
+def spr_case(id, make, keypoint_maps):
+    owners = {"displacements": Owns(0, 2), "displacement_weights": Owns(0, 2)}
+    if keypoint_maps:
+        owners.update(heatmaps=Owns(0), heatmap_weights=Owns(0))
+    zeroed = ("displacements", "displacement_weights") + (("heatmaps",) if keypoint_maps else ())
+    case = pose_case(id, make, SMALL_INPUT, MSRA_SCALE, owners=owners, zeroed=zeroed)
+    return dataclasses.replace(case, invisible=_spr_not_drawn)
+
+
+@functools.lru_cache(maxsize=None)
+def _spr_round_trip():
+    return jax.jit(SPR(SMALL_INPUT, SMALL_MAP, sigma=4.0).round_trip)
+
+
+def round_trip_spr(data):
+    """MMPose mode, 64x48 input, 16x12 maps, σ 4 (root square of half side
+    4 px), one instance with every keypoint on the map: when the instance
+    has a root (a keypoint with visibility > 0, box diagonal >= 5 map px),
+    exactly one row is valid and every keypoint with visibility >= 1 is
+    decoded to within 1e-4 input px (the root pixel lies in the root's
+    square and holds each keypoint's exact displacement; only float32
+    rounding of ``kp / 4 - pixel`` and its sum with the pixel remains);
+    otherwise no row is valid."""
+    v = Values(data.draw)
+    kp = np.stack([v.region(0, SMALL_MAP[0], 4.0, (1, K), True), v.region(0, SMALL_MAP[1], 4.0, (1, K), True)], -1)
+    vis = v.choice([0.0, 0.5, 1.0, 2.0], (1, K))
+    keypoints, (scores, _), valid = _spr_round_trip()(kp, vis)
+    counted = vis[0] > 0
+    points = (kp[0] / np.float32(4.0))[counted]
+    side = (points.max(0) - points.min(0)) if counted.any() else np.zeros(2, np.float32)
+    diag = np.sqrt(np.float32(side[0] * side[0]) + np.float32(side[1] * side[1]))
+    valid = np.asarray(valid)
+    if not counted.any() or diag < 5:
+        assert not valid.any()
+        return
+    assert valid.tolist() == [True] + [False] * (len(valid) - 1)
+    drawn = vis[0] >= 1
+    err = np.abs(np.asarray(keypoints, np.float64)[0] - kp[0])[drawn]
+    assert (err <= 1e-4).all(), err.max()
+
+
+SPR_ENTRY = Entry(
+    cases=(
+        spr_case("root-compat-sigma4", lambda: SPR(SMALL_INPUT, SMALL_MAP, sigma=4.0), False),
+        spr_case("keypoint-maps-bbox-exact",
+                 lambda: SPR(SMALL_INPUT, SMALL_MAP, sigma=(2.0, 1.0), generate_keypoint_heatmaps=True,
+                             root_type="bbox_center", decode_max_instances=8, mmpose_compat=False), True),
+    ),
+    round_trip=round_trip_spr,
+)
+
 FUZZ.update({
+    "SPR": SPR_ENTRY,
     "MSRAHeatmap": MSRA, "UDPHeatmap": UDP, "MegviiHeatmap": MEGVII, "RegressionLabel": REGRESSION,
     "IntegralRegressionLabel": INTEGRAL, "SimCCLabel": SIMCC, "Hand3DHeatmap": HAND3D,
     "ImagePoseLifting": IMAGE_LIFTING, "VideoPoseLifting": VIDEO_LIFTING, "MotionBERTLabel": MOTIONBERT,

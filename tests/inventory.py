@@ -17,6 +17,7 @@ IMPLEMENTED = (
     "MotionBERTLabel",
     "RegressionLabel",
     "SimCCLabel",
+    "SPR",
     "UDPHeatmap",
     "VideoPoseLifting",
 )
@@ -24,7 +25,6 @@ IMPLEMENTED = (
 PLANNED = (
     "DecoupledHeatmap",
     "EDPoseLabel",
-    "SPR",
     "YOLOXPoseAnnotationProcessor",
 )
 

@@ -803,6 +803,38 @@ _HEATMAP_WORKS = (
     ("heatmap_size_1", {"heatmap_size": (1, 1)}),
 )
 
+def _spr_encode_shapes(codec, args):
+    _, k = _nk(args)
+    width, height = codec.heatmap_size
+    channels = k + 1 if codec.generate_keypoint_heatmaps else 1
+    return {"heatmaps": (channels, height, width), "heatmap_weights": (channels, height, width),
+            "displacements": (2 * k, height, width), "displacement_weights": (2 * k, height, width)}
+
+
+def _spr_decode_shapes(codec, args):
+    m, k = codec.decode_max_instances, np.shape(args["displacements"])[0] // 2
+    with_scores = codec.generate_keypoint_heatmaps and np.shape(args["heatmaps"])[0] == k + 1
+    return ((m, k, 2), ((m,), (m, k) if with_scores else None), (m,))
+
+
+def _spr_region(codec, k):
+    # Keypoint k's own map is its heatmap channel (with keypoint heatmaps);
+    # without them only the root map exists, and a NaN there drops rows.
+    return {"heatmaps": (k,)} if codec.generate_keypoint_heatmaps else {"heatmaps": (-1,)}
+
+
+def _spr_painted(codec, k):
+    painted = {"displacements": (slice(2 * k, 2 * k + 2),)}
+    if codec.generate_keypoint_heatmaps:
+        painted["heatmaps"] = (k,)
+    return painted
+
+
+def _spr_root_impulse(codec, encoded):
+    """σ = 0: the one instance's root is a unit impulse."""
+    return [("heatmaps[-1]", np.asarray(encoded["heatmaps"])[-1], 1.0)]
+
+
 SPECS: dict[str, Spec] = {
     "MSRAHeatmap": Spec(
         config_labels=("plain", "dark"), **_HEATMAP_SHAPES, map_region=_heatmap_region,
@@ -922,6 +954,26 @@ SPECS: dict[str, Spec] = {
         extra=_hand3d_extra,
         extra_configs={"joint_weights": {"use_different_joint_weights": True},
                        "joint_99": {"joint_indices": (0, 99)}},
+    ),
+    "SPR": Spec(
+        config_labels=("root", "keypoint_maps"), encode_shapes=_spr_encode_shapes,
+        decode_shapes=_spr_decode_shapes, decoder="maps", maps=("heatmaps", "displacements"),
+        map_region=_spr_region,
+        weight_at=lambda codec, k: {"displacement_weights": (slice(2 * k, 2 * k + 2),)},
+        painted_at=_spr_painted, impulse=_spr_root_impulse, sigma_fields=("sigma",),
+        config_errors=_heatmap_config_errors() + (
+            ("sigma_pair_nan", {"sigma": (4.0, float("nan"))}, "sigma"),
+            ("sigma_scalar_with_keypoint_maps", {"sigma": 4.0, "generate_keypoint_heatmaps": True}, "sigma"),
+            ("root_type_box_center", {"root_type": "box_center"}, "root_type"),
+            ("decode_nms_kernel_even", {"decode_nms_kernel": 4}, "decode_nms_kernel"),
+            ("decode_max_instances_0", {"decode_max_instances": 0}, "decode_max_instances"),
+            ("heatmap_smaller_than_max_instances", {"heatmap_size": (5, 5)}, "decode_max_instances"),
+        ),
+        config_works=(
+            ("sigma_0", {"sigma": 0.0}),
+            ("heatmap_size_max_instances", {"heatmap_size": (6, 5)}),
+            ("auto_sigma_0_keypoint_maps", {"heatmap_size": (32, 32), "generate_keypoint_heatmaps": True}),
+        ),
     ),
 }
 

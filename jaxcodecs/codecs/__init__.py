@@ -6,6 +6,7 @@ from jaxcodecs.codecs.lifting import ImagePoseLifting, VideoPoseLifting
 from jaxcodecs.codecs.motionbert import MotionBERTLabel
 from jaxcodecs.codecs.regression import IntegralRegressionLabel, RegressionLabel
 from jaxcodecs.codecs.simcc import SimCCLabel
+from jaxcodecs.codecs.spr import SPR
 from jaxcodecs.codecs.topdown_heatmap import MSRAHeatmap, MegviiHeatmap, UDPHeatmap
 
-__all__ = ["MSRAHeatmap", "MegviiHeatmap", "UDPHeatmap", "RegressionLabel", "IntegralRegressionLabel", "SimCCLabel", "ImagePoseLifting", "VideoPoseLifting", "MotionBERTLabel", "Hand3DHeatmap", "AssociativeEmbedding"]
+__all__ = ["MSRAHeatmap", "MegviiHeatmap", "UDPHeatmap", "RegressionLabel", "IntegralRegressionLabel", "SimCCLabel", "ImagePoseLifting", "VideoPoseLifting", "MotionBERTLabel", "Hand3DHeatmap", "AssociativeEmbedding", "SPR"]

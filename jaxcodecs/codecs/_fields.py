@@ -162,18 +162,6 @@ def non_negative_float(value: Any, at: FieldAt) -> Any:
     return float(value) if is_concrete_number(value) else value
 
 
-def finite_float(value: Any, at: FieldAt) -> Any:
-    """A real hyper-parameter of either sign (leaf): a concrete number must
-    be finite and becomes a Python float."""
-    if isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{at.owner}: `{at.name}` must be a number, got {value!r}.")
-    if is_concrete_number(value):
-        if not np.isfinite(float(value)):
-            raise ValueError(f"{at.owner}: `{at.name}` must be finite, got {value!r}.")
-        return float(value)
-    return value
-
-
 def positive(value: Any, at: FieldAt) -> Any:
     """A float hyper-parameter (leaf) that must be > 0, checked when
     concrete, kept as given."""
@@ -205,6 +193,36 @@ def scalar_or_pair(value: Any, at: FieldAt) -> Any:
         entries = tuple(value)
     for entry in entries:
         _check_non_negative(entry, at)
+    return value
+
+
+def finite_float(value: Any, at: FieldAt) -> Any:
+    """A float hyper-parameter (leaf) of any sign (a threshold), finite when
+    concrete; a concrete number becomes a Python float."""
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{at.owner}: `{at.name}` must be a number, got {value!r}.")
+    if is_concrete_number(value):
+        if not np.isfinite(float(value)):
+            raise ValueError(f"{at.owner}: `{at.name}` must be finite, got {value!r}.")
+        return float(value)
+    return value
+
+
+def sigma_sequence(value: Any, at: FieldAt) -> Any:
+    """``None`` (the codec derives its sigmas), a number (one sigma) or a
+    sequence of sigmas (leaves): a number becomes a 1-tuple, a list a tuple;
+    each concrete entry must be finite and >= 0. Arrays and tracers are kept."""
+    if value is None:
+        return None
+    if isinstance(value, list):
+        value = tuple(value)
+    if not isinstance(value, tuple) and is_concrete_number(value):
+        value = (value,)
+    if isinstance(value, tuple):
+        if not value:
+            raise ValueError(f"{at.owner}: `{at.name}` must hold at least one sigma, got {value!r}.")
+        for entry in value:
+            _check_non_negative(entry, at)
     return value
 
 

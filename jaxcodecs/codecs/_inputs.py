@@ -175,6 +175,28 @@ def heatmap_input(
     return hm
 
 
+def root_and_displacement_maps_input(
+    owner: str, heatmaps: Any, displacements: Any, heatmap_size: tuple[int, int]
+) -> tuple[jnp.ndarray, jnp.ndarray]:
+    """SPR decode input: ``heatmaps (1, H, W)`` or ``(K + 1, H, W)`` (root
+    last) and ``displacements (2K, H, W)``, both of the configured size; K
+    is read from ``displacements``."""
+    width, height = heatmap_size
+    disp = as_float_array(displacements, "displacements")
+    expected_disp = f"(2K, H, W) = (2K, {height}, {width})"
+    check_rank(disp, 3, "displacements", expected_disp)
+    check_shape(disp, (None, height, width), "displacements", expected_disp)
+    check_axis_size(disp, 0, "displacements", f"{expected_disp} (x and y per keypoint)",
+                    multiple_of=2, at_least=2)
+    joints = disp.shape[0] // 2
+    hm = as_float_array(heatmaps, "heatmaps")
+    expected_hm = f"(1, {height}, {width}) or (K + 1, {height}, {width}) = ({joints + 1}, {height}, {width})"
+    check_rank(hm, 3, "heatmaps", expected_hm)
+    check_shape(hm, (None, height, width), "heatmaps", expected_hm)
+    check_axis_size(hm, 0, "heatmaps", f"{expected_hm} (root map last)", sizes=(1, joints + 1))
+    return hm, disp
+
+
 def instance_heatmaps_input(heatmaps: Any, heatmap_size: tuple[int, int], name: str = "heatmaps") -> jnp.ndarray:
     """``(K, H, W)`` or ``(N, K, H, W)`` maps of the configured size, as ``(N, K, H, W)``."""
     width, height = heatmap_size

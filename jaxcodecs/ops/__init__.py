@@ -68,6 +68,12 @@ from jaxcodecs.ops.soft import (
     soft_decode,
     spatial_softmax,
 )
+from jaxcodecs.ops.instances import (
+    instance_diagonal_lengths,
+    instance_roots,
+    render_displacement_fields,
+    sample_maps_bilinear,
+)
 
 __all__ = [
     "input_to_map_scale",
@@ -133,4 +139,8 @@ __all__ = [
     "remove_joint",
     "root_relative",
     "standardize",
+    "instance_roots",
+    "instance_diagonal_lengths",
+    "render_displacement_fields",
+    "sample_maps_bilinear",
 ]

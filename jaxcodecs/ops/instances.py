@@ -1,0 +1,260 @@
+"""Per-instance geometry of bottom-up codecs: instance roots, pseudo-box
+diagonals, SPR displacement fields and bilinear sampling of maps at points.
+
+Shapes: keypoints ``(N, K, 2)`` in heatmap pixels (x right, y down, a pixel's
+centre at its integer coordinate), visibility ``(N, K)``, maps ``(K, H, W)``.
+A keypoint counts towards its instance's root and box when its visibility is
+``> 0``. Everything is vectorised over instances, keypoints and pixels except
+:func:`render_displacement_fields`, whose pixel-ownership rule is sequential
+over instances and scans them (``N`` is static).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from jaxcodecs.ops.numerics import constant_like
+from jaxcodecs.ops.validation import (
+    as_float_array,
+    as_parameter,
+    check_axis_size,
+    check_rank,
+    check_same_leading,
+    check_shape,
+)
+
+__all__ = [
+    "instance_roots",
+    "instance_diagonal_lengths",
+    "render_displacement_fields",
+    "sample_maps_bilinear",
+]
+
+ROOT_TYPES = ("kpt_center", "bbox_center")
+
+
+def _points(keypoints: Any, keypoints_visible: Any) -> tuple[jnp.ndarray, jnp.ndarray]:
+    kp = as_float_array(keypoints, "keypoints")
+    vis = as_float_array(keypoints_visible, "keypoints_visible")
+    check_rank(kp, 3, "keypoints", "(N, K, 2)")
+    check_axis_size(kp, -1, "keypoints", "(N, K, 2)", sizes=2)
+    check_rank(vis, 2, "keypoints_visible", "(N, K)")
+    check_same_leading(kp, "keypoints", vis, "keypoints_visible", 2, "(N, K)")
+    return kp, vis
+
+
+def _visible_extent(kp: jnp.ndarray, counted: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
+    """Per-instance min and max ``(N, 2)`` of the counted keypoints (zeros
+    for an instance with none)."""
+    mask = counted[..., None]
+    lo = jnp.min(jnp.where(mask, kp, jnp.inf), axis=1, initial=jnp.inf)
+    hi = jnp.max(jnp.where(mask, kp, -jnp.inf), axis=1, initial=-jnp.inf)
+    some = jnp.any(counted, axis=1)[:, None]
+    return jnp.where(some, lo, jnp.zeros_like(lo)), jnp.where(some, hi, jnp.zeros_like(hi))
+
+
+def instance_roots(
+    keypoints: jnp.ndarray, keypoints_visible: jnp.ndarray, root_type: str = "kpt_center"
+) -> tuple[jnp.ndarray, jnp.ndarray]:
+    """The root (centre) of each instance, from its visible (``> 0``) keypoints.
+
+    Args:
+      keypoints: ``(N, K, 2)``.
+      keypoints_visible: ``(N, K)``.
+      root_type: ``"kpt_center"`` (mean of the visible keypoints) or
+        ``"bbox_center"`` (centre of their bounding box, ``(max + min) / 2``).
+
+    Returns:
+      ``roots (N, 2)`` and ``roots_visible (N,)``: 1 where the instance has a
+      visible keypoint, else 0 with the root at ``(0, 0)``.
+    """
+    if root_type not in ROOT_TYPES:
+        raise ValueError(f"`root_type` must be one of {ROOT_TYPES}, got {root_type!r}.")
+    kp, vis = _points(keypoints, keypoints_visible)
+    counted = vis > 0
+    count = jnp.sum(counted, axis=1).astype(kp.dtype)
+    some = count > 0
+    if root_type == "kpt_center":
+        total = jnp.sum(jnp.where(counted[..., None], kp, jnp.zeros_like(kp)), axis=1)
+        roots = total / jnp.where(some, count, jnp.ones_like(count))[:, None]
+    else:
+        lo, hi = _visible_extent(kp, counted)
+        roots = (hi + lo) / 2.0
+    roots = jnp.where(some[:, None], roots, jnp.zeros_like(roots))
+    return roots, some.astype(kp.dtype)
+
+
+def instance_diagonal_lengths(keypoints: jnp.ndarray, keypoints_visible: jnp.ndarray) -> jnp.ndarray:
+    """Diagonal length of each instance's pseudo bounding box, the tightest
+    box around its visible (``> 0``) keypoints; 0 without visible keypoints.
+
+    Args:
+      keypoints: ``(N, K, 2)``.
+      keypoints_visible: ``(N, K)``.
+
+    Returns:
+      ``(N,)`` in the keypoints' dtype.
+    """
+    kp, vis = _points(keypoints, keypoints_visible)
+    lo, hi = _visible_extent(kp, vis > 0)
+    side = hi - lo
+    # The maximum with 0 (a no-op on squares, NaN kept) stands between the
+    # products and the sum, so that XLA cannot contract them into a fused
+    # multiply-add, one ulp off NumPy's x * x + y * y (and 1 / diag with it).
+    squares = jnp.maximum(side * side, 0.0)
+    return jnp.sqrt(squares[..., 0] + squares[..., 1])
+
+
+def render_displacement_fields(
+    keypoints: jnp.ndarray,
+    keypoints_visible: jnp.ndarray,
+    roots: jnp.ndarray,
+    roots_visible: jnp.ndarray,
+    diagonal_lengths: jnp.ndarray,
+    heatmap_size: tuple[int, int],
+    radius: Any,
+) -> tuple[jnp.ndarray, jnp.ndarray]:
+    """Dense keypoint displacement fields of the Structured Pose
+    Representation (Nie et al., ICCV 2019; DEKR, Geng et al., CVPR 2021).
+
+    Every pixel in a square around an instance's root holds, per keypoint,
+    the vector from the pixel to that keypoint. The square of instance n is
+    ``[trunc(rx - r), trunc(rx + r))`` clipped to the map (and likewise in
+    y, end exclusive), ``r = radius``. An instance is drawn when its root is
+    visible (``>= 1``) and on the map ``[0, W) x [0, H)``; a keypoint when its
+    visibility is ``>= 1`` and it lies on the map.
+
+    Where instances overlap, the smaller one keeps the pixel: instances are
+    drawn in order and one size map records, per pixel, the diagonal of the
+    instance that wrote there last (any keypoint). Keypoint k of instance n
+    leaves a pixel as it is when that pixel's displacement for k is non-zero
+    (a displacement of exactly ``(0, 0)`` counts as empty) and ``diag_n`` is
+    larger than the size map there; otherwise it writes the displacement,
+    the weight ``1 / diag_n`` and ``diag_n`` into the size map, which the
+    instance's later keypoints then read. So once an instance writes a pixel,
+    all its later keypoints write it too, and the decision before that
+    depends only on the size map left by the earlier instances.
+
+    Args:
+      keypoints: ``(N, K, 2)`` in heatmap pixels.
+      keypoints_visible: ``(N, K)``.
+      roots: ``(N, 2)``; roots_visible: ``(N,)``.
+      diagonal_lengths: ``(N,)``, the instances' sizes.
+      heatmap_size: ``(W, H)``.
+      radius: half the side of the square, in pixels (scalar).
+
+    Returns:
+      ``displacements (2K, H, W)`` (rows ``2k, 2k + 1`` are keypoint k's x
+      and y) and ``displacement_weights (2K, H, W)``, 0 where nothing was
+      written. A zero diagonal writes weight 0 (not ``1 / 0``).
+      Differentiable w.r.t. ``keypoints`` (the squares and the ownership are
+      piecewise constant).
+    """
+    kp, vis = _points(keypoints, keypoints_visible)
+    num, joints = kp.shape[:2]
+    roots = as_float_array(roots, "roots")
+    check_shape(roots, (num, 2), "roots", f"(N, 2) = ({num}, 2)")
+    roots_visible = as_float_array(roots_visible, "roots_visible")
+    check_shape(roots_visible, (num,), "roots_visible", f"(N,) = ({num},)")
+    diag = as_float_array(diagonal_lengths, "diagonal_lengths").astype(kp.dtype)
+    check_shape(diag, (num,), "diagonal_lengths", f"(N,) = ({num},)")
+    r = as_parameter(radius, "radius", (), dtype=kp.dtype, expected="a scalar")
+    width, height = heatmap_size
+    dtype = kp.dtype
+
+    on_map_root = (roots[:, 0] >= 0) & (roots[:, 1] >= 0) & (roots[:, 0] < width) & (roots[:, 1] < height)
+    drawn = (roots_visible >= 1) & on_map_root
+    on_map_kp = (kp[..., 0] >= 0) & (kp[..., 1] >= 0) & (kp[..., 0] < width) & (kp[..., 1] < height)
+    eligible = (vis >= 1) & on_map_kp & drawn[:, None]  # (N, K)
+    grid_x = jnp.arange(width, dtype=dtype)
+    grid_y = jnp.arange(height, dtype=dtype)
+
+    def axis_window(centre, grid, size):
+        # trunc and floor agree once the start is clipped at 0 and the end
+        # (of a root on the map) is positive.
+        lo = jnp.maximum(jnp.trunc(centre - r), 0.0)
+        hi = jnp.minimum(jnp.trunc(centre + r), size)
+        return (grid >= lo) & (grid < hi)
+
+    safe_diag = jnp.where(diag > 0, diag, jnp.ones_like(diag))
+    # A literal 1 over a square root becomes rsqrt under jit (one ulp off
+    # MMPose's 1 / diag); a data-dependent numerator keeps the division.
+    inverse = jnp.where(diag > 0, constant_like(1.0, diag, dtype=diag.dtype) / safe_diag, jnp.zeros_like(diag))
+
+    def draw(carry, inst):
+        disp, weights, size_map = carry  # (K, 2, H, W), (K, H, W), (H, W)
+        points, ok, root, d, w = inst
+        window = axis_window(root[1], grid_y, height)[:, None] & axis_window(root[0], grid_x, width)[None, :]
+        candidate = ok[:, None, None] & window[None]  # (K, H, W)
+        occupied = jnp.any(disp != 0, axis=1)
+        smaller_owner = (d > size_map)[None]
+        # The first candidate keypoint that finds its pixel free (or not
+        # owned by a smaller instance) writes, and so do all later ones.
+        opens = candidate & ~occupied
+        opened = jnp.cumsum(opens.astype(jnp.int32), axis=0) > 0
+        write = candidate & (~smaller_owner | opened)
+        field = jnp.stack(
+            [points[:, 0, None, None] - grid_x[None, None, :] + jnp.zeros((1, height, 1), dtype),
+             points[:, 1, None, None] - grid_y[None, :, None] + jnp.zeros((1, 1, width), dtype)],
+            axis=1,
+        )
+        disp = jnp.where(write[:, None], field, disp)
+        weights = jnp.where(write, w, weights)
+        size_map = jnp.where(jnp.any(write, axis=0), d, size_map)
+        return (disp, weights, size_map), None
+
+    init = (
+        jnp.zeros((joints, 2, height, width), dtype),
+        jnp.zeros((joints, height, width), dtype),
+        jnp.zeros((height, width), dtype),
+    )
+    (disp, weights, _), _ = jax.lax.scan(draw, init, (kp, eligible, roots.astype(dtype), diag, inverse))
+    disp = disp.reshape(2 * joints, height, width)
+    weights = jnp.repeat(weights, 2, axis=0)
+    return disp, weights
+
+
+def sample_maps_bilinear(maps: jnp.ndarray, points: jnp.ndarray) -> jnp.ndarray:
+    """Bilinear sampling of each map at its keypoints, border-clamped.
+
+    The value of map k at ``points[n, k]``: the point is clamped to
+    ``[0, W - 1] x [0, H - 1]`` (PyTorch's ``grid_sample`` with
+    ``padding_mode='border'``) and the four neighbouring pixels are
+    interpolated. A non-finite point gives NaN.
+
+    Args:
+      maps: ``(K, H, W)``.
+      points: ``(N, K, 2)`` as ``(x, y)`` in pixels.
+
+    Returns:
+      ``(N, K)`` in the maps' dtype.
+    """
+    maps = as_float_array(maps, "maps")
+    pts = as_float_array(points, "points")
+    check_rank(maps, 3, "maps", "(K, H, W)")
+    check_rank(pts, 3, "points", "(N, K, 2)")
+    check_axis_size(pts, -1, "points", "(N, K, 2)", sizes=2)
+    check_axis_size(pts, 1, "points", f"(N, K, 2) with K = {maps.shape[0]}", sizes=maps.shape[0])
+    joints, height, width = maps.shape
+    x = jnp.clip(pts[..., 0], 0.0, width - 1.0)
+    y = jnp.clip(pts[..., 1], 0.0, height - 1.0)
+    x0, y0 = jnp.floor(x), jnp.floor(y)
+    fx, fy = x - x0, y - y0
+
+    def corner(dx, dy):
+        # The far neighbour of a point on the last row / column has weight 0;
+        # clamping its index keeps the read inside the map.
+        ix = jnp.clip(jnp.nan_to_num(x0).astype(jnp.int32) + dx, 0, width - 1)
+        iy = jnp.clip(jnp.nan_to_num(y0).astype(jnp.int32) + dy, 0, height - 1)
+        channel = jnp.broadcast_to(jnp.arange(joints), ix.shape)
+        return maps[channel, iy, ix]
+
+    # Weight products in grid_sample's order (north-west, north-east,
+    # south-west, south-east), so float32 rounding matches.
+    value = (corner(0, 0) * ((1.0 - fx) * (1.0 - fy)) + corner(1, 0) * (fx * (1.0 - fy))
+             + corner(0, 1) * ((1.0 - fx) * fy) + corner(1, 1) * (fx * fy))
+    finite = jnp.isfinite(pts[..., 0]) & jnp.isfinite(pts[..., 1])
+    return jnp.where(finite, value, jnp.nan).astype(maps.dtype)
