@@ -481,3 +481,52 @@ def _jit(fn):
 def variant(request):
     """Runs a test body jitted and un-jitted (pytest-style chex.variants)."""
     return request.param
+
+
+def decode_parts(codec, decoded):
+    """``decode``'s outputs by the names the codec declares in
+    ``decode_outputs`` (nested tuples walked alongside), as a dict; fails
+    when the structure differs from the declaration."""
+    parts = {}
+
+    def walk(names, values):
+        if isinstance(names, tuple):
+            assert isinstance(values, tuple) and len(values) == len(names), (names, type(values))
+            for name, value in zip(names, values):
+                walk(name, value)
+        else:
+            assert names not in parts, f"{names} declared twice"
+            parts[names] = values
+
+    walk(tuple(codec.decode_outputs), tuple(decoded))
+    return parts
+
+
+# Per-row outputs of one sample (N rows): their shapes relative to keypoints (N, K, D).
+ROW_OUTPUTS = ("instance_scores", "root_scores", "valid")
+SCORE_OUTPUTS = ("scores", "keypoint_scores")
+
+
+def check_decode_layout(codec, decoded, batch: int | None = None):
+    """Checks ``decoded`` against the codec's declared layout (shapes of
+    the known names, ``valid`` bool, finite values); returns the parts.
+    ``batch``: the leading axis of a batched decode."""
+    parts = decode_parts(codec, decoded)
+    lead = () if batch is None else (batch,)
+    keypoints = parts["keypoints"]
+    assert keypoints.ndim == 3 + len(lead) and keypoints.shape[: len(lead)] == lead, keypoints.shape
+    rows = keypoints.shape[: len(lead) + 2]
+    # Scores per keypoint (SPR without keypoint heatmaps has none: None) or per row.
+    assert any(parts.get(name) is not None for name in SCORE_OUTPUTS + ROW_OUTPUTS[:2]), "no scores"
+    for name in SCORE_OUTPUTS:
+        if parts.get(name) is not None:
+            assert parts[name].shape == rows, (name, parts[name].shape, rows)
+    for name in ROW_OUTPUTS:
+        if name in parts:
+            assert parts[name].shape == rows[:-1], (name, parts[name].shape, rows)
+    if "valid" in parts:
+        assert parts["valid"].dtype == bool
+    for name, value in parts.items():
+        if value is not None and np.asarray(value).dtype.kind == "f":
+            assert np.isfinite(np.asarray(value)).all(), name
+    return parts

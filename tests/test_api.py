@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 
 import jaxcodecs
+from conftest import check_decode_layout
 from inventory import IMPLEMENTED
 from jaxcodecs import examples, registry
 
@@ -393,7 +394,11 @@ def test_codec_is_a_pytree(name, index, compat):
     tables = [set(codec.label_mapping_table), set(codec.instance_mapping_table),
               set(codec.field_mapping_table)]
     assert not (tables[0] & tables[1] or tables[0] & tables[2] or tables[1] & tables[2])
-    assert codec.decode_input_keys
+    # decode reads encoded keys, unless it reads model outputs encode does
+    # not make (then round_trip says so).
+    if not codec.decode_input_keys:
+        with pytest.raises(TypeError, match="round_trip"):
+            codec.round_trip(np.zeros((1, 17, 2), np.float32))
 
 
 @pytest.mark.parametrize("name,index,compat", CASES)
@@ -414,12 +419,12 @@ def test_jit_encode_decode_and_output_convention(name, index, compat):
         assert set(table) <= set(encoded) | set(codec.auxiliary_encode_keys)
     decoded = fns["decode"](*dec_args, **dec_kwargs)
     assert isinstance(decoded, tuple) and len(decoded) >= 2
-    keypoints, scores = decoded[:2]
-    assert isinstance(keypoints, jax.Array) and isinstance(scores, jax.Array)
-    assert keypoints.ndim == 3 and scores.shape == keypoints.shape[:2], (keypoints.shape, scores.shape)
-    assert jnp.issubdtype(keypoints.dtype, jnp.floating)
-    assert np.isfinite(np.asarray(keypoints)).all() and np.isfinite(np.asarray(scores)).all()
-    if not codec.auxiliary_encode_keys:
+    # The layout the codec declares: (keypoints, scores) for most, nested or
+    # with padded rows and ``valid`` for the multi-person decoders.
+    parts = check_decode_layout(codec, decoded)
+    assert all(isinstance(v, jax.Array) for v in jax.tree_util.tree_leaves(decoded))
+    assert jnp.issubdtype(parts["keypoints"].dtype, jnp.floating)
+    if not codec.auxiliary_encode_keys and codec.decode_input_keys:
         round_trip = jax.jit(codec.round_trip)(*args, **kwargs)
         assert_close(round_trip, fns["decode"](*from_encoded(codec, encoded)), tol=1e-5)
 
@@ -442,8 +447,7 @@ def test_batch_equals_loop_and_vmap(name, index, compat):
     batched_dec = fns["batch_decode"](*dec_args, **dec_kwargs)
     looped_dec = [fns["decode"](*unbatch(dec_args, i), **unbatch(dec_kwargs, i)) for i in range(BATCH)]
     assert_close(batched_dec, jax.tree_util.tree_map(lambda *xs: np.stack(xs), *looped_dec))
-    for out in batched_dec[:2]:
-        assert out.shape[0] == BATCH
+    check_decode_layout(codec, batched_dec, batch=BATCH)
 
 
 def _compilations(caplog):
