@@ -15,6 +15,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jaxcodecs.ops.numerics import constant_like
 from jaxcodecs.ops.validation import (
@@ -161,23 +162,32 @@ def render_displacement_fields(
     check_shape(roots_visible, (num,), "roots_visible", f"(N,) = ({num},)")
     diag = as_float_array(diagonal_lengths, "diagonal_lengths").astype(kp.dtype)
     check_shape(diag, (num,), "diagonal_lengths", f"(N,) = ({num},)")
-    r = as_parameter(radius, "radius", (), dtype=kp.dtype, expected="a scalar")
+    r = as_parameter(radius, "radius", (), dtype=kp.dtype, expected="a scalar", host=True)
     width, height = heatmap_size
     dtype = kp.dtype
+    # Each instance touches only its square: with a concrete radius the
+    # scan updates a slab of static side floor(2r) + 2 (a bound on the
+    # square's side) around the root instead of the whole map.
+    if isinstance(r, np.ndarray) and np.isfinite(r):
+        side = int(np.floor(2 * float(r))) + 2
+        slab_w, slab_h = max(1, min(side, width)), max(1, min(side, height))
+    else:
+        slab_w, slab_h = width, height
+    r = jnp.asarray(r, dtype)
 
     on_map_root = (roots[:, 0] >= 0) & (roots[:, 1] >= 0) & (roots[:, 0] < width) & (roots[:, 1] < height)
     drawn = (roots_visible >= 1) & on_map_root
     on_map_kp = (kp[..., 0] >= 0) & (kp[..., 1] >= 0) & (kp[..., 0] < width) & (kp[..., 1] < height)
     eligible = (vis >= 1) & on_map_kp & drawn[:, None]  # (N, K)
-    grid_x = jnp.arange(width, dtype=dtype)
-    grid_y = jnp.arange(height, dtype=dtype)
 
-    def axis_window(centre, grid, size):
+    def axis_window(centre, size, slab):
         # trunc and floor agree once the start is clipped at 0 and the end
         # (of a root on the map) is positive.
         lo = jnp.maximum(jnp.trunc(centre - r), 0.0)
         hi = jnp.minimum(jnp.trunc(centre + r), size)
-        return (grid >= lo) & (grid < hi)
+        start = jnp.clip(lo, 0, size - slab).astype(jnp.int32)
+        grid = start.astype(dtype) + jnp.arange(slab, dtype=dtype)
+        return start, grid, (grid >= lo) & (grid < hi)
 
     safe_diag = jnp.where(diag > 0, diag, jnp.ones_like(diag))
     # A literal 1 over a square root becomes rsqrt under jit (one ulp off
@@ -187,23 +197,31 @@ def render_displacement_fields(
     def draw(carry, inst):
         disp, weights, size_map = carry  # (K, 2, H, W), (K, H, W), (H, W)
         points, ok, root, d, w = inst
-        window = axis_window(root[1], grid_y, height)[:, None] & axis_window(root[0], grid_x, width)[None, :]
-        candidate = ok[:, None, None] & window[None]  # (K, H, W)
-        occupied = jnp.any(disp != 0, axis=1)
-        smaller_owner = (d > size_map)[None]
+        y0, grid_y, in_y = axis_window(root[1], height, slab_h)
+        x0, grid_x, in_x = axis_window(root[0], width, slab_w)
+        zero = jnp.zeros((), jnp.int32)
+        slab_disp = jax.lax.dynamic_slice(disp, (zero, zero, y0, x0), (joints, 2, slab_h, slab_w))
+        slab_weights = jax.lax.dynamic_slice(weights, (zero, y0, x0), (joints, slab_h, slab_w))
+        slab_size = jax.lax.dynamic_slice(size_map, (y0, x0), (slab_h, slab_w))
+        candidate = ok[:, None, None] & (in_y[:, None] & in_x[None, :])[None]  # (K, h, w)
+        occupied = jnp.any(slab_disp != 0, axis=1)
+        smaller_owner = (d > slab_size)[None]
         # The first candidate keypoint that finds its pixel free (or not
         # owned by a smaller instance) writes, and so do all later ones.
         opens = candidate & ~occupied
         opened = jnp.cumsum(opens.astype(jnp.int32), axis=0) > 0
         write = candidate & (~smaller_owner | opened)
         field = jnp.stack(
-            [points[:, 0, None, None] - grid_x[None, None, :] + jnp.zeros((1, height, 1), dtype),
-             points[:, 1, None, None] - grid_y[None, :, None] + jnp.zeros((1, 1, width), dtype)],
+            [points[:, 0, None, None] - grid_x[None, None, :] + jnp.zeros((1, slab_h, 1), dtype),
+             points[:, 1, None, None] - grid_y[None, :, None] + jnp.zeros((1, 1, slab_w), dtype)],
             axis=1,
         )
-        disp = jnp.where(write[:, None], field, disp)
-        weights = jnp.where(write, w, weights)
-        size_map = jnp.where(jnp.any(write, axis=0), d, size_map)
+        slab_disp = jnp.where(write[:, None], field, slab_disp)
+        slab_weights = jnp.where(write, w, slab_weights)
+        slab_size = jnp.where(jnp.any(write, axis=0), d, slab_size)
+        disp = jax.lax.dynamic_update_slice(disp, slab_disp, (zero, zero, y0, x0))
+        weights = jax.lax.dynamic_update_slice(weights, slab_weights, (zero, y0, x0))
+        size_map = jax.lax.dynamic_update_slice(size_map, slab_size, (y0, x0))
         return (disp, weights, size_map), None
 
     init = (
