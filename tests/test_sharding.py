@@ -48,16 +48,27 @@ def _codec(name, index):
     return jaxcodecs.build({"type": name, **examples.get_examples(name).configs[index]})
 
 
-def _batch(codec):
-    """The encode arguments of BATCH samples (a tuple of arrays or array
-    trees): the codec's example inputs built on random poses, some keypoints
-    outside the input."""
+@functools.lru_cache(maxsize=None)
+def _example(codec):
+    """The example batch of BATCH samples: the codec's example inputs built
+    on random poses, some keypoints outside the input. Its decode arguments
+    are the model outputs the entry makes (the encoded targets, or tag maps
+    that encode does not make)."""
     rng = np.random.default_rng(0)
     width, height = examples.input_size_of(codec)
     kp = np.stack([rng.uniform(-5, width + 5, (BATCH, NUM_KEYPOINTS)),
                    rng.uniform(-5, height + 5, (BATCH, NUM_KEYPOINTS))], -1).astype(np.float32)
     vis = rng.choice([1.0, 1.0, 0.6, 0.0], size=(BATCH, NUM_KEYPOINTS)).astype(np.float32)
-    return examples.make_batch(codec, kp, vis).encode_args
+    return examples.make_batch(codec, kp, vis)
+
+
+def _batch(codec):
+    """The encode arguments of BATCH samples (a tuple of arrays or array trees)."""
+    return _example(codec).encode_args
+
+
+def _decode_args(codec):
+    return [np.asarray(a) for a in _example(codec).decode_args]
 
 
 @functools.lru_cache(maxsize=None)
@@ -65,8 +76,7 @@ def _unsharded(name, index):
     """Reference values computed on one device."""
     codec = _codec(name, index)
     encoded = jax.device_get(jax.jit(codec.batch_encode)(*_batch(codec)))
-    inputs = [encoded[key] for key in codec.decode_input_keys]
-    decoded = jax.device_get(jax.jit(codec.batch_decode)(*inputs))
+    decoded = jax.device_get(jax.jit(codec.batch_decode)(*_decode_args(codec)))
     return encoded, decoded
 
 
@@ -96,9 +106,10 @@ def _run(codec, mesh):
     sharding = NamedSharding(mesh, P("batch"))
     args = jax.device_put(_batch(codec), sharding)
     encoded = jax.jit(codec.batch_encode)(*args)
-    inputs = [jax.device_put(np.asarray(encoded[key]), sharding) for key in codec.decode_input_keys]
+    decoded = jax.jit(codec.batch_decode)(*jax.device_put(_decode_args(codec), sharding))
+    if not codec.decode_input_keys:  # decode reads outputs encode does not make
+        return encoded, decoded, decoded
     decoded_from_encoded = jax.jit(codec.batch_decode)(*[encoded[key] for key in codec.decode_input_keys])
-    decoded = jax.jit(codec.batch_decode)(*inputs)
     return encoded, decoded, decoded_from_encoded
 
 

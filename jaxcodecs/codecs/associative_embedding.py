@@ -193,12 +193,15 @@ class AssociativeEmbedding(Codec):
     def _candidates(self, heatmaps, tags):
         """The top-k NMS peaks of each type: values (K, T), locations
         (K, T, 2) and tags (K, T, L)."""
-        num_types, height, width = heatmaps.shape
+        num_types, _, width = heatmaps.shape
         peaks = ops.heatmap_nms(heatmaps, self.decode_nms_kernel)
         values, locations, indices = ops.topk_peaks(peaks, self.decode_topk)
-        flat_tags = tags.reshape(-1, num_types, height * width)
-        picked = jnp.take_along_axis(flat_tags, indices[None], axis=-1)  # (L, K, T)
-        return values, locations, jnp.moveaxis(picked, 0, -1)
+        # Channel l * K + k is tag dimension l of keypoint k; gathered by
+        # index (no reshape of the maps, which a batch-sharded jit refuses).
+        dim = tags.shape[0] // num_types
+        channel = jnp.arange(num_types)[:, None, None] + num_types * jnp.arange(dim)[None, None, :]
+        picked = tags[channel, (indices // width)[..., None], (indices % width)[..., None]]  # (K, T, L)
+        return values, locations, picked
 
     def _group(self, candidates, order, capacity):
         return ops.group_keypoints_by_tags(*candidates, order, self.decode_keypoint_thr,

@@ -28,6 +28,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from jaxcodecs.ops.numerics import constant_like
 from jaxcodecs.ops.validation import as_float_array, check_rank
 
 __all__ = ["linear_assignment"]
@@ -90,9 +91,11 @@ def _augment_side(cost: jnp.ndarray, row_valid: jnp.ndarray, col_valid: jnp.ndar
             minv = jnp.where(free, minv - delta, minv)
             return u_, v_, used, minv, nxt, owner_, way, iteration + 1
 
-        init = (u, v, jnp.zeros(num_cols + 1, bool), jnp.full((num_cols + 1,), inf, dtype),
-                jnp.asarray(0, jnp.int32), owner, jnp.zeros(num_cols + 1, jnp.int32),
-                jnp.asarray(0, jnp.int32))
+        # Loop state derived from the data (constant_like), so that under a
+        # batch-sharded vmap it is sharded like the values the body makes.
+        init = (u, v, constant_like(False, cost, (num_cols + 1,)), constant_like(jnp.inf, cost, (num_cols + 1,)),
+                constant_like(0, cost, (), jnp.int32), owner, constant_like(0, cost, (num_cols + 1,), jnp.int32),
+                constant_like(0, cost, (), jnp.int32))
         u, v, _, _, col, owner, way, _ = jax.lax.while_loop(searching, search, init)
 
         def back(carry):
@@ -104,7 +107,7 @@ def _augment_side(cost: jnp.ndarray, row_valid: jnp.ndarray, col_valid: jnp.ndar
         return step + 1, u, v, owner
 
     _, _, _, owner = jax.lax.while_loop(
-        lambda s: s[0] < count, augment, (jnp.asarray(0, jnp.int32), u, v, owner))
+        lambda s: s[0] < count, augment, (constant_like(0, cost, (), jnp.int32), u, v, owner))
     return owner[1:] - 1
 
 

@@ -20,6 +20,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxcodecs.ops.assignment import linear_assignment
+from jaxcodecs.ops.numerics import constant_like
 from jaxcodecs.ops.validation import as_float_array, check_rank
 
 __all__ = ["TagGroups", "group_keypoints_by_tags", "fill_missing_keypoints_by_tags"]
@@ -153,12 +154,14 @@ def group_keypoints_by_tags(
         count = jnp.minimum(opened, capacity).astype(jnp.int32)
         return (tag_sum, tag_count, keys, count, overflow), column
 
+    # Data-dependent initial state (constant_like): sharded like the batch
+    # under a batch-sharded vmap, as the state the steps make.
     state = (
-        jnp.zeros((capacity, dim), dtype),
-        jnp.zeros((capacity,), jnp.int32),
-        jnp.zeros((capacity,), dtype),
-        jnp.asarray(0, jnp.int32),
-        jnp.asarray(False),
+        constant_like(0.0, values, (capacity, dim), dtype),
+        constant_like(0, values, (capacity,), jnp.int32),
+        constant_like(0.0, values, (capacity,), dtype),
+        constant_like(0, values, (), jnp.int32),
+        constant_like(False, values, ()),
     )
     (_, _, _, count, overflow), columns = jax.lax.scan(step, state, jnp.asarray(order, jnp.int32))
     # columns[i] belongs to keypoint type order[i]; put the types back in order.
@@ -211,11 +214,13 @@ def fill_missing_keypoints_by_tags(
     _, height, width = heatmaps.shape
     dim = tags.shape[0] // num_types
     maps = heatmaps if cost_maps is None else as_float_array(cost_maps, "cost_maps")
-    tag_maps = tags.reshape(dim, num_types, height, width)
+    # Channel l * K + k of the tags is dimension l of keypoint k; read by
+    # index, not by reshaping the maps (a batch-sharded jit refuses that).
+    dims = num_types * jnp.arange(dim)
     detected = scores > 0
     x = jnp.clip(jnp.trunc(keypoints[..., 0]), 0, width - 1).astype(jnp.int32)
     y = jnp.clip(jnp.trunc(keypoints[..., 1]), 0, height - 1).astype(jnp.int32)
-    read = tag_maps[:, jnp.arange(num_types)[None, :], y, x]  # (L, M, K)
+    read = tags[dims[:, None, None] + jnp.arange(num_types)[None, None, :], y[None], x[None]]  # (L, M, K)
     weight = detected.astype(tags.dtype)
     group_tag = jnp.sum(read * weight, axis=-1) / jnp.maximum(jnp.sum(weight, axis=-1), 1)  # (L, M)
     todo = valid[:, None] & ~detected & jnp.any(detected, axis=1, keepdims=True)
@@ -227,7 +232,7 @@ def fill_missing_keypoints_by_tags(
         i, kp, sc = state
         flat = pairs[i]
         group, kind = flat // num_types, flat % num_types
-        distance = jnp.sqrt(jnp.sum((tag_maps[:, kind] - group_tag[:, group, None, None]) ** 2, axis=0))
+        distance = jnp.sqrt(jnp.sum((tags[dims + kind] - group_tag[:, group, None, None]) ** 2, axis=0))
         cost = _tag_cost(distance, maps[kind])
         best = jnp.argmin(cost.reshape(-1))
         px, py = best % width, best // width
@@ -236,5 +241,5 @@ def fill_missing_keypoints_by_tags(
         return i + 1, kp, sc
 
     _, keypoints, scores = jax.lax.while_loop(
-        lambda s: s[0] < count, fill, (jnp.asarray(0, count.dtype), keypoints, scores))
+        lambda s: s[0] < count, fill, (constant_like(0, scores, (), count.dtype), keypoints, scores))
     return keypoints, scores

@@ -224,10 +224,12 @@ def render_displacement_fields(
         size_map = jax.lax.dynamic_update_slice(size_map, slab_size, (y0, x0))
         return (disp, weights, size_map), None
 
+    # Data-dependent zeros: under a batch-sharded vmap the carry then shards
+    # like the batch, as the slab positions do.
     init = (
-        jnp.zeros((joints, 2, height, width), dtype),
-        jnp.zeros((joints, height, width), dtype),
-        jnp.zeros((height, width), dtype),
+        constant_like(0.0, kp, (joints, 2, height, width), dtype),
+        constant_like(0.0, kp, (joints, height, width), dtype),
+        constant_like(0.0, kp, (height, width), dtype),
     )
     (disp, weights, _), _ = jax.lax.scan(draw, init, (kp, eligible, roots.astype(dtype), diag, inverse))
     disp = disp.reshape(2 * joints, height, width)
