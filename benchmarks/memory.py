@@ -56,6 +56,11 @@ ENCODERS = [
     ("SimCCLabel", "standard lsw=0.1", {"input_size": (192, 256), "smoothing_type": "standard",
                                         "label_smooth_weight": 0.1}),
     ("Hand3DHeatmap", "32^3 sigma=2", {**HAND3D, "sigma": 2.0}),
+    ("AssociativeEmbedding", "256->64 sigma=2, 2 people", {"input_size": (256, 256), "heatmap_size": (64, 64),
+                                                            "sigma": 2.0}),
+    ("SPR", "256->64 root only", {"input_size": (256, 256), "heatmap_size": (64, 64)}),
+    ("SPR", "256->64 keypoint heatmaps", {"input_size": (256, 256), "heatmap_size": (64, 64),
+                                          "sigma": (4.0, 2.0), "generate_keypoint_heatmaps": True}),
 ]
 
 

@@ -5,7 +5,8 @@ process.
 
 Every map-drawing encoder, in both modes, at ``BATCH`` samples of 17
 keypoints (192x256 input, 48x64 maps; SimCC split ratio 2; Hand3D volumes
-of 32x32x32 voxels) allocates at most twice its output: the temporaries
+of 32x32x32 voxels; the multi-person AssociativeEmbedding and SPR at
+256x256 -> 64x64 with their example's people) allocates at most twice its output: the temporaries
 XLA assigns besides arguments and outputs are at most the output's size.
 Only compiled, never run. ``benchmarks/memory.py`` prints the same figures
 for B = 64 and 1024 and records them in ``benchmarks/results/``.
@@ -32,13 +33,21 @@ ENCODERS = {
                                            "label_smooth_weight": 0.1}),
     "Hand3DHeatmap": ("Hand3DHeatmap", {"image_size": (256, 256), "heatmap_size": (32, 32, 32),
                                         "depth_size": 32, "root_heatmap_size": 32, "heatmap_size_root": 32}),
+    # The multi-person encoders, with their example's people per sample.
+    "AssociativeEmbedding": ("AssociativeEmbedding", {"input_size": (256, 256), "heatmap_size": (64, 64),
+                                                      "sigma": 2.0}),
+    "AssociativeEmbedding-UDP": ("AssociativeEmbedding", {"input_size": (256, 256), "heatmap_size": (64, 64),
+                                                          "sigma": 2.0, "use_udp": True}),
+    "SPR": ("SPR", {"input_size": (256, 256), "heatmap_size": (64, 64)}),
+    "SPR-keypoint-heatmaps": ("SPR", {"input_size": (256, 256), "heatmap_size": (64, 64), "sigma": (4.0, 2.0),
+                                      "generate_keypoint_heatmaps": True}),
 }
 
 
 def test_every_map_drawing_codec_is_measured():
     """Each registered codec whose encoder draws maps or vectors is in the table."""
     drawing = {"MSRAHeatmap", "UDPHeatmap", "MegviiHeatmap", "IntegralRegressionLabel", "SimCCLabel",
-               "Hand3DHeatmap"}
+               "Hand3DHeatmap", "AssociativeEmbedding", "SPR"}
     assert drawing <= set(jaxcodecs.list_codecs())
     assert drawing == {name for name, _ in ENCODERS.values()}
 
