@@ -25,13 +25,7 @@ import jax.numpy as jnp
 
 from jaxcodecs.ops.filters import gaussian_blur1d
 from jaxcodecs.ops.numerics import divide_exact
-from jaxcodecs.ops.validation import (
-    as_float_array,
-    as_parameter,
-    check_axis_size,
-    check_rank,
-    check_same_leading,
-)
+from jaxcodecs.ops.validation import as_parameter, points_and_visibility
 
 __all__ = [
     "render_msra_heatmaps",
@@ -120,12 +114,7 @@ def renderer_inputs(keypoints, keypoints_visible, sigma):
     """Validated ``keypoints (N, K, 2)``, visibility ``(N, K)`` and ``sigma``
     as an ``(N, 1)`` column (a scalar or one value per instance): the input
     rules of every 2-D renderer (also those of :mod:`~jaxcodecs.ops.offsets`)."""
-    keypoints = as_float_array(keypoints, "keypoints")
-    visible = as_float_array(keypoints_visible, "keypoints_visible")
-    check_rank(keypoints, 3, "keypoints", "(N, K, 2)")
-    check_axis_size(keypoints, -1, "keypoints", "(N, K, 2)", at_least=2)
-    check_rank(visible, 2, "keypoints_visible", "(N, K)")
-    check_same_leading(keypoints, "keypoints", visible, "keypoints_visible", 2, "(N, K)")
+    keypoints, visible = points_and_visibility(keypoints, keypoints_visible)
     num_instances = keypoints.shape[0]
     sig = as_parameter(sigma, "sigma", (num_instances,), dtype=keypoints.dtype, expected="(N,)")
     return keypoints[..., :2], visible, sig[:, None]

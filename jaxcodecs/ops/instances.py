@@ -23,8 +23,8 @@ from jaxcodecs.ops.validation import (
     as_parameter,
     check_axis_size,
     check_rank,
-    check_same_leading,
     check_shape,
+    points_and_visibility,
 )
 
 __all__ = [
@@ -38,13 +38,7 @@ ROOT_TYPES = ("kpt_center", "bbox_center")
 
 
 def _points(keypoints: Any, keypoints_visible: Any) -> tuple[jnp.ndarray, jnp.ndarray]:
-    kp = as_float_array(keypoints, "keypoints")
-    vis = as_float_array(keypoints_visible, "keypoints_visible")
-    check_rank(kp, 3, "keypoints", "(N, K, 2)")
-    check_axis_size(kp, -1, "keypoints", "(N, K, 2)", sizes=2)
-    check_rank(vis, 2, "keypoints_visible", "(N, K)")
-    check_same_leading(kp, "keypoints", vis, "keypoints_visible", 2, "(N, K)")
-    return kp, vis
+    return points_and_visibility(keypoints, keypoints_visible, exact_dims=True)
 
 
 def _visible_extent(kp: jnp.ndarray, counted: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:

@@ -17,6 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 __all__ = [
+    "points_and_visibility",
     "as_float_array",
     "as_parameter",
     "check_axis_size",
@@ -193,3 +194,20 @@ def as_parameter(
     if dtype is None:
         dtype = arr.dtype if jnp.issubdtype(arr.dtype, jnp.floating) else jnp.float32
     return jnp.broadcast_to(arr.astype(dtype), shape)
+
+
+def points_and_visibility(keypoints: Any, keypoints_visible: Any, *, exact_dims: bool = False):
+    """Validated float ``keypoints (N, K, D)`` (``D >= 2``, or exactly 2
+    with ``exact_dims``) and ``keypoints_visible (N, K)`` with the same
+    ``N, K``: the input rules of the ops that take instances of keypoints."""
+    keypoints = as_float_array(keypoints, "keypoints")
+    visible = as_float_array(keypoints_visible, "keypoints_visible")
+    check_rank(keypoints, 3, "keypoints", "(N, K, 2)")
+    if exact_dims:
+        check_axis_size(keypoints, -1, "keypoints", "(N, K, 2)", sizes=2)
+    else:
+        check_axis_size(keypoints, -1, "keypoints", "(N, K, 2)", at_least=2)
+    check_rank(visible, 2, "keypoints_visible", "(N, K)")
+    check_same_leading(keypoints, "keypoints", visible, "keypoints_visible", 2, "(N, K)")
+    return keypoints, visible
+
