@@ -20,6 +20,11 @@ a new codec adds its entry here and gets every property. An entry holds:
     invisible, and ``zeroed``: the encoded keys whose entries of an
     invisible keypoint are zero (its weight, and its map where the codec
     paints only visible keypoints);
+  - ``decode_args(codec, args, encoded)``: the positional arguments of
+    ``decode`` (and, given a batch, of ``batch_decode``), for a codec whose
+    decode reads arrays that encode does not make (AssociativeEmbedding's
+    tag maps, painted from the drawn keypoints; its ``decode_input_keys`` is
+    empty); by default the encoded ``decode_input_keys``;
   - ``decode_kwargs(args, encoded)``: keyword arguments of ``decode``
     beyond the encoded ``decode_input_keys`` (MotionBERT's image size), and
     ``decode_scale(decode_args, decode_kwargs)``, the magnitude of decode's
@@ -53,6 +58,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 from jaxcodecs import (
+    AssociativeEmbedding,
     Hand3DHeatmap,
     ImagePoseLifting,
     IntegralRegressionLabel,
@@ -211,6 +217,10 @@ class Case:
     encode_condition: Callable[[tuple], float] | None = None
     # The largest magnitude of the arrays the finiteness property decodes.
     decode_magnitude: float = 1e30
+    # ``(codec, args, encoded) -> [decode arguments]`` for a decoder that
+    # reads arrays encode does not make (AssociativeEmbedding's tag maps);
+    # None: the encoded ``decode_input_keys``.
+    decode_args: Callable[[Any, tuple, dict], list] | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -947,8 +957,120 @@ SPR_ENTRY = Entry(
     round_trip=round_trip_spr,
 )
 
+# --------------------------------------------------- AssociativeEmbedding
+AE_INPUT, AE_UDP_INPUT, AE_MAP = (64, 64), (61, 61), (16, 16)  # scale 4 x 4 both ways
+AE_PEOPLE = 3
+AE_SIGMA = 2.0  # 3σ = 6 px: the window ends on whole pixels
+AE_TAG_STEP = 2.0  # person n's tag is 2n: twice the default decode_tag_thr apart
+AE_OWNERS = {"heatmaps": Owns(0), "keypoint_indices": Owns(1), "keypoint_weights": Owns(1)}
+
+
+def ae_tags(codec, people, visible):
+    """Tag maps ``(..., K, H, W)`` (one tag dimension) of a perfectly
+    separated crowd ``people (..., N, K, 2)``: person ``n``'s tag
+    ``AE_TAG_STEP * n`` in a 3 x 3 patch around each of its visible
+    keypoints' pixels ``trunc(kp / scale + 0.5)`` on the map, 0 elsewhere.
+    (The example entry's ``painted_tags``, for one or a batch of images
+    and any finite coordinate.)"""
+    people = np.asarray(people, np.float64)
+    visible = np.asarray(visible, np.float64)
+    lead, (num_people, joints) = people.shape[:-3], people.shape[-3:-1]
+    width, height = codec.heatmap_size
+    tags = np.zeros((*lead, joints, height, width), np.float32)
+    with np.errstate(over="ignore", invalid="ignore"):
+        pixel = np.trunc(people / np.asarray(codec.scale_factor, np.float64) + 0.5)
+    on_map = (visible > 0) & (pixel >= 0).all(-1) & (pixel < [width, height]).all(-1)
+    pixel = np.where(on_map[..., None], pixel, 0).astype(int)
+    for index in np.ndindex(*lead, num_people, joints):
+        if on_map[index]:
+            *image, n, k = index
+            x, y = pixel[index]
+            tags[(*image, k, slice(max(y - 1, 0), y + 2), slice(max(x - 1, 0), x + 2))] = AE_TAG_STEP * n
+    return tags
+
+
+def ae_decode_args(codec, args, encoded):
+    """The encoded heatmaps and the painted tags of the drawn people."""
+    return [encoded["heatmaps"], ae_tags(codec, *args)]
+
+
+def ae_case(id, make, input_size):
+    case = pose_case(id, make, input_size, MSRA_SCALE, instances=AE_PEOPLE, owners=AE_OWNERS,
+                     zeroed=("heatmaps", "keypoint_weights"))
+    return dataclasses.replace(case, decode_args=ae_decode_args)
+
+
+def ae_codec(udp, mmpose_compat=True, **kwargs):
+    return AssociativeEmbedding(AE_UDP_INPUT if udp else AE_INPUT, AE_MAP, sigma=AE_SIGMA, use_udp=udp,
+                                mmpose_compat=mmpose_compat, **kwargs)
+
+
+@functools.lru_cache(maxsize=None)
+def _ae_round_trip(udp):
+    """The codec of the round trip, its jitted heatmap encoder and decoder."""
+    codec = ae_codec(udp, decode_max_instances=2 * AE_PEOPLE)
+    return codec, jax.jit(lambda people, visible: codec.encode(people, visible)["heatmaps"]), jax.jit(codec.decode)
+
+
+# Same-type keypoints of different people lie in different cells of a 2 x 2
+# grid of the 16 x 16 map, 10 px (two NMS kernels) or more apart per axis:
+# a coordinate is low (2 to 2.75 px) or high (12.75 to 13.5 px), away from
+# the border (refinement reads both neighbours).
+AE_LOW, AE_HIGH = (2.0, 2.75), (12.75, 13.5)
+
+
+def round_trip_ae(data):
+    """MMPose mode, σ 2, 1 to 3 people whose same-type keypoints are at
+    least 10 heatmap px apart per axis, perfectly separated painted tags
+    (:func:`ae_tags`), some keypoints invisible (every person keeps one):
+    ``decode`` finds exactly the people (one valid row each, rows matched
+    to distinct people) and every visible keypoint within 0.75 heatmap px
+    x ``scale_factor`` per axis (the Gaussian's centre pixel, half a pixel,
+    plus the quarter-pixel refinement or UDP's sub-pixel step)."""
+    udp = data.draw(st.booleans(), label="use_udp")
+    v = Values(data.draw)
+    num_people = int(v.rng.integers(1, AE_PEOPLE + 1))
+    cells = np.stack([v.rng.permutation(4)[:num_people] for _ in range(K)], axis=1)  # (N, K)
+    side = np.stack([cells % 2, cells // 2], axis=-1)  # 0: low, 1: high
+    low = v.rng.uniform(*AE_LOW, side.shape)
+    high = v.rng.uniform(*AE_HIGH, side.shape)
+    map_points = np.where(side == 1, high, low)
+    visible = v.choice([0.0, 1.0, 2.0], (num_people, K))
+    visible[np.arange(num_people), v.rng.integers(0, K, num_people)] = 1.0
+    codec, encode, decode = _ae_round_trip(udp)
+    scale = np.asarray(codec.scale_factor, np.float64)
+    people = (map_points * scale).astype(np.float32)
+    heatmaps = encode(people, visible)
+    keypoints, _, _, valid = decode(heatmaps, ae_tags(codec, people, visible))
+    keypoints, valid = np.asarray(keypoints, np.float64), np.asarray(valid)
+    assert valid.sum() == num_people, (valid.sum(), num_people)
+    # err[r, n]: the largest per-axis error of row r against person n's visible keypoints, in map px
+    err = np.abs(keypoints[valid][:, None] - people[None].astype(np.float64)) / scale
+    err = np.where(visible[None, :, :, None] > 0, err, 0.0).max(axis=(-1, -2))
+    matched = err <= 0.75 + 1e-4
+    assert matched.any(axis=1).all(), err
+    assert len(set(np.argmax(matched, axis=1).tolist())) == num_people, err
+
+
+AE_ENTRY = Entry(
+    cases=(
+        ae_case("plain-compat-sigma2", lambda: ae_codec(False, decode_max_instances=2 * AE_PEOPLE), AE_INPUT),
+        ae_case("udp-exact-sigma2", lambda: ae_codec(True, False, decode_max_instances=2 * AE_PEOPLE),
+                AE_UDP_INPUT),
+    ),
+    round_trip=round_trip_ae,
+    # Exact mode: MSRAHeatmap's and UDPHeatmap's renderers, max-combined over people.
+    shifts=(
+        Shift(lambda: AssociativeEmbedding(SHIFT_INPUT, SHIFT_MAP, sigma=1.5, mmpose_compat=False),
+              SHIFT_MAP, MSRA_SCALE, margin=6, maps=_maps_2d("heatmaps")),
+        Shift(lambda: AssociativeEmbedding(UDP_SHIFT_INPUT, SHIFT_MAP, sigma=1.5, use_udp=True,
+                                           mmpose_compat=False),
+              SHIFT_MAP, MSRA_SCALE, margin=6, maps=_maps_2d("heatmaps")),
+    ),
+)
+
 FUZZ.update({
-    "SPR": SPR_ENTRY,
+    "SPR": SPR_ENTRY, "AssociativeEmbedding": AE_ENTRY,
     "MSRAHeatmap": MSRA, "UDPHeatmap": UDP, "MegviiHeatmap": MEGVII, "RegressionLabel": REGRESSION,
     "IntegralRegressionLabel": INTEGRAL, "SimCCLabel": SIMCC, "Hand3DHeatmap": HAND3D,
     "ImagePoseLifting": IMAGE_LIFTING, "VideoPoseLifting": VIDEO_LIFTING, "MotionBERTLabel": MOTIONBERT,

@@ -835,6 +835,126 @@ def _spr_root_impulse(codec, encoded):
     return [("heatmaps[-1]", np.asarray(encoded["heatmaps"])[-1], 1.0)]
 
 
+# AssociativeEmbedding ----------------------------------------------------------
+# Its example entry encodes a crowd (two people per sample) and decodes the
+# codec's own heatmaps with painted tag maps (jaxcodecs/_example_entries_multi.py):
+# the decode arguments are ``heatmaps (K, H, W)`` and ``tags (L * K, H, W)``,
+# which no encoded key holds (``decode_input_keys`` is empty). The generic
+# "config" rows decode a variant's targets through ``decode_input_keys``, so
+# the unusual-but-valid configurations are extra configs instead, whose base
+# arguments (tags included) come from the example entry like every other
+# encode / decode row's.
+def _ae_encode_shapes(codec, args):
+    n, k = _nk(args)
+    width, height = codec.heatmap_size
+    return {"heatmaps": (k, height, width), "keypoint_indices": (n, k, 2), "keypoint_weights": (n, k)}
+
+
+def _ae_decode_shapes(codec, args):
+    k = np.shape(args["heatmaps"])[0]
+    m = codec.decode_max_instances or k * codec.decode_topk
+    return ((m, k, 2), (m, k), (m,), (m,))
+
+
+def _ae_painted(codec, k):
+    """A non-finite keypoint is invisible at the origin: index 0, flag 0.
+    (Heatmap channel k also holds the other people's keypoint k: see
+    :func:`_ae_unpainted`.)"""
+    return {"keypoint_indices": (0, k)}
+
+
+def _ae_scale(codec) -> np.ndarray:
+    """Input px per heatmap px, from the sizes (SPEC: (in - 1) / (map - 1) with UDP)."""
+    size, hm = np.asarray(codec.input_size, np.float64), np.asarray(codec.heatmap_size, np.float64)
+    return (size - 1) / (hm - 1) if codec.use_udp else size / hm
+
+
+def _ae_unpainted(codec, args, out):
+    """The poisoned keypoint paints nothing: the heatmaps equal those of the
+    same people with that keypoint invisible (at the origin)."""
+    k = _poisoned(args)
+    points = np.array(args["keypoints"], np.float32, copy=True)
+    vis = np.array(args["keypoints_visible"], np.float32, copy=True)
+    points[0, k] = 0.0
+    vis[0, k] = 0.0
+    expected = np.asarray(codec.encode(points, vis)["heatmaps"], np.float32)
+    np.testing.assert_allclose(_as_f32(out["heatmaps"]), expected, rtol=0, atol=1e-6,
+                               err_msg=f"keypoint {k} of person 0 (non-finite) was painted")
+
+
+def _ae_first_person(codec, args):
+    return {**args, "keypoints": args["keypoints"][:1], "keypoints_visible": args["keypoints_visible"][:1]}
+
+
+def _ae_impulses(codec, args, out):
+    """σ = 0, one person: each keypoint with weight > 0 is a unit impulse at
+    its pixel ``trunc(kp / scale + 0.5)``, and ``keypoint_indices`` holds
+    that pixel's flat index with flag 1 (NumPy, from the sizes)."""
+    width, height = codec.heatmap_size
+    points = np.asarray(args["keypoints"], np.float64)[0]
+    pixel = np.trunc(points / _ae_scale(codec) + 0.5).astype(int)
+    heatmaps = _as_f32(out["heatmaps"])
+    weights = np.asarray(out["keypoint_weights"])[0]
+    indices = np.asarray(out["keypoint_indices"])
+    assert indices.dtype == np.int32, indices.dtype
+    assert (weights > 0).any()
+    for k in np.flatnonzero(weights > 0):
+        x, y = pixel[k]
+        assert 0 <= x < width and 0 <= y < height, (k, x, y)
+        nonzero = np.flatnonzero(heatmaps[k])
+        assert nonzero.tolist() == [y * width + x], (k, nonzero[:5], (x, y))
+        assert heatmaps[k, y, x] == 1.0, heatmaps[k, y, x]
+        assert indices[0, k].tolist() == [y * width + x, 1], (k, indices[0, k])
+
+
+def _ae_tags_two_dims(codec, args):
+    """L = 2: the tag of the second dimension is the first one negated."""
+    tags = np.asarray(args["tags"], np.float32)
+    return {**args, "tags": np.concatenate([tags, -tags], axis=0)}
+
+
+def _ae_extra():
+    order = ("order_reversed", "order_short", "order_repeated")
+    return [
+        # tags: the second map argument
+        ("missing", "tags", "decode", _set(tags=None), Raises(("tags",))),
+        ("rank", "tags_2d", "decode", _replace("tags", lambda c, t: t[0]), Raises(("tags",))),
+        ("rank", "tags_4d", "decode", _replace("tags", lambda c, t: t[None]), Raises(("tags",))),
+        ("dim", "tags_width_plus_1", "decode", _replace("tags", lambda c, t: _grow_axis(t, -1)),
+         Raises(("tags",))),
+        ("dim", "tags_height_minus_1", "decode", _replace("tags", lambda c, t: t[..., :-1, :]),
+         Raises(("tags",))),
+        ("k", "tags_not_multiple_of_k", "decode", _replace("tags", lambda c, t: t[:-1]), Raises(("tags",))),
+        ("k", "tags_no_channels", "decode", _replace("tags", lambda c, t: t[:0]), Raises(("tags",))),
+        ("k", "heatmaps_fewer_than_tags", "decode", _replace("heatmaps", lambda c, h: h[:-1]),
+         Raises(("tags",))),
+        ("companion", "tags_two_dimensions", "decode", _ae_tags_two_dims, Finite(), ("*",)),
+        # the non-finite keypoint of person 0 leaves the other person's painting alone
+        ("coords", "x_nan_visible_unpainted", "encode", _coordinate(_first_visible, 0, float("nan"), True),
+         Finite(zero=_keypoint_zero, check=_ae_unpainted), ("*",)),
+        ("coords", "y_minus_inf_visible_unpainted", "encode",
+         _coordinate(_first_visible, 1, -float("inf"), True),
+         Finite(zero=_keypoint_zero, check=_ae_unpainted), ("*",)),
+        # the grouping order is checked against the heatmaps' K at decode
+        ("config", "decode_keypoint_order_reversed", "decode", lambda c, a: a, Finite(), order[:1]),
+        ("config", "decode_keypoint_order_short", "decode", lambda c, a: a,
+         Raises(("decode_keypoint_order",)), order[1:2]),
+        ("config", "decode_keypoint_order_repeated", "decode", lambda c, a: a,
+         Raises(("decode_keypoint_order",)), order[2:]),
+        # unusual but valid configurations (what config_works does for the others)
+        ("sigma", "sigma_0_encode_one_person", "encode", _ae_first_person, Finite(check=_ae_impulses),
+         ("sigma_0", "udp_sigma_0")),
+        ("sigma", "sigma_0_decode", "decode", lambda c, a: a, Finite(), ("sigma_0",)),
+        ("size", "heatmap_size_1_encode", "encode", lambda c, a: a, Finite(), ("heatmap_size_1",)),
+        ("size", "heatmap_size_1_decode", "decode", lambda c, a: a, Finite(), ("heatmap_size_1",)),
+        ("size", "udp_heatmap_size_2_encode", "encode", lambda c, a: a, Finite(), ("udp_heatmap_size_2",)),
+        ("size", "udp_heatmap_size_2_decode", "decode", lambda c, a: a, Finite(), ("udp_heatmap_size_2",)),
+    ]
+
+
+_AE_K = 17  # the example entry's keypoints (COCO)
+
+
 SPECS: dict[str, Spec] = {
     "MSRAHeatmap": Spec(
         config_labels=("plain", "dark"), **_HEATMAP_SHAPES, map_region=_heatmap_region,
@@ -974,6 +1094,39 @@ SPECS: dict[str, Spec] = {
             ("heatmap_size_max_instances", {"heatmap_size": (6, 5)}),
             ("auto_sigma_0_keypoint_maps", {"heatmap_size": (32, 32), "generate_keypoint_heatmaps": True}),
         ),
+    ),
+    "AssociativeEmbedding": Spec(
+        # exact mode: MSRAHeatmap's renderer (run exact in its row); the
+        # indices differ only in rounding
+        exact_encode=False,
+        config_labels=("plain", "udp"), encode_shapes=_ae_encode_shapes, decode_shapes=_ae_decode_shapes,
+        decoder="maps", maps=("heatmaps", "tags"), map_region=lambda codec, k: {"heatmaps": (k,), "tags": (k,)},
+        weight_at=_weights_nk, painted_at=_ae_painted, sigma_fields=("sigma",),
+        config_errors=_heatmap_config_errors() + (
+            ("udp_heatmap_size_1", {"use_udp": True, "heatmap_size": (1, 64)}, "use_udp"),
+            ("udp_input_size_1", {"use_udp": True, "input_size": (256, 1)}, "use_udp"),
+            ("decode_nms_kernel_even", {"decode_nms_kernel": 4}, "decode_nms_kernel"),
+            ("decode_nms_kernel_0", {"decode_nms_kernel": 0}, "decode_nms_kernel"),
+            ("decode_gaussian_kernel_even", {"decode_gaussian_kernel": 2}, "decode_gaussian_kernel"),
+            ("decode_topk_0", {"decode_topk": 0}, "decode_topk"),
+            ("decode_topk_more_than_pixels", {"decode_topk": 64 * 64 + 1}, "decode_topk"),
+            ("decode_max_instances_0", {"decode_max_instances": 0}, "decode_max_instances"),
+            ("decode_tag_thr_0", {"decode_tag_thr": 0.0}, "decode_tag_thr"),
+            ("decode_tag_thr_nan", {"decode_tag_thr": float("nan")}, "decode_tag_thr"),
+            ("decode_keypoint_thr_nan", {"decode_keypoint_thr": float("nan")}, "decode_keypoint_thr"),
+            ("decode_center_shift_inf", {"decode_center_shift": float("inf")}, "decode_center_shift"),
+            ("decode_keypoint_order_not_ints", {"decode_keypoint_order": ("a",)}, "decode_keypoint_order"),
+        ),
+        extra=_ae_extra,
+        extra_configs={
+            "order_reversed": {"decode_keypoint_order": tuple(range(_AE_K))[::-1]},
+            "order_short": {"decode_keypoint_order": tuple(range(_AE_K - 1))},
+            "order_repeated": {"decode_keypoint_order": (0,) * _AE_K},
+            "sigma_0": {"sigma": 0.0},
+            "udp_sigma_0": {"sigma": 0.0, "use_udp": True},
+            "heatmap_size_1": {"heatmap_size": (1, 1), "decode_topk": 1},
+            "udp_heatmap_size_2": {"use_udp": True, "heatmap_size": (2, 2), "decode_topk": 4},
+        },
     ),
 }
 

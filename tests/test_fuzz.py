@@ -78,6 +78,11 @@ def draw_case(data, name):
 
 
 def decode_call(case, codec, args, encoded):
+    """Positional and keyword arguments of ``decode`` (of ``batch_decode``
+    for a batch): the encoded ``decode_input_keys``, or the case's own
+    ``decode_args`` for a decoder that reads arrays encode does not make."""
+    if case.decode_args is not None:
+        return case.decode_args(codec, args, encoded), case.decode_kwargs(args, encoded)
     return [encoded[key] for key in codec.decode_input_keys], case.decode_kwargs(args, encoded)
 
 

@@ -163,8 +163,15 @@ class AssociativeEmbedding(Codec):
     # ---------------------------------------------------------------- encode
     def encode(self, keypoints, keypoints_visible=None) -> dict[str, jnp.ndarray]:
         """Encodes ``keypoints (N, K, D)`` into ``heatmaps (K, H, W)``,
-        ``keypoint_indices (N, K, 2)`` int32 and ``keypoint_weights (N, K)``."""
+        ``keypoint_indices (N, K, 2)`` int32 and ``keypoint_weights (N, K)``;
+        ``N = 0`` gives zero heatmaps."""
         kp, vis = instance_inputs(type(self).__name__, keypoints, keypoints_visible, single_instance=False)
+        people = kp.shape[0]
+        if people == 0:
+            # One invisible person draws nothing and keeps the renderer's
+            # shapes valid (its max over people needs one); cut off below.
+            kp = jnp.zeros((1,) + kp.shape[1:], kp.dtype)
+            vis = jnp.zeros((1,) + vis.shape[1:], vis.dtype)
         kp_hm = ops.divide_exact(kp, self.scale_factor)
         render = ops.render_udp_gaussian_heatmaps if self.use_udp else ops.render_gaussian_heatmaps
         heatmaps, weights = render(kp_hm, vis, self.heatmap_size, self.sigma,
@@ -175,12 +182,17 @@ class AssociativeEmbedding(Codec):
         x, y = pixel[..., 0], pixel[..., 1]
         on_map = (vis > 0.5) & (x >= 0) & (x < width) & (y >= 0) & (y < height)
         indices = jnp.stack([y * width + x, on_map.astype(jnp.int32)], axis=-1)
-        return {"heatmaps": heatmaps, "keypoint_indices": indices, "keypoint_weights": weights}
+        return {"heatmaps": heatmaps, "keypoint_indices": indices[:people], "keypoint_weights": weights[:people]}
 
     # ---------------------------------------------------------------- decode
     def _inputs_of(self, heatmaps, tags):
         heatmaps = heatmap_input(type(self).__name__, "heatmaps", heatmaps, self.heatmap_size)
         num_types = heatmaps.shape[0]
+        if num_types == 0:
+            raise ValueError(
+                f"AssociativeEmbedding: `heatmaps` must have at least one keypoint channel (K, H, W), got "
+                f"shape {heatmaps.shape}."
+            )
         tags = tag_maps_input(tags, num_types, self.heatmap_size).astype(heatmaps.dtype)
         return heatmaps, tags, keypoint_order_input(self.decode_keypoint_order, num_types)
 
