@@ -255,16 +255,8 @@ class AssociativeEmbedding(Codec):
         """Decodes one image's ``heatmaps (K, H, W)`` and ``tags (L * K, H,
         W)`` into ``(keypoints (M, K, 2), keypoint_scores (M, K),
         instance_scores (M,), valid (M,))`` (see the class docs)."""
-        heatmaps, tags, order = self._inputs_of(heatmaps, tags)
-        small, full = self._capacities(heatmaps.shape[0])
-        candidates = self._candidates(heatmaps, tags)
-        groups = self._group(candidates, order, small)
-        if small < full:
-            # A small pool first; the exact answer needs every group, so a
-            # crowd that overflows it is grouped again in the full pool.
-            groups = jax.lax.cond(groups.overflow, lambda: self._group(candidates, order, full),
-                                  lambda: _padded(groups, full))
-        return self._finish(groups, heatmaps, tags)
+        heatmaps, tags, _ = self._inputs_of(heatmaps, tags)
+        return _decode_image(self, heatmaps, tags)
 
     def batch_decode(self, batch_heatmaps, batch_tags) -> tuple[jnp.ndarray, ...]:
         """``decode`` over a batch: ``batch_heatmaps (B, K, H, W)``,
@@ -278,7 +270,23 @@ class AssociativeEmbedding(Codec):
                 f"`batch_heatmaps` (B, K, H, W) and `batch_tags` (B, L * K, H, W) must share B, got "
                 f"shapes {heatmaps.shape} and {tags.shape}."
             )
-        heatmaps, tags, order = jax.vmap(self._inputs_of, out_axes=(0, 0, None))(heatmaps, tags)
+        heatmaps, tags, _ = jax.vmap(self._inputs_of, out_axes=(0, 0, None))(heatmaps, tags)
+        return _decode_batch(self, heatmaps, tags)
+
+    def _decode_image(self, heatmaps, tags):
+        order = keypoint_order_input(self.decode_keypoint_order, heatmaps.shape[0])
+        small, full = self._capacities(heatmaps.shape[0])
+        candidates = self._candidates(heatmaps, tags)
+        groups = self._group(candidates, order, small)
+        if small < full:
+            # A small pool first; the exact answer needs every group, so a
+            # crowd that overflows it is grouped again in the full pool.
+            groups = jax.lax.cond(groups.overflow, lambda: self._group(candidates, order, full),
+                                  lambda: _padded(groups, full))
+        return self._finish(groups, heatmaps, tags)
+
+    def _decode_batch(self, heatmaps, tags):
+        order = keypoint_order_input(self.decode_keypoint_order, heatmaps.shape[1])
         small, full = self._capacities(heatmaps.shape[1])
         candidates = jax.vmap(self._candidates)(heatmaps, tags)
         groups = jax.vmap(lambda c: self._group(c, order, small))(candidates)
@@ -287,6 +295,15 @@ class AssociativeEmbedding(Codec):
                                   lambda: jax.vmap(lambda c: self._group(c, order, full))(candidates),
                                   lambda: jax.vmap(lambda g: _padded(g, full))(groups))
         return jax.vmap(self._finish)(groups, heatmaps, tags)
+
+
+# The decoders run their loops (scan, while, cond) inside one jitted function
+# of the codec (a pytree: its configuration static, its thresholds traced),
+# so that eager calls reuse one compilation per configuration and shape
+# instead of tracing new loop bodies each time. Inside an outer jit they are
+# inlined.
+_decode_image = jax.jit(lambda codec, heatmaps, tags: codec._decode_image(heatmaps, tags))
+_decode_batch = jax.jit(lambda codec, heatmaps, tags: codec._decode_batch(heatmaps, tags))
 
 
 def _padded(groups, capacity: int):

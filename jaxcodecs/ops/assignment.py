@@ -16,6 +16,9 @@ rows and columns are left out entirely (no large stand-in costs, which would
 wipe out float32 resolution); both orientations are solved with the same
 code, so "more rows than columns" needs no padding.
 
+The function is jitted (its loops compile once per shape, also when called
+eagerly).
+
 Why not ``optax.assignment.hungarian_algorithm``: it matches every row of the
 smaller *shape*, so the masked problem of varying size needs padding costs
 (MMPose pads with ``1e10``) that, in float32 potentials, absorb differences
@@ -111,6 +114,7 @@ def _augment_side(cost: jnp.ndarray, row_valid: jnp.ndarray, col_valid: jnp.ndar
     return owner[1:] - 1
 
 
+@jax.jit
 def linear_assignment(
     cost: jnp.ndarray,
     row_valid: jnp.ndarray | None = None,

@@ -10,10 +10,14 @@ in use, and the matching is :func:`~jaxcodecs.ops.linear_assignment`.
 
 Shapes: ``K`` keypoint types, ``T`` candidates per type (the top-k peaks),
 ``L`` tag dimensions, ``G`` pool capacity, ``(H, W)`` map size.
+
+Both functions are jitted (their loops compile once per shape and static
+option, also when called eagerly); inside an outer ``jit`` they are inlined.
 """
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple, Sequence
 
 import jax
@@ -51,6 +55,7 @@ def _tag_cost(distance: jnp.ndarray, values: jnp.ndarray) -> jnp.ndarray:
     return jnp.round(distance) * 100.0 - values
 
 
+@functools.partial(jax.jit, static_argnames=("order", "capacity"))
 def group_keypoints_by_tags(
     values: jnp.ndarray,
     locations: jnp.ndarray,
@@ -169,6 +174,7 @@ def group_keypoints_by_tags(
     return TagGroups(joints[..., :2], joints[..., 2], count, overflow)
 
 
+@jax.jit
 def fill_missing_keypoints_by_tags(
     keypoints: jnp.ndarray,
     scores: jnp.ndarray,
