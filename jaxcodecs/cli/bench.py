@@ -62,6 +62,10 @@ for item in spec["rows"]:
     result = {"index": i}
     try:
         cfg = {k: tuple(v) if isinstance(v, list) else v for k, v in item["config"].items()}
+        if item["codec"] == "AssociativeEmbedding":
+            # MMPose's default order [] fails; jaxcodecs' default is range(K).
+            joints = data[item["args"][0]["array"]].shape[-2]
+            cfg["decode_keypoint_order"] = list(cfg.get("decode_keypoint_order") or range(joints))
         codec = KEYPOINT_CODECS.build(dict(type=item["codec"], **cfg))
         def sample_args(specs, b):
             return [{k: data[name][b] for k, name in spec["dict"].items()} if "dict" in spec
@@ -80,6 +84,14 @@ for item in spec["rows"]:
         encode_all = lambda: [codec.encode(*a, **k) for a, k in samples]
         encode_all()
         decode_all = lambda: [codec.decode(*a, **k) for a, k in decode_samples]
+        if item["codec"] in ("AssociativeEmbedding", "SPR"):
+            import torch  # the bottom-up decoders take torch tensors
+            if item["codec"] == "AssociativeEmbedding":  # only MMPose's batch_decode exists
+                maps = [torch.from_numpy(np.stack([a[j] for a, _ in decode_samples])) for j in range(2)]
+                decode_all = lambda: codec.batch_decode(*maps)
+            else:
+                decode_samples = [([torch.from_numpy(v) for v in a], k) for a, k in decode_samples]
+                decode_all = lambda: [codec.decode(*a, **k) for a, k in decode_samples]
         decode_all()
         result["encode_samples_per_s"] = n / timed(encode_all, spec["repeats"], spec["min_time"])
         result["decode_samples_per_s"] = n / timed(decode_all, spec["repeats"], spec["min_time"])

@@ -96,7 +96,7 @@ def _augment_side(cost: jnp.ndarray, row_valid: jnp.ndarray, col_valid: jnp.ndar
 
         # Loop state derived from the data (constant_like), so that under a
         # batch-sharded vmap it is sharded like the values the body makes.
-        init = (u, v, constant_like(False, cost, (num_cols + 1,)), constant_like(jnp.inf, cost, (num_cols + 1,)),
+        init = (u, v, constant_like(False, cost, (num_cols + 1,)), constant_like(jnp.inf, cost, (num_cols + 1,), dtype),
                 constant_like(0, cost, (), jnp.int32), owner, constant_like(0, cost, (num_cols + 1,), jnp.int32),
                 constant_like(0, cost, (), jnp.int32))
         u, v, _, _, col, owner, way, _ = jax.lax.while_loop(searching, search, init)
