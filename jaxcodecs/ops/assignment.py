@@ -37,81 +37,110 @@ from jaxcodecs.ops.validation import as_float_array, check_rank
 __all__ = ["linear_assignment"]
 
 
-def _augment_side(cost: jnp.ndarray, row_valid: jnp.ndarray, col_valid: jnp.ndarray,
-                  active: jnp.ndarray) -> jnp.ndarray:
-    """Matches every valid row of ``cost (P, Q)`` to a distinct valid column
-    at minimum total cost (needs #valid rows <= #valid columns); returns the
-    row matched to each column, ``(Q,)`` int32, -1 where none. With
-    ``active`` false it does no search and returns its starting matching."""
+def _solve(cost: jnp.ndarray, row_valid: jnp.ndarray, col_valid: jnp.ndarray) -> jnp.ndarray:
+    """The column matched to each row of ``cost (R, C)`` (-1: none), by
+    augmenting the smaller valid side.
+
+    Both orientations run in one flat loop over "lines" (the side being
+    augmented) and "slots" (the other side), vectors of a common length
+    ``S = max(R, C)``: a line of the transposed problem is a column of
+    ``cost``, read with a dynamic slice, so nothing is transposed or padded
+    to a square. Each iteration is one step of the current line's Dijkstra
+    search or of its augmenting path's write-back.
+    """
     num_rows, num_cols = cost.shape
+    size = max(num_rows, num_cols)
     dtype = cost.dtype
     inf = jnp.asarray(jnp.inf, dtype)
-    rows = jnp.arange(num_rows, dtype=jnp.int32)
-    # Start from the row minima as dual potentials and give each column to
-    # the first row whose cheapest column it is: a matching of zero reduced
-    # cost, optimal for the rows it covers. Only the rows left out are
-    # augmented; on well-separated problems that is none.
-    masked = jnp.where(col_valid[None, :], cost, inf)
-    cheapest = jnp.argmin(masked, axis=1).astype(jnp.int32)
-    row_min = jnp.where(row_valid, jnp.min(masked, axis=1), 0)
-    claim = jnp.full((num_cols + 1,), num_rows, jnp.int32).at[
-        jnp.where(row_valid, cheapest, num_cols)].min(rows)[:num_cols]
-    seated = row_valid & (claim[cheapest] == rows)
-    # Column j + 1 is column j; column 0 is the virtual start of each search.
-    # Row r + 1 is row r; row 0 (no row) and row num_rows + 1 absorb updates.
-    owner = jnp.concatenate([jnp.zeros((1,), jnp.int32), jnp.where(claim < num_rows, claim + 1, 0)])
-    open_col = jnp.concatenate([jnp.zeros((1,), bool), col_valid])
-    pending = row_valid & ~seated
-    order = jnp.nonzero(pending, size=num_rows, fill_value=0)[0].astype(jnp.int32)
-    count = jnp.where(active, jnp.sum(pending), 0)
-    u = jnp.concatenate([jnp.zeros((1,), dtype), row_min.astype(dtype), jnp.zeros((1,), dtype)])
-    v = jnp.zeros(num_cols + 1, dtype)
+    flip = jnp.sum(row_valid) > jnp.sum(col_valid)  # augment the columns
 
-    def augment(state):
-        step, u, v, owner = state
-        owner = owner.at[0].set(order[step] + 1)
+    def pad(x, fill):
+        return jnp.concatenate([x, jnp.full((size - x.shape[0],) + x.shape[1:], fill, x.dtype)])
 
-        def searching(carry):
-            col, owner_, iteration = carry[4], carry[5], carry[7]
-            return (owner_[col] != 0) & (iteration <= num_cols)
+    line_valid = jnp.where(flip, pad(col_valid, False), pad(row_valid, False))
+    slot_valid = jnp.where(flip, pad(row_valid, False), pad(col_valid, False))
 
-        def search(carry):
-            # One Dijkstra step: settle column ``col``, relax the columns
-            # reachable from its row, move to the nearest unsettled column.
-            u_, v_, used, minv, col, owner_, way, iteration = carry
-            used = used.at[col].set(True)
-            current = owner_[col]
-            reduced = jnp.concatenate([jnp.full((1,), inf, dtype), cost[current - 1] - u_[current] - v_[1:]])
-            free = open_col & ~used
-            better = free & (reduced < minv)
-            minv = jnp.where(better, reduced, minv)
-            way = jnp.where(better, col, way)
-            candidates = jnp.where(free, minv, inf)
-            nxt = jnp.argmin(candidates).astype(jnp.int32)
-            delta = candidates[nxt]
-            u_ = u_.at[jnp.where(used, owner_, num_rows + 1)].add(delta)
-            v_ = jnp.where(used, v_ - delta, v_)
-            minv = jnp.where(free, minv - delta, minv)
-            return u_, v_, used, minv, nxt, owner_, way, iteration + 1
+    def line_costs(line):
+        by_row = pad(jax.lax.dynamic_index_in_dim(cost, jnp.minimum(line, num_rows - 1), 0, False), 0)
+        by_col = pad(jax.lax.dynamic_index_in_dim(cost, jnp.minimum(line, num_cols - 1), 1, False), 0)
+        return jnp.where(flip, by_col, by_row)
 
-        # Loop state derived from the data (constant_like), so that under a
-        # batch-sharded vmap it is sharded like the values the body makes.
-        init = (u, v, constant_like(False, cost, (num_cols + 1,)), constant_like(jnp.inf, cost, (num_cols + 1,), dtype),
-                constant_like(0, cost, (), jnp.int32), owner, constant_like(0, cost, (num_cols + 1,), jnp.int32),
-                constant_like(0, cost, (), jnp.int32))
-        u, v, _, _, col, owner, way, _ = jax.lax.while_loop(searching, search, init)
+    # Start from the line minima as potentials and give each slot to the
+    # first line whose cheapest slot it is: zero reduced cost, optimal for
+    # the lines it covers. Only the lines left out are augmented; on
+    # well-separated problems that is none.
+    masked_rows = jnp.where(col_valid[None, :], cost, inf)
+    masked_cols = jnp.where(row_valid[:, None], cost, inf)
+    cheapest = jnp.where(flip, pad(jnp.argmin(masked_cols, axis=0), 0), pad(jnp.argmin(masked_rows, axis=1), 0))
+    minimum = jnp.where(flip, pad(jnp.min(masked_cols, axis=0), 0), pad(jnp.min(masked_rows, axis=1), 0))
+    lines = jnp.arange(size, dtype=jnp.int32)
+    claim = jnp.full((size + 1,), size, jnp.int32).at[
+        jnp.where(line_valid, cheapest, size)].min(lines)[:size]
+    seated = line_valid & (claim[cheapest] == lines)
+    pending = line_valid & ~seated
+    order = jnp.nonzero(pending, size=size, fill_value=0)[0].astype(jnp.int32)
+    count = jnp.sum(pending).astype(jnp.int32)
+    # Slot j + 1 is slot j; slot 0 is the virtual start of each search.
+    # Line i + 1 is line i; index 0 (none) and size + 1 absorb updates.
+    owner = jnp.concatenate([jnp.zeros((1,), jnp.int32), jnp.where(claim < size, claim + 1, 0)])
+    open_slot = jnp.concatenate([jnp.zeros((1,), bool), slot_valid])
+    u = jnp.concatenate([jnp.zeros((1,), dtype), jnp.where(line_valid, minimum, 0).astype(dtype),
+                         jnp.zeros((1,), dtype)])
 
-        def back(carry):
-            col_, owner_ = carry
-            prev = way[col_]
-            return prev, owner_.at[col_].set(owner_[prev])
+    def fresh(owner_, step):
+        # Before searching for line order[step]: it starts at the virtual slot.
+        return (owner_.at[0].set(jnp.where(step < count, order[jnp.minimum(step, size - 1)] + 1, 0)),
+                constant_like(False, cost, (size + 1,)), constant_like(jnp.inf, cost, (size + 1,), dtype))
 
-        _, owner = jax.lax.while_loop(lambda c: c[0] != 0, back, (col, owner))
-        return step + 1, u, v, owner
+    def body(state):
+        step, back, col, u_, v_, owner_, minv, way, used, iteration = state
+        # A search step: settle ``col``, relax the slots reachable from its
+        # line, move to the nearest unsettled slot.
+        used_s = used.at[col].set(True)
+        current = owner_[col]
+        reduced = jnp.concatenate([jnp.full((1,), inf, dtype), line_costs(current - 1) - u_[current] - v_[1:]])
+        free = open_slot & ~used_s
+        better = free & (reduced < minv)
+        minv_s = jnp.where(better, reduced, minv)
+        way_s = jnp.where(better, col, way)
+        candidates = jnp.where(free, minv_s, inf)
+        nxt = jnp.argmin(candidates).astype(jnp.int32)
+        delta = candidates[nxt]
+        u_s = u_.at[jnp.where(used_s, owner_, size + 1)].add(delta)
+        v_s = jnp.where(used_s, v_ - delta, v_)
+        minv_s = jnp.where(free, minv_s - delta, minv_s)
+        found = owner_[nxt] == 0
+        # A write-back step along the augmenting path.
+        prev = way[col]
+        owner_b = owner_.at[col].set(owner_[prev])
+        done = prev == 0
+        owner_n, used_n, minv_n = fresh(owner_b, step + 1)
+        pick = lambda b_value, s_value: jnp.where(back, b_value, s_value)  # noqa: E731
+        return (
+            step + (back & done),
+            jnp.where(back, ~done, found),
+            pick(prev, nxt),
+            pick(u_, u_s),
+            pick(v_, v_s),
+            pick(jnp.where(done, owner_n, owner_b), owner_),
+            pick(jnp.where(done, minv_n, minv), minv_s),
+            pick(way, way_s),
+            pick(jnp.where(done, used_n, used), used_s),
+            iteration + 1,
+        )
 
-    _, _, _, owner = jax.lax.while_loop(
-        lambda s: s[0] < count, augment, (constant_like(0, cost, (), jnp.int32), u, v, owner))
-    return owner[1:] - 1
+    owner, used, minv = fresh(owner, 0)
+    zero = constant_like(0, cost, (), jnp.int32)
+    state = (zero, constant_like(False, cost, ()), zero, u, constant_like(0.0, cost, (size + 1,), dtype), owner,
+             minv, constant_like(0, cost, (size + 1,), jnp.int32), used, zero)
+    # Each search settles at most ``size`` slots and each path is at most
+    # as long: the bound only guards against a non-terminating loop.
+    limit = 2 * (size + 1) * (size + 1)
+    owner = jax.lax.while_loop(lambda s: (s[0] < count) & (s[9] < limit), body, state)[5][1:] - 1
+    # owner[j]: the line matched to slot j. Back to a column per row.
+    slot_of_line = jnp.full((size + 1,), -1, jnp.int32).at[jnp.where(owner >= 0, owner, size)].set(lines)[:size]
+    col_of_row_flipped = jnp.where(slot_valid[:num_rows] & (owner[:num_rows] >= 0), owner[:num_rows], -1)
+    return jnp.where(flip, col_of_row_flipped, slot_of_line[:num_rows])
 
 
 @jax.jit
@@ -160,12 +189,4 @@ def linear_assignment(
     finite = jnp.isfinite(cost) & both
     worst = jnp.max(jnp.where(finite, jnp.abs(cost), jnp.zeros_like(cost)))
     cost = jnp.where(finite, cost, jnp.where(both, 2 * worst + 1, jnp.zeros_like(cost)))
-    rows = jnp.sum(row_valid).astype(jnp.int32)
-    cols = jnp.sum(col_valid).astype(jnp.int32)
-    rows_side = rows <= cols
-    # Augment from the smaller side; the other call does no search.
-    owner_of_col = _augment_side(cost, row_valid, col_valid, rows_side)
-    owner_of_row = _augment_side(cost.T, col_valid, row_valid, ~rows_side)
-    from_cols = jnp.full((num_rows + 1,), -1, jnp.int32).at[
-        jnp.where(owner_of_col >= 0, owner_of_col, num_rows)].set(jnp.arange(num_cols, dtype=jnp.int32))
-    return jnp.where(rows_side, from_cols[:num_rows], owner_of_row)
+    return _solve(cost, row_valid, col_valid)
