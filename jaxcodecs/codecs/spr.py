@@ -13,6 +13,7 @@ from __future__ import annotations
 import types
 from typing import Any
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxcodecs import ops
@@ -156,6 +157,9 @@ class SPR(Codec):
         ``heatmap_weights`` (same shape), ``displacements (2K, H, W)`` and
         ``displacement_weights (2K, H, W)``. ``N = 0`` gives empty targets."""
         kp, vis = instance_inputs(type(self).__name__, keypoints, keypoints_visible, single_instance=False)
+        return _encode(self, kp, vis)
+
+    def _encode(self, kp, vis) -> dict[str, jnp.ndarray]:
         # Roots, diagonals and displacements in at least float32, as MMPose.
         work = jnp.promote_types(kp.dtype, jnp.float32)
         kp, vis = kp.astype(work), vis.astype(work)
@@ -224,3 +228,10 @@ class SPR(Codec):
         keypoints = jnp.where(valid[:, None, None], keypoints, jnp.zeros_like(keypoints))
         root_scores = jnp.where(valid, root_scores, jnp.zeros_like(root_scores))
         return keypoints, (root_scores, keypoint_scores), valid
+
+
+# Encode's instance loop (a scan) runs inside one jitted function of the
+# codec (a pytree: configuration static, hyper-parameters traced), so eager
+# calls reuse one compilation per configuration and shape instead of
+# compiling a new scan each time; inside an outer jit it is inlined.
+_encode = jax.jit(lambda codec, kp, vis: codec._encode(kp, vis))
