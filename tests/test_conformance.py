@@ -33,6 +33,7 @@ and every output MMPose recorded is compared (SPEC §5):
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from pathlib import Path
@@ -120,10 +121,28 @@ def resolve(spec: Any, arrays: dict[str, np.ndarray]) -> Any:
     return spec
 
 
+@functools.lru_cache(maxsize=None)
+def _shared_jit(method: str, treedef, dynamic: tuple, static_leaves: tuple) -> Callable[..., Any]:
+    """One jitted ``codec.<method>(**kwargs)`` per call structure, taking
+    the codec (a pytree) and the arrays: cases of one configuration and
+    shapes share a compilation (jit's cache keys on the codec's static
+    configuration and the arrays' shapes)."""
+
+    def run(codec, values):
+        filled = list(static_leaves)
+        for i, value in zip(dynamic, values):
+            filled[i] = value
+        return getattr(codec, method)(**jax.tree_util.tree_unflatten(treedef, filled))
+
+    return jax.jit(run)
+
+
 def jit_call(fn: Callable[..., Any], kwargs: dict) -> tuple[Callable[[list], Any], list]:
     """``fn(**kwargs)`` as one jitted function of the array leaves of
     ``kwargs`` (other values static): returns ``(run, arrays)``; ``run``
-    takes any arrays of the same shapes without compiling again."""
+    takes any arrays of the same shapes without compiling again. A bound
+    codec method shares its compilation with every case of the same
+    configuration, method and shapes."""
     leaves, treedef = jax.tree_util.tree_flatten(kwargs, is_leaf=lambda x: x is None)
     dynamic = [i for i, leaf in enumerate(leaves) if isinstance(leaf, (np.ndarray, np.generic, jax.Array))]
 
@@ -133,7 +152,27 @@ def jit_call(fn: Callable[..., Any], kwargs: dict) -> tuple[Callable[[list], Any
             filled[i] = value
         return fn(**jax.tree_util.tree_unflatten(treedef, filled))
 
-    return jax.jit(run), [leaves[i] for i in dynamic]
+    closed = jax.jit(run)
+    codec = getattr(fn, "__self__", None)
+    static = tuple(None if i in dynamic else leaf for i, leaf in enumerate(leaves))
+    try:
+        shared = _shared_jit(fn.__name__, treedef, tuple(dynamic), static) if isinstance(
+            codec, jaxcodecs.Codec) else None
+    except TypeError:  # an unhashable static value
+        shared = None
+    if shared is None:
+        return closed, [leaves[i] for i in dynamic]
+
+    def run_shared(values):
+        try:
+            return shared(codec, values)
+        except TypeError:
+            # A codec that needs a hyper-parameter concrete (SimCC-DARK's
+            # blur size from sigma) compiles with the codec closed over; an
+            # error of the call itself is raised again from there.
+            return closed(values)
+
+    return run_shared, [leaves[i] for i in dynamic]
 
 
 def call_jitted(fn: Callable[..., Any], kwargs: dict) -> Any:
