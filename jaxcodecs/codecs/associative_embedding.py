@@ -162,7 +162,7 @@ class AssociativeEmbedding(Codec):
 
     # ---------------------------------------------------------------- encode
     def encode(self, keypoints, keypoints_visible=None) -> dict[str, jnp.ndarray]:
-        """Encodes ``keypoints (N, K, D)`` into ``heatmaps (K, H, W)``,
+        """Encodes ``keypoints (N, K, 2)`` (input pixels) into ``heatmaps (K, H, W)``,
         ``keypoint_indices (N, K, 2)`` int32 and ``keypoint_weights (N, K)``;
         ``N = 0`` gives zero heatmaps."""
         kp, vis = instance_inputs(type(self).__name__, keypoints, keypoints_visible, single_instance=False)
