@@ -157,6 +157,8 @@ class SPR(Codec):
         ``heatmap_weights`` (same shape), ``displacements (2K, H, W)`` and
         ``displacement_weights (2K, H, W)``. ``N = 0`` gives empty targets."""
         kp, vis = instance_inputs(type(self).__name__, keypoints, keypoints_visible, single_instance=False)
+        if isinstance(kp, jax.core.Tracer) or isinstance(vis, jax.core.Tracer):
+            return self._encode(kp, vis)  # traced by the caller's jit / vmap: inline
         return _encode(self, kp, vis)
 
     def _encode(self, kp, vis) -> dict[str, jnp.ndarray]:
@@ -230,8 +232,9 @@ class SPR(Codec):
         return keypoints, (root_scores, keypoint_scores), valid
 
 
-# Encode's instance loop (a scan) runs inside one jitted function of the
-# codec (a pytree: configuration static, hyper-parameters traced), so eager
-# calls reuse one compilation per configuration and shape instead of
-# compiling a new scan each time; inside an outer jit it is inlined.
+# An eager encode runs inside one jitted function of the codec (a pytree:
+# configuration static, hyper-parameters traced), so eager calls reuse one
+# compilation per configuration and shape instead of compiling a new scan
+# each time. Under the caller's jit, encode is traced inline instead: a
+# nested jit would make XLA copy the (large) targets out of the inner call.
 _encode = jax.jit(lambda codec, kp, vis: codec._encode(kp, vis))
