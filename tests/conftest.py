@@ -530,3 +530,20 @@ def check_decode_layout(codec, decoded, batch: int | None = None):
         if value is not None and np.asarray(value).dtype.kind == "f":
             assert np.isfinite(np.asarray(value)).all(), name
     return parts
+
+
+# ------------------------------------------------------------- scheduling
+# pytest-xdist's ``--dist loadfile`` hands whole modules to the workers in
+# collection order; the longest modules go first (longest-processing-time
+# first), so that the run does not end with one worker alone on a long
+# module while the other idles. Only the order changes, never what runs.
+_LONG_MODULES = (
+    "test_bad_input.py", "test_fuzz.py", "test_api.py", "test_conformance.py", "test_sharding.py",
+    "test_codecs_associative_embedding.py", "test_examples.py", "test_gradients.py", "test_codecs_spr.py",
+    "test_codecs_topdown.py", "test_codecs_simcc.py", "test_cli.py",
+)
+
+
+def pytest_collection_modifyitems(session, config, items):
+    rank = {name: i for i, name in enumerate(_LONG_MODULES)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
