@@ -256,6 +256,8 @@ class AssociativeEmbedding(Codec):
         W)`` into ``(keypoints (M, K, 2), keypoint_scores (M, K),
         instance_scores (M,), valid (M,))`` (see the class docs)."""
         heatmaps, tags, _ = self._inputs_of(heatmaps, tags)
+        if _traced(heatmaps, tags):
+            return self._decode_image(heatmaps, tags)  # inside the caller's jit / vmap: inline
         return _decode_image(self, heatmaps, tags)
 
     def batch_decode(self, batch_heatmaps, batch_tags) -> tuple[jnp.ndarray, ...]:
@@ -271,6 +273,8 @@ class AssociativeEmbedding(Codec):
                 f"shapes {heatmaps.shape} and {tags.shape}."
             )
         heatmaps, tags, _ = jax.vmap(self._inputs_of, out_axes=(0, 0, None))(heatmaps, tags)
+        if _traced(heatmaps, tags):
+            return self._decode_batch(heatmaps, tags)
         return _decode_batch(self, heatmaps, tags)
 
     def _decode_image(self, heatmaps, tags):
@@ -297,11 +301,17 @@ class AssociativeEmbedding(Codec):
         return jax.vmap(self._finish)(groups, heatmaps, tags)
 
 
-# The decoders run their loops (scan, while, cond) inside one jitted function
-# of the codec (a pytree: its configuration static, its thresholds traced),
-# so that eager calls reuse one compilation per configuration and shape
-# instead of tracing new loop bodies each time. Inside an outer jit they are
-# inlined.
+# An eager decode runs its loops (scan, while, cond) inside one jitted
+# function of the codec (a pytree: its configuration static, its thresholds
+# traced), so that eager calls reuse one compilation per configuration and
+# shape instead of tracing new loop bodies each time. Under the caller's jit
+# or vmap, decode is traced inline (as SPR's encode), so that XLA sees one
+# program.
+def _traced(*arrays) -> bool:
+    return any(isinstance(a, jax.core.Tracer) for a in arrays)
+
+
+
 _decode_image = jax.jit(lambda codec, heatmaps, tags: codec._decode_image(heatmaps, tags))
 _decode_batch = jax.jit(lambda codec, heatmaps, tags: codec._decode_batch(heatmaps, tags))
 
