@@ -12,6 +12,7 @@ from jaxcodecs import ops
 from jaxcodecs.base import Codec, FieldAt, codec_field
 from jaxcodecs.codecs import (
     AssociativeEmbedding,
+    DecoupledHeatmap,
     Hand3DHeatmap,
     ImagePoseLifting,
     MotionBERTLabel,
@@ -49,5 +50,6 @@ __all__ = [
     "Hand3DHeatmap",
     "AssociativeEmbedding",
     "SPR",
+    "DecoupledHeatmap",
     "__version__",
 ]

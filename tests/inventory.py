@@ -9,6 +9,7 @@ silently losing its golden cases. A codec moves from ``PLANNED`` to
 
 IMPLEMENTED = (
     "AssociativeEmbedding",
+    "DecoupledHeatmap",
     "Hand3DHeatmap",
     "ImagePoseLifting",
     "IntegralRegressionLabel",
@@ -23,7 +24,6 @@ IMPLEMENTED = (
 )
 
 PLANNED = (
-    "DecoupledHeatmap",
     "EDPoseLabel",
     "YOLOXPoseAnnotationProcessor",
 )

@@ -581,6 +581,88 @@ def _tied_rows_as_reference(codec, outputs: tuple, ref_keypoints: np.ndarray) ->
     return jax.tree_util.tree_map(lambda leaf: np.asarray(leaf)[order], outputs)
 
 
+# ------------------------------------ DecoupledHeatmap: MMPose's recorded draws
+def _cid_sigmas(corners: np.ndarray, ov: float) -> np.ndarray:
+    """CID's box sigmas, transcribed in float64 (MMPOSE_BEHAVIOUR §2.9)."""
+    h = np.linalg.norm(corners[:, 0] - corners[:, 1], axis=-1).astype(np.float64)
+    w = np.linalg.norm(corners[:, 0] - corners[:, 2], axis=-1).astype(np.float64)
+    r1 = ((h + w) + np.sqrt((h + w) ** 2 - 4 * w * h * (1 - ov) / (1 + ov))) / 2
+    r2 = (2 * (h + w) + np.sqrt((2 * (h + w)) ** 2 - 16 * (1 - ov) * w * h)) / 2
+    b3 = -2 * ov * (h + w)
+    r3 = (b3 + np.sqrt(b3 ** 2 - 16 * ov * (ov - 1) * w * h)) / 2
+    return np.minimum(np.minimum(r1, r2), r3) / 3
+
+
+def cid_visited(config: dict, arrays) -> list[int]:
+    """The instances MMPose drew a root offset for, in its order: ascending
+    pseudo-box diagonal, those with a visible keypoint whose root window
+    touches the heatmap (written out in NumPy from the behaviour notes)."""
+    kp = np.asarray(arrays["in/keypoints"], np.float32)
+    vis = np.asarray(arrays["in/keypoints_visible"], np.float32)
+    scale = (np.asarray(config["input_size"]) / np.asarray(config["heatmap_size"])).astype(np.float32)
+    counted = vis > 0
+    has = counted.any(axis=1)
+    lo = np.where(counted[..., None], kp, np.inf).min(axis=1)
+    hi = np.where(counted[..., None], kp, -np.inf).max(axis=1)
+    lo, hi = np.where(has[:, None], lo, 0), np.where(has[:, None], hi, 0)
+    if "in/bbox" in arrays:
+        corners = np.asarray(arrays["in/bbox"], np.float32).reshape(-1, 4, 2)
+    else:
+        corners = np.stack([lo, np.stack([lo[:, 0], hi[:, 1]], -1), np.stack([hi[:, 0], lo[:, 1]], -1), hi], 1)
+    sigma = _cid_sigmas(corners / scale, config.get("heatmap_min_overlap", 0.7))
+    k = kp / scale
+    lo_k, hi_k = lo / scale, hi / scale
+    if config.get("root_type", "kpt_center") == "kpt_center":
+        root = np.where(counted[..., None], k, 0).sum(1) / np.maximum(counted.sum(1), 1)[:, None]
+    else:
+        root = (np.where(counted[..., None], k, np.inf).min(1) + np.where(counted[..., None], k, -np.inf).max(1)) / 2
+    root = np.where(has[:, None], root, 0)
+    mu = np.trunc(root + 0.5)
+    radius = 3 * sigma[:, None]
+    size = np.asarray(config["heatmap_size"])
+    off_map = ((np.trunc(mu - radius) >= size) | (np.trunc(mu + radius + 1) < 0)).any(axis=1)
+    diagonal = np.linalg.norm(hi_k - lo_k, axis=-1)
+    return [int(i) for i in np.argsort(diagonal, kind="stable") if has[i] and not off_map[i]]
+
+
+def cid_draws(config: dict, arrays, kwargs: dict) -> dict:
+    """SPEC §5: the recorded draws passed as ``jitter`` (rows mapped onto
+    the instances visited) and ``selection``."""
+    visited = cid_visited(config, arrays)
+    rows = np.asarray(arrays["enc_rng/randint"])
+    assert len(rows) == len(visited), f"{len(rows)} draws for visited instances {visited}"
+    jitter = np.zeros((arrays["in/keypoints"].shape[0], 2), np.int32)
+    jitter[visited] = rows
+    drawn = dict(kwargs, jitter=jitter)
+    if "enc_rng/sample" in arrays:
+        drawn["selection"] = np.asarray(arrays["enc_rng/sample"], np.int32)
+    return drawn
+
+
+def instance_rows(encoded: dict, pairs: list[tuple[str, str, Any]], arrays, what: str) -> list:
+    """SPEC §3 "Fixed shapes" for an encoder: ``instance_valid`` marks the
+    first G rows (G = the reference's instance count), the other rows of
+    every per-instance output are zero; returns the pairs cut to G rows
+    (``instance_heatmaps`` to G blocks of maps)."""
+    valid = np.asarray(encoded["instance_valid"])
+    rows = np.asarray(arrays["enc/instance_coords"]).shape[0]
+    assert valid.dtype == bool and valid[:rows].all() and not valid[rows:].any(), (
+        f"{what}: instance_valid {valid.astype(int).tolist()} must mark the first {rows} rows")
+    per_row = len(valid)
+    out = []
+    for path, name, value in pairs:
+        value = np.asarray(value)
+        ref = np.asarray(arrays[name])
+        if name != "enc/heatmaps":
+            blocks = value.reshape((per_row, -1) + value.shape[1:])
+            assert not blocks[rows:].any(), f"{what} {path}: padded rows are not zero"
+            value = blocks[:rows].reshape((-1,) + value.shape[1:])
+            if ref.size == 0:
+                value = value.reshape(ref.shape)  # MMPose's (0,) for no instance
+        out.append((path, name, value))
+    return out
+
+
 # ------------------------------------------------- MMPose bugs the port fixes
 def _megvii_visible_none(codec, arrays, encoded):
     """Policy 21: a missing visibility means all keypoints are visible."""
@@ -678,8 +760,23 @@ def _ae_single_image_decode(codec, arrays):
     assert np.asarray(single[3]).sum() >= 3
 
 
+def _cid_empty_decode(codec, arrays, decoded):
+    """Policy 26: no instance decodes to empty outputs (MMPose raises), and
+    the fixed-shape encoding of the same image decodes to all rows invalid."""
+    keypoints, scores, valid = (np.asarray(x) for x in decoded)
+    joints = arrays["in/keypoints"].shape[1]
+    assert keypoints.shape == (0, joints, 2) and scores.shape == (0, joints) and valid.shape == (0,)
+    encoded = codec.encode(arrays["in/keypoints"], arrays["in/keypoints_visible"])
+    assert not np.asarray(encoded["instance_valid"]).any()
+    assert not np.asarray(encoded["instance_heatmaps"]).any()
+    _, padded_scores, padded_valid = codec.round_trip(arrays["in/keypoints"], arrays["in/keypoints_visible"])
+    assert padded_valid.shape == (codec.encode_max_instances,) and not np.asarray(padded_valid).any()
+    assert not np.asarray(padded_scores).any()
+
+
 MUST_SUCCEED = {
     "AssociativeEmbedding__err_default_keypoint_order.npz::dec": _ae_default_order,
+    "DecoupledHeatmap__empty.npz::dec": _cid_empty_decode,
     "MotionBERTLabel__err_decode_factor_1d_batch.npz::dec": _motionbert_factor_1d,
     "MegviiHeatmap__err_visible_none.npz": _megvii_visible_none,
     "ImagePoseLifting__err_multi_frame_target.npz": _lifting_any_frames,
@@ -775,8 +872,13 @@ def test_conformance(case: dict) -> None:
             else:
                 assert_raises_naming(case["file"], lambda: call_jitted(method, kwargs))
             return
+        if "global_rng" in enc_call:
+            kwargs = cid_draws(config, arrays, kwargs)
         encoded = call_jitted(method, kwargs)
-        compare_encode(case, _flatten_outputs(enc_call["outputs"], encoded), arrays)
+        pairs = _flatten_outputs(enc_call["outputs"], encoded)
+        if "instance_valid" in encoded:
+            pairs = instance_rows(encoded, pairs, arrays, case["file"])
+        compare_encode(case, pairs, arrays)
 
     for dec_call in call.get("decodes", []):
         prefix = dec_call["prefix"]

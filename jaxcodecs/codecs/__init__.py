@@ -1,6 +1,7 @@
 """Codec implementations, one module per codec family."""
 
 from jaxcodecs.codecs.associative_embedding import AssociativeEmbedding
+from jaxcodecs.codecs.decoupled_heatmap import DecoupledHeatmap
 from jaxcodecs.codecs.hand3d import Hand3DHeatmap
 from jaxcodecs.codecs.lifting import ImagePoseLifting, VideoPoseLifting
 from jaxcodecs.codecs.motionbert import MotionBERTLabel
@@ -9,4 +10,4 @@ from jaxcodecs.codecs.simcc import SimCCLabel
 from jaxcodecs.codecs.spr import SPR
 from jaxcodecs.codecs.topdown_heatmap import MSRAHeatmap, MegviiHeatmap, UDPHeatmap
 
-__all__ = ["MSRAHeatmap", "MegviiHeatmap", "UDPHeatmap", "RegressionLabel", "IntegralRegressionLabel", "SimCCLabel", "ImagePoseLifting", "VideoPoseLifting", "MotionBERTLabel", "Hand3DHeatmap", "AssociativeEmbedding", "SPR"]
+__all__ = ["MSRAHeatmap", "MegviiHeatmap", "UDPHeatmap", "RegressionLabel", "IntegralRegressionLabel", "SimCCLabel", "ImagePoseLifting", "VideoPoseLifting", "MotionBERTLabel", "Hand3DHeatmap", "AssociativeEmbedding", "SPR", "DecoupledHeatmap"]

@@ -208,6 +208,18 @@ def finite_float(value: Any, at: FieldAt) -> Any:
     return value
 
 
+def open_unit_interval(value: Any, at: FieldAt) -> Any:
+    """A float hyper-parameter (leaf) strictly between 0 and 1 when
+    concrete; a concrete number becomes a Python float."""
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{at.owner}: `{at.name}` must be a number, got {value!r}.")
+    if is_concrete_number(value):
+        if not 0.0 < float(value) < 1.0:
+            raise ValueError(f"{at.owner}: `{at.name}` must be strictly between 0 and 1, got {value!r}.")
+        return float(value)
+    return value
+
+
 def sigma_sequence(value: Any, at: FieldAt) -> Any:
     """``None`` (the codec derives its sigmas), a number (one sigma) or a
     sequence of sigmas (leaves): a number becomes a 1-tuple, a list a tuple;

@@ -69,7 +69,10 @@ from jaxcodecs.ops.soft import (
     spatial_softmax,
 )
 from jaxcodecs.ops.instances import (
+    box_instance_sigmas,
+    instance_box_corners,
     instance_diagonal_lengths,
+    select_jittered_roots,
     instance_roots,
     render_displacement_fields,
     sample_maps_bilinear,
@@ -140,6 +143,9 @@ __all__ = [
     "root_relative",
     "standardize",
     "instance_roots",
+    "instance_box_corners",
+    "box_instance_sigmas",
+    "select_jittered_roots",
     "instance_diagonal_lengths",
     "render_displacement_fields",
     "sample_maps_bilinear",

@@ -30,6 +30,9 @@ from jaxcodecs.ops.validation import (
 __all__ = [
     "instance_roots",
     "instance_diagonal_lengths",
+    "instance_box_corners",
+    "box_instance_sigmas",
+    "select_jittered_roots",
     "render_displacement_fields",
     "sample_maps_bilinear",
 ]
@@ -101,6 +104,140 @@ def instance_diagonal_lengths(keypoints: jnp.ndarray, keypoints_visible: jnp.nda
     # multiply-add, one ulp off NumPy's x * x + y * y (and 1 / diag with it).
     squares = jnp.maximum(side * side, 0.0)
     return jnp.sqrt(squares[..., 0] + squares[..., 1])
+
+
+def instance_box_corners(keypoints: jnp.ndarray, keypoints_visible: jnp.ndarray) -> jnp.ndarray:
+    """The four corners of each instance's pseudo box, the tightest box
+    around its visible (``> 0``) keypoints; all zeros without one.
+
+    Args:
+      keypoints: ``(N, K, 2)``.
+      keypoints_visible: ``(N, K)``.
+
+    Returns:
+      ``(N, 4, 2)``: left-top, left-bottom, right-top, right-bottom.
+    """
+    kp, vis = _points(keypoints, keypoints_visible)
+    lo, hi = _visible_extent(kp, vis > 0)
+    x0, y0, x1, y1 = lo[:, 0], lo[:, 1], hi[:, 0], hi[:, 1]
+    return jnp.stack([jnp.stack([x0, y0], -1), jnp.stack([x0, y1], -1),
+                      jnp.stack([x1, y0], -1), jnp.stack([x1, y1], -1)], axis=1)
+
+
+def _norm2(d: jnp.ndarray) -> jnp.ndarray:
+    # As in instance_diagonal_lengths: the maximum keeps XLA from fusing the
+    # squares and the sum into one multiply-add (one ulp off NumPy).
+    squares = jnp.maximum(d * d, 0.0)
+    return jnp.sqrt(squares[..., 0] + squares[..., 1])
+
+
+def box_instance_sigmas(corners: jnp.ndarray, min_overlap: Any) -> jnp.ndarray:
+    """Per-instance Gaussian sigma from box size, as CID (Wang et al., CVPR
+    2022) sizes its instance heatmaps, after CornerNet's radius rule (Law and
+    Deng, ECCV 2018).
+
+    With ``h = |c0 - c1|``, ``w = |c0 - c2|`` and ``ov = min_overlap``, the
+    three radii ``(b + sqrt(b^2 - 4 a c)) / 2`` with ``(a, b, c) = (1, h + w,
+    w h (1 - ov) / (1 + ov))``, ``(4, 2 (h + w), (1 - ov) w h)`` and ``(4 ov,
+    -2 ov (h + w), (ov - 1) w h)`` are taken and ``sigma = min(r) / 3``. The
+    division by 2 rather than by 2a is CID's (and MMPose's) formula, kept as
+    written: models trained with those targets expect these sigmas. A box of
+    zero size gives sigma 0.
+
+    Args:
+      corners: ``(N, 4, 2)`` box corners (left-top, left-bottom, right-top,
+        right-bottom) in heatmap pixels.
+      min_overlap: the overlap ``ov`` a box shifted by the radius keeps with
+        the true box, in ``(0, 1)`` (scalar, may be traced).
+
+    Returns:
+      ``(N,)`` sigmas, never negative or NaN for finite corners.
+    """
+    corners = as_float_array(corners, "corners")
+    check_rank(corners, 3, "corners", "(N, 4, 2)")
+    check_shape(corners, (None, 4, 2), "corners", "(N, 4, 2)")
+    h = _norm2(corners[:, 0] - corners[:, 1])
+    w = _norm2(corners[:, 0] - corners[:, 2])
+    ov = jnp.asarray(min_overlap, corners.dtype)
+    area = w * h
+
+    def radius(b, four_ac):
+        return (b + jnp.sqrt(jnp.maximum(b * b - four_ac, 0.0))) / 2.0
+
+    r1 = radius(h + w, 4.0 * (area * (1.0 - ov) / (1.0 + ov)))
+    r2 = radius(2.0 * (h + w), 16.0 * ((1.0 - ov) * w * h))
+    r3 = radius(-2.0 * ov * (h + w), 4.0 * (4.0 * ov) * ((ov - 1.0) * w * h))
+    return jnp.maximum(jnp.minimum(jnp.minimum(r1, r2), r3) / 3.0, 0.0)
+
+
+def select_jittered_roots(
+    roots: jnp.ndarray,
+    eligible: jnp.ndarray,
+    diagonals: jnp.ndarray,
+    jitter: jnp.ndarray,
+    heatmap_size: tuple[int, int],
+    max_instances: int,
+    selection: jnp.ndarray | None = None,
+    priorities: jnp.ndarray | None = None,
+) -> tuple[jnp.ndarray, jnp.ndarray, jnp.ndarray, jnp.ndarray]:
+    """CID's choice of training instances, at a fixed shape.
+
+    Instances are visited by ascending pseudo-box diagonal (ties in input
+    order). Each eligible one proposes its root moved by its ``jitter``
+    offset and clamped to the map; a proposal equal to an earlier eligible
+    one is dropped. The ``C`` remaining candidates, in visiting order, fill
+    the ``max_instances`` rows; when ``C > max_instances`` row ``r`` takes
+    candidate ``selection[r]``, or with ``priorities`` the candidates of
+    the ``M`` lowest priorities, lowest first (a uniform random subset in
+    random order for i.i.d. priorities); default the first ``M``.
+
+    Args:
+      roots: ``(N, 2)`` in heatmap pixels.
+      eligible: ``(N,)`` bool.
+      diagonals: ``(N,)`` visiting keys.
+      jitter: ``(N, 2)`` offsets, indexed by instance.
+      heatmap_size: ``(W, H)``.
+      max_instances: ``M``, the static number of rows.
+      selection: ``(M,)`` int indices into the candidate list, used only
+        when it holds more than ``M`` candidates; a row whose index is not
+        a candidate is invalid.
+      priorities: ``(N,)`` one number per candidate slot, used instead of
+        ``selection`` (when that is None) in the same over-full case.
+
+    Returns:
+      ``(instances (M,) int32, coords (M, 2) float, valid (M,) bool,
+      count ())``: the instance each row encodes, its jittered, clamped
+      root, whether the row holds one, and ``C``. Invalid rows have
+      instance 0 and coordinates 0.
+    """
+    num = roots.shape[0]
+    width, height = heatmap_size
+    upper = jnp.asarray([width - 1, height - 1], roots.dtype)
+    proposals = jnp.clip(roots + jitter.astype(roots.dtype), 0.0, upper)
+    order = jnp.argsort(diagonals, stable=True)
+    visited = proposals[order]
+    open_ = eligible[order]
+    earlier = jnp.tril(jnp.ones((num, num), bool), k=-1)
+    same = jnp.all(visited[:, None, :] == visited[None, :, :], axis=-1) & open_[None, :] & earlier
+    kept = open_ & ~jnp.any(same, axis=1)
+    count = jnp.sum(kept.astype(jnp.int32))
+    position = jnp.arange(num)
+    # Positions (in visiting order) of the candidates, first to last.
+    candidates = jnp.argsort(jnp.where(kept, position, num + position))
+    rows = jnp.arange(max_instances)
+    if selection is None and priorities is not None and num > max_instances:
+        slot = jnp.where(position < count, priorities, jnp.inf)
+        selection = jnp.argsort(slot, stable=True)[:max_instances]
+    if selection is not None:
+        rows = jnp.where(count > max_instances, selection.astype(rows.dtype), rows)
+    valid = (rows >= 0) & (rows < count)
+    if num == 0:
+        zeros = jnp.zeros((max_instances,), jnp.int32)
+        return zeros, jnp.zeros((max_instances, 2), roots.dtype), valid, count
+    instance = order[candidates[jnp.clip(rows, 0, num - 1)]].astype(jnp.int32)
+    instance = jnp.where(valid, instance, jnp.zeros_like(instance))
+    coords = jnp.where(valid[:, None], proposals[instance], jnp.zeros((), roots.dtype))
+    return instance, coords, valid, count
 
 
 def render_displacement_fields(

@@ -33,14 +33,23 @@ def heatmap_argmax(heatmaps: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
     # first column in that row: the row-major first maximum, found with one
     # fast max-reduction over the map and two argmaxes over a single axis
     # (a flat argmax is a slow variadic reduction on XLA:CPU; ~15x slower).
-    row_max = jnp.max(heatmaps, axis=-1)
+    # NaN ranks above everything, as in NumPy (XLA's vectorised max may
+    # skip it); the substitution fuses into the reductions.
+    def ranked(maps):
+        if not jnp.issubdtype(maps.dtype, jnp.floating):
+            return maps
+        return jnp.where(jnp.isnan(maps), jnp.inf, maps)
+
+    row_max = jnp.max(ranked(heatmaps), axis=-1)
     y = jnp.argmax(row_max, axis=-1)
     row = jnp.take_along_axis(heatmaps, y[..., None, None], axis=-2)[..., 0, :]
-    x = jnp.argmax(row, axis=-1)
+    x = jnp.argmax(ranked(row), axis=-1)
     values = jnp.take_along_axis(row, x[..., None], axis=-1)[..., 0]
     loc_dtype = heatmaps.dtype if jnp.issubdtype(heatmaps.dtype, jnp.floating) else jnp.float32
     locations = jnp.stack([x, y], axis=-1).astype(loc_dtype)
-    locations = jnp.where((values > 0)[..., None], locations, -jnp.ones_like(locations))
+    # NumPy's rule: a map holding NaN has its maximum at the first NaN (with
+    # value NaN), which is not <= 0, so that location is kept.
+    locations = jnp.where((values <= 0)[..., None], -jnp.ones_like(locations), locations)
     return locations, values
 
 
