@@ -50,6 +50,19 @@ def _tagged_decode_inputs(codec, inputs: EncodeInputs, rng):
     heatmaps = jax.jit(codec.batch_encode)(people, visible)["heatmaps"]
     return (heatmaps, painted_tags(codec, people, visible)), {}
 
+def _instance_decode_inputs(codec, inputs: EncodeInputs, rng):
+    """The codec's own instance heatmaps as a model's ``(B, M, K, H, W)``
+    blocks, instance scores of one and the rows ``instance_valid`` marks."""
+    del rng
+    encoded = jax.jit(codec.batch_encode)(*inputs.args, **inputs.kwargs)
+    valid = encoded["instance_valid"]
+    batch, rows = valid.shape
+    width, height = codec.heatmap_size
+    maps = encoded["instance_heatmaps"].reshape(batch, rows, -1, height, width)
+    scores = np.ones((batch, rows, 1), np.float32)
+    return (maps, scores), {"instance_valid": valid}
+
+
 ENTRIES: dict[str, CodecExamples] = {
     # Two people per sample; decode reads heatmaps and tag maps (B, L * K,
     # H, W) and returns (keypoints (M, K, 2), keypoint_scores (M, K),
@@ -69,5 +82,15 @@ ENTRIES: dict[str, CodecExamples] = {
                  {"input_size": (256, 256), "heatmap_size": (64, 64), "sigma": (4.0, 2.0),
                   "generate_keypoint_heatmaps": True, "root_type": "bbox_center"}),
         decode_inputs=from_encoded("heatmaps", "displacements"),
+    ),
+    # Two people per sample (CID visits the smaller first); decode reads
+    # instance heatmaps (B, M, K, H, W), scores (B, M, 1) and instance_valid
+    # (B, M), and returns (keypoints (M, K, 2), scores (M, K), valid (M,)).
+    "DecoupledHeatmap": CodecExamples(
+        configs=({"input_size": (256, 256), "heatmap_size": (64, 64), "encode_max_instances": 4},
+                 {"input_size": (256, 256), "heatmap_size": (64, 64), "encode_max_instances": 3,
+                  "root_type": "bbox_center", "heatmap_min_overlap": 0.5}),
+        encode_inputs=crowd_inputs,
+        decode_inputs=_instance_decode_inputs,
     ),
 }

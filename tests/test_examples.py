@@ -92,6 +92,10 @@ def _tolerance(codec):
         # The pixel (0.5 px) plus the quarter-pixel step; UDP's refinement
         # is finer, the same bound holds.
         return 0.75 * np.asarray(codec.scale_factor) + 1e-3
+    if name == "DecoupledHeatmap":
+        # The pixel and the quarter-pixel step, plus in MMPose's mode the
+        # one-pixel peak shift of a non-integer 3σ (box-derived sigmas).
+        return (1.75 if codec.mmpose_compat else 0.75) * np.asarray(codec.scale_factor) + 1e-3
     if name in ("MSRAHeatmap", "UDPHeatmap", "MegviiHeatmap"):
         return 0.5 * np.asarray(codec.input_size) / np.asarray(codec.heatmap_size) + 1e-3
     if name == "SimCCLabel":

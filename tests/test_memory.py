@@ -5,7 +5,7 @@ process.
 
 Every map-drawing encoder, in both modes, at ``BATCH`` samples of 17
 keypoints (192x256 input, 48x64 maps; SimCC split ratio 2; Hand3D volumes
-of 32x32x32 voxels; the multi-person AssociativeEmbedding and SPR at
+of 32x32x32 voxels; the multi-person AssociativeEmbedding, SPR and DecoupledHeatmap (4 instance rows) at
 256x256 -> 64x64 with their example's people) allocates at most twice its output: the temporaries
 XLA assigns besides arguments and outputs are at most the output's size.
 Only compiled, never run. ``benchmarks/memory.py`` prints the same figures
@@ -41,13 +41,15 @@ ENCODERS = {
     "SPR": ("SPR", {"input_size": (256, 256), "heatmap_size": (64, 64)}),
     "SPR-keypoint-heatmaps": ("SPR", {"input_size": (256, 256), "heatmap_size": (64, 64), "sigma": (4.0, 2.0),
                                       "generate_keypoint_heatmaps": True}),
+    "DecoupledHeatmap": ("DecoupledHeatmap", {"input_size": (256, 256), "heatmap_size": (64, 64),
+                                              "encode_max_instances": 4}),
 }
 
 
 def test_every_map_drawing_codec_is_measured():
     """Each registered codec whose encoder draws maps or vectors is in the table."""
     drawing = {"MSRAHeatmap", "UDPHeatmap", "MegviiHeatmap", "IntegralRegressionLabel", "SimCCLabel",
-               "Hand3DHeatmap", "AssociativeEmbedding", "SPR"}
+               "Hand3DHeatmap", "AssociativeEmbedding", "SPR", "DecoupledHeatmap"}
     assert drawing <= set(jaxcodecs.list_codecs())
     assert drawing == {name for name, _ in ENCODERS.values()}
 

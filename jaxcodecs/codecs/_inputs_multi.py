@@ -9,6 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxcodecs.ops.numerics import constant_like
 from jaxcodecs.ops.validation import as_float_array, check_rank, check_shape
 
 __all__ = [
@@ -143,7 +144,8 @@ def instance_decode_inputs(instance_heatmaps, instance_scores, instance_valid, h
     check_rank(scores, (1, 2), "instance_scores", expected_scores)
     check_shape(scores, (rows,) + (1,) * (scores.ndim - 1), "instance_scores", expected_scores)
     if instance_valid is None:
-        valid = jnp.ones((rows,), bool)
+        # Derived from the scores, so that it is sharded like the batch.
+        valid = constant_like(True, scores.reshape(rows), (rows,))
     else:
         valid = jnp.asarray(instance_valid)
         expected_valid = f"(M,) = ({rows},) bool"

@@ -108,7 +108,8 @@ class DecoupledHeatmap(Codec):
     auxiliary_encode_keys = frozenset({"bbox"})
     label_mapping_table = _LABELS
     field_mapping_table = _FIELDS
-    decode_input_keys = ("instance_heatmaps", "instance_scores")
+    # decode reads the model's instance scores, which encode does not make.
+    decode_input_keys = ()
     decode_outputs = ("keypoints", "scores", "valid")
 
     @property
@@ -236,14 +237,3 @@ class DecoupledHeatmap(Codec):
         keypoints = jnp.where(valid[:, None, None], keypoints, jnp.zeros_like(keypoints))
         keypoint_scores = jnp.where(valid[:, None], keypoint_scores, jnp.zeros_like(keypoint_scores))
         return keypoints, keypoint_scores, valid
-
-    def round_trip(self, keypoints, keypoints_visible=None, *, instance_scores=None):
-        """``decode`` of the instance heatmaps ``encode`` makes of
-        ``keypoints`` (scores default to ones), rows marked by
-        ``instance_valid``."""
-        encoded = self.encode(keypoints, keypoints_visible)
-        width, height = self.heatmap_size
-        maps = encoded["instance_heatmaps"].reshape(self.encode_max_instances, -1, height, width)
-        if instance_scores is None:
-            instance_scores = jnp.ones((self.encode_max_instances, 1), maps.dtype)
-        return self.decode(maps, instance_scores, instance_valid=encoded["instance_valid"])
