@@ -59,6 +59,7 @@ from hypothesis import strategies as st
 
 from jaxcodecs import (
     AssociativeEmbedding,
+    DecoupledHeatmap,
     Hand3DHeatmap,
     ImagePoseLifting,
     IntegralRegressionLabel,
@@ -182,6 +183,9 @@ class Owns:
     axis: int
     group: Callable[[Any], int] | int = 1
     position: Callable[[Any, int], int | None] = lambda codec, k: k
+    # The entries repeat every ``period`` entries along ``axis`` (one block
+    # per instance row: DecoupledHeatmap's instance heatmaps); None: once.
+    period: int | None = None
 
     def mask(self, codec, shape: tuple[int, ...], k: int) -> np.ndarray:
         """Boolean mask of the entries of keypoint ``k`` in an array of ``shape``."""
@@ -191,8 +195,13 @@ class Owns:
             return mask
         group = self.group(codec) if callable(self.group) else self.group
         index = [slice(None)] * len(shape)
-        index[self.axis] = slice(group * p, group * (p + 1))
-        mask[tuple(index)] = True
+        if self.period is None:
+            index[self.axis] = slice(group * p, group * (p + 1))
+            mask[tuple(index)] = True
+            return mask
+        for start in range(0, shape[self.axis], self.period):
+            index[self.axis] = slice(start + group * p, start + group * (p + 1))
+            mask[tuple(index)] = True
         return mask
 
 
@@ -1069,7 +1078,92 @@ AE_ENTRY = Entry(
     ),
 )
 
+# ------------------------------------------------------ DecoupledHeatmap
+CID_PEOPLE, CID_ROWS = 3, 4
+
+
+def cid_codec(mmpose_compat=True, **kwargs):
+    return DecoupledHeatmap(SMALL_INPUT, SMALL_MAP, encode_max_instances=CID_ROWS, mmpose_compat=mmpose_compat,
+                            **kwargs)
+
+
+def cid_decode_args(codec, args, encoded):
+    """The encoded instance heatmaps as ``(..., M, K, H, W)`` blocks, scores of one."""
+    maps = np.asarray(encoded["instance_heatmaps"])
+    lead = maps.shape[:-3]
+    width, height = codec.heatmap_size
+    blocks = maps.reshape(*lead, CID_ROWS, -1, height, width)
+    return [blocks, np.ones((*lead, CID_ROWS, 1), np.float32)]
+
+
+def cid_case(id, make):
+    # Keypoint k not drawn (visibility in (0, 0.5)) keeps its place in every
+    # root, box and diagonal (see _spr_not_drawn): its channel of the global
+    # maps and of every instance block is zero, its weight column changes.
+    owners = {"heatmaps": Owns(0), "keypoint_weights": Owns(1), "instance_heatmaps": Owns(0, period=K)}
+    case = pose_case(id, make, SMALL_INPUT, MSRA_SCALE, instances=CID_PEOPLE, owners=owners,
+                     zeroed=("heatmaps", "instance_heatmaps"))
+    # Scores are maxima times instance scores, both model outputs: beyond
+    # about 1e19 each their float32 product overflows.
+    return dataclasses.replace(case, invisible=_spr_not_drawn, decode_args=cid_decode_args,
+                               decode_kwargs=lambda args, encoded: {"instance_valid": encoded["instance_valid"]},
+                               decode_magnitude=1e15)
+
+
+@functools.lru_cache(maxsize=None)
+def _cid_round_trip(mmpose_compat):
+    codec = cid_codec(mmpose_compat)
+    return codec, jax.jit(codec.encode), jax.jit(codec.decode)
+
+
+def round_trip_cid(data):
+    """1 to 3 people, keypoints on the 16 x 12 map (scale 4; x in [0,
+    15.5), y in [0, 11.5)), some
+    invisible (each person keeps a visible one), no jitter: every person is
+    one valid row (their roots differ), each row's block decodes to its
+    person's visible keypoints within 0.75 map px x scale per axis in the
+    exact mode (half a pixel, plus the quarter-pixel step), 1.75 in MMPose's
+    (plus the one-pixel shift of a non-integer 3σ; sigmas come from the
+    boxes)."""
+    compat = data.draw(st.booleans(), label="mmpose_compat")
+    v = Values(data.draw)
+    num = int(v.rng.integers(1, CID_PEOPLE + 1))
+    # On the map: within half a pixel of a pixel centre.
+    kp = np.stack([v.region(0, SMALL_MAP[0] - 0.5, 4.0, (num, K), True),
+                   v.region(0, SMALL_MAP[1] - 0.5, 4.0, (num, K), True)], -1)
+    vis = v.choice([0.0, 0.5, 1.0, 2.0], (num, K))
+    vis[np.arange(num), v.rng.integers(0, K, num)] = 1.0
+    codec, encode, decode = _cid_round_trip(compat)
+    encoded = encode(kp, vis)
+    blocks, scores = cid_decode_args(codec, (kp, vis), encoded)
+    keypoints, _, valid = decode(blocks, scores, instance_valid=encoded["instance_valid"])
+    keypoints, valid = np.asarray(keypoints, np.float64), np.asarray(valid)
+    assert valid.sum() == num and valid[:num].all(), (valid, num)
+    bound = (1.75 if compat else 0.75) + 1e-4
+    err = np.abs(keypoints[:num, None] - kp[None].astype(np.float64)) / 4.0  # (rows, people, K, 2)
+    err = np.where(vis[None, :, :, None] > 0, err, 0.0).max(axis=(-1, -2))
+    matched = err <= bound
+    assert matched.any(axis=1).all(), err
+    assert len(set(np.argmax(matched, axis=1).tolist())) == num, err
+
+
+CID_ENTRY = Entry(
+    cases=(
+        cid_case("kpt-center-compat", lambda: cid_codec()),
+        cid_case("bbox-center-exact", lambda: cid_codec(False, root_type="bbox_center", heatmap_min_overlap=0.5)),
+    ),
+    round_trip=round_trip_cid,
+    shifts=(
+        # one instance row, so that every weight is that instance's
+        Shift(lambda: DecoupledHeatmap(SHIFT_INPUT, SHIFT_MAP, encode_max_instances=1, mmpose_compat=False),
+              SHIFT_MAP, MSRA_SCALE,
+              margin=6, maps=lambda enc: [(np.asarray(enc["heatmaps"])[:-1], lambda n: (n[1], n[0])),
+                                          (np.asarray(enc["instance_heatmaps"]), lambda n: (n[1], n[0]))]),
+    ),
+)
+
 FUZZ.update({
+    "DecoupledHeatmap": CID_ENTRY,
     "SPR": SPR_ENTRY, "AssociativeEmbedding": AE_ENTRY,
     "MSRAHeatmap": MSRA, "UDPHeatmap": UDP, "MegviiHeatmap": MEGVII, "RegressionLabel": REGRESSION,
     "IntegralRegressionLabel": INTEGRAL, "SimCCLabel": SIMCC, "Hand3DHeatmap": HAND3D,

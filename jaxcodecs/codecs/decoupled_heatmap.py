@@ -190,6 +190,10 @@ class DecoupledHeatmap(Codec):
         corners = ops.divide_exact(corners, scale)
         sigmas = ops.box_instance_sigmas(corners, self.heatmap_min_overlap)
         roots, roots_visible = ops.instance_roots(kp, vis, self.root_type)
+        # A root that overflows (a mean of huge coordinates) is no root.
+        finite_root = jnp.all(jnp.isfinite(roots), axis=-1)
+        roots = jnp.where(finite_root[:, None], roots, jnp.zeros_like(roots))
+        roots_visible = jnp.where(finite_root, roots_visible, jnp.zeros_like(roots_visible))
         render = dict(mmpose_compat=self.mmpose_compat, dtype=self.dtype)
         heatmaps, weights = ops.render_gaussian_heatmaps(
             jnp.concatenate([kp, roots[:, None]], axis=1),

@@ -151,23 +151,48 @@ def box_instance_sigmas(corners: jnp.ndarray, min_overlap: Any) -> jnp.ndarray:
         the true box, in ``(0, 1)`` (scalar, may be traced).
 
     Returns:
-      ``(N,)`` sigmas, never negative or NaN for finite corners.
+      ``(N,)`` sigmas, finite and never negative for finite corners (at
+      most 1e18, so that ``2σ²`` stays finite in float32).
     """
     corners = as_float_array(corners, "corners")
     check_rank(corners, 3, "corners", "(N, 4, 2)")
     check_shape(corners, (None, 4, 2), "corners", "(N, 4, 2)")
-    h = _norm2(corners[:, 0] - corners[:, 1])
-    w = _norm2(corners[:, 0] - corners[:, 2])
     ov = jnp.asarray(min_overlap, corners.dtype)
-    area = w * h
 
-    def radius(b, four_ac):
-        return (b + jnp.sqrt(jnp.maximum(b * b - four_ac, 0.0))) / 2.0
+    def sigma(h, w):
+        def radius(b, four_ac):
+            return (b + jnp.sqrt(jnp.maximum(b * b - four_ac, 0.0))) / 2.0
 
-    r1 = radius(h + w, 4.0 * (area * (1.0 - ov) / (1.0 + ov)))
-    r2 = radius(2.0 * (h + w), 16.0 * ((1.0 - ov) * w * h))
-    r3 = radius(-2.0 * ov * (h + w), 4.0 * (4.0 * ov) * ((ov - 1.0) * w * h))
-    return jnp.maximum(jnp.minimum(jnp.minimum(r1, r2), r3) / 3.0, 0.0)
+        r1 = radius(h + w, 4.0 * (w * h * (1.0 - ov) / (1.0 + ov)))
+        r2 = radius(2.0 * (h + w), 16.0 * ((1.0 - ov) * w * h))
+        # b < 0 here: (b + sqrt(b^2 - 4ac)) / 2 cancels for thin boxes
+        # (float32 would keep few digits); the same value as
+        # -2ac / (sqrt(b^2 - 4ac) - b) adds positive terms only.
+        b3 = -2.0 * ov * (h + w)
+        four_ac3 = 4.0 * (4.0 * ov) * ((ov - 1.0) * w * h)
+        denominator = jnp.sqrt(jnp.maximum(b3 * b3 - four_ac3, 0.0)) - b3
+        safe = jnp.where(denominator > 0, denominator, jnp.ones_like(denominator))
+        r3 = jnp.where(denominator > 0, -four_ac3 / (2.0 * safe), 0.0)
+        return jnp.minimum(jnp.minimum(r1, r2), r3) / 3.0
+
+    h_side = corners[:, 0] - corners[:, 1]
+    w_side = corners[:, 0] - corners[:, 2]
+    direct = sigma(_norm2(h_side), _norm2(w_side))
+    # The formulas are homogeneous of degree 1 in the box size: for a box
+    # whose squares overflow, the sigma of the box scaled to unit size,
+    # scaled back (only there, so that ordinary boxes keep the direct
+    # formula's rounding).
+    h, w = jnp.hypot(h_side[:, 0], h_side[:, 1]), jnp.hypot(w_side[:, 0], w_side[:, 1])
+    size = jnp.maximum(h, w)
+    unit = jnp.where(size > 0, size, jnp.ones_like(size))
+    scaled = jnp.where(size > 0, sigma(h / unit, w / unit) * jnp.minimum(size, _SIGMA_CAP), 0.0)
+    result = jnp.where(jnp.isfinite(direct), direct, scaled)
+    return jnp.clip(jnp.nan_to_num(result, nan=0.0), 0.0, _SIGMA_CAP)
+
+
+# Box sigmas are capped so that 2σ² stays finite in float32 (a box of
+# 1e18 px is already far beyond any image).
+_SIGMA_CAP = 1e18
 
 
 def select_jittered_roots(
