@@ -23,6 +23,8 @@ from jaxcodecs.codecs import (
     SimCCLabel,
     SPR,
     UDPHeatmap,
+    EDPoseLabel,
+    YOLOXPoseAnnotationProcessor,
 )
 from jaxcodecs.registry import build, get_codec_class, list_codecs, register
 
@@ -49,5 +51,7 @@ __all__ = [
     "Hand3DHeatmap",
     "AssociativeEmbedding",
     "SPR",
+    "EDPoseLabel",
+    "YOLOXPoseAnnotationProcessor",
     "__version__",
 ]

@@ -20,12 +20,12 @@ IMPLEMENTED = (
     "SPR",
     "UDPHeatmap",
     "VideoPoseLifting",
+    "EDPoseLabel",
+    "YOLOXPoseAnnotationProcessor",
 )
 
 PLANNED = (
     "DecoupledHeatmap",
-    "EDPoseLabel",
-    "YOLOXPoseAnnotationProcessor",
 )
 
 # SPEC §1: all 15 codecs of MMPose 1.3.2, under MMPose's type names.
