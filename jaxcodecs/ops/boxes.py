@@ -92,10 +92,11 @@ def expand_boxes_to_points(
 def rank_descending(scores: jnp.ndarray, k: int) -> tuple[jnp.ndarray, jnp.ndarray]:
     """The ``k`` highest of ``scores (L,)`` in descending order.
 
-    Equal scores keep their index order (a stable sort of ``-scores``, which
-    is what NumPy's ``argsort(-scores)`` gives for arrays of up to 16
-    values, where it sorts by insertion); NaN ranks last, as in NumPy;
-    ``-0.0`` and ``0.0`` are equal.
+    Equal scores keep their index order (a stable sort of ``-scores``; this
+    is what NumPy's default ``argsort(-scores)`` gives for arrays of up to
+    16 values where it sorts by insertion, but NumPy leaves ties
+    unspecified in general, and its SIMD sorts may order them otherwise);
+    NaN ranks last, as in NumPy; ``-0.0`` and ``0.0`` are equal.
 
     Args:
       scores: ``(L,)`` real scores.
