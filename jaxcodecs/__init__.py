@@ -24,6 +24,8 @@ from jaxcodecs.codecs import (
     SimCCLabel,
     SPR,
     UDPHeatmap,
+    EDPoseLabel,
+    YOLOXPoseAnnotationProcessor,
 )
 from jaxcodecs.registry import build, get_codec_class, list_codecs, register
 
@@ -51,5 +53,7 @@ __all__ = [
     "AssociativeEmbedding",
     "SPR",
     "DecoupledHeatmap",
+    "EDPoseLabel",
+    "YOLOXPoseAnnotationProcessor",
     "__version__",
 ]

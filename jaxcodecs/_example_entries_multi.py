@@ -8,7 +8,7 @@ import numpy as np
 
 from jaxcodecs._examples_core import CodecExamples, EncodeInputs, from_encoded
 
-__all__ = ["ENTRIES", "crowd_inputs", "painted_tags"]
+__all__ = ["ENTRIES", "crowd_inputs", "edpose_inputs", "painted_tags", "yolox_inputs"]
 
 #: Tag of person ``n`` in :func:`painted_tags`: people 2 tag units apart,
 #: twice the default ``decode_tag_thr``.
@@ -63,6 +63,74 @@ def _instance_decode_inputs(codec, inputs: EncodeInputs, rng):
     return (maps, scores), {"instance_valid": valid}
 
 
+# ------------------------------------------------------ one-stage codecs
+#: ``(w, h)`` of the image the poses lie in for the codecs without an
+#: ``input_size`` (``jaxcodecs.examples.DEFAULT_INPUT_SIZE``, where the
+#: example poses are placed).
+IMAGE_SIZE = (192, 256)
+#: Queries of the synthesised ED-Pose predictions: the two people, then decoys.
+EDPOSE_QUERIES = 4
+EDPOSE_CLASSES = 2
+
+
+def _people_and_boxes(keypoints, visible):
+    """Two people per sample (the pose, and the pose shrunk to a third in a
+    corner of the image), their visibility and the boxes around their
+    keypoints ``(B, 2, 4)`` (corners)."""
+    size = np.asarray(IMAGE_SIZE, np.float32)
+    people = np.stack([keypoints, keypoints / 3.0 + size * np.float32(0.02)], axis=1).astype(np.float32)
+    boxes = np.concatenate([people.min(axis=2), people.max(axis=2)], axis=-1)
+    return people, np.stack([visible, visible], axis=1), boxes
+
+
+def edpose_inputs(codec, keypoints, visible, rng) -> EncodeInputs:
+    """``img_shape (B, 2) = (w, h)``, two people per sample, their areas
+    (box areas) and boxes; the truth is the first person."""
+    del codec, rng
+    people, vis, boxes = _people_and_boxes(keypoints, visible)
+    img_shape = np.broadcast_to(np.asarray(IMAGE_SIZE, np.int32), (len(keypoints), 2)).copy()
+    area = ((boxes[..., 2] - boxes[..., 0]) * (boxes[..., 3] - boxes[..., 1])).astype(np.float32)
+    return EncodeInputs((img_shape, people, vis, area, boxes), {}, keypoints, visible)
+
+
+def _edpose_predictions(codec, inputs: EncodeInputs, rng):
+    """A detector's output a well-trained ED-Pose would give: queries 0 and 1
+    are the two people (their encoded boxes and keypoints, visibility
+    appended), the others random decoys; the first person's class-0 logit
+    is the highest. ``input_shapes (B, 2) = (h, w)``."""
+    img_shape, people, vis = inputs.args[:3]
+    encoded = jax.jit(codec.batch_encode)(*inputs.args)
+    batch, joints = len(people), people.shape[2]
+    decoys = EDPOSE_QUERIES - 2
+    boxes = np.concatenate([np.asarray(encoded["bbox"]),
+                            rng.uniform(0.2, 0.6, (batch, decoys, 4)).astype(np.float32)], axis=1)
+    points = np.concatenate([np.asarray(encoded["keypoints"]).reshape(batch, 2, 2 * joints), vis], axis=-1)
+    points = np.concatenate([points, rng.uniform(0, 1, (batch, decoys, 3 * joints)).astype(np.float32)], axis=1)
+    logits = rng.uniform(-2.0, 2.0, (batch, EDPOSE_QUERIES, EDPOSE_CLASSES)).astype(np.float32)
+    logits[:, 0, 0] = 3.0
+    input_shapes = np.asarray(img_shape)[:, ::-1].copy()
+    return (input_shapes, logits, boxes.astype(np.float32), points.astype(np.float32)), {}
+
+
+def yolox_inputs(codec, keypoints, visible, rng) -> EncodeInputs:
+    """Two people per sample with boxes around the middle of their keypoints
+    (half the keypoints' extent, so that expansion moves them) and COCO
+    class ids (1 to 80) drawn with ``rng``; the truth is the first person."""
+    del codec
+    people, vis, boxes = _people_and_boxes(keypoints, visible)
+    centre, half = (boxes[..., :2] + boxes[..., 2:]) / 2, (boxes[..., 2:] - boxes[..., :2]) / 4
+    boxes = np.concatenate([centre - half, centre + half], axis=-1).astype(np.float32)
+    category_id = rng.integers(1, 81, people.shape[:2]).astype(np.int32)
+    return EncodeInputs((people, vis, boxes, category_id), {}, keypoints, visible)
+
+
+def _yolox_decode_inputs(codec, inputs: EncodeInputs, rng):
+    """decode reads nothing (it returns None); the annotated boxes stand in
+    for a model's output."""
+    del codec, rng
+    return (inputs.args[2],), {}
+
+
 ENTRIES: dict[str, CodecExamples] = {
     # Two people per sample; decode reads heatmaps and tag maps (B, L * K,
     # H, W) and returns (keypoints (M, K, 2), keypoint_scores (M, K),
@@ -92,5 +160,20 @@ ENTRIES: dict[str, CodecExamples] = {
                   "root_type": "bbox_center", "heatmap_min_overlap": 0.5}),
         encode_inputs=crowd_inputs,
         decode_inputs=_instance_decode_inputs,
+    ),
+    # Two people per sample; encode takes (img_shape (w, h), keypoints,
+    # keypoints_visible, area, bboxes); decode reads synthesised detector
+    # outputs (input_shapes (h, w), logits, boxes, keypoints) and returns
+    # (boxes (S, 4), keypoints (S, K, 2), scores (S, K)), S = min(num_select, Q * C).
+    "EDPoseLabel": CodecExamples(
+        configs=({"num_keypoints": 17}, {"num_select": 3, "num_keypoints": 17}),
+        encode_inputs=edpose_inputs,
+        decode_inputs=_edpose_predictions,
+    ),
+    # Two people per sample with boxes and class ids; decode returns None.
+    "YOLOXPoseAnnotationProcessor": CodecExamples(
+        configs=({"expand_bbox": True}, {"input_size": (192, 256)}),
+        encode_inputs=yolox_inputs,
+        decode_inputs=_yolox_decode_inputs,
     ),
 }

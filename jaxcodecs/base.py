@@ -116,8 +116,11 @@ class Codec(struct.PyTreeNode):
         ``keypoint_scores`` ``(N, K)`` (``keypoint_scores`` may be ``None``
         where the codec says so); ``instance_scores`` and ``root_scores``
         ``(N,)``; ``valid`` ``(N,)`` bool, the padded rows of a decoder that
-        returns a fixed number of instances. Codec-specific extras carry
-        their own names (e.g. Hand3DHeatmap's ``rel_root_depth``).
+        returns a fixed number of instances; ``boxes`` ``(N, 4)``, corners
+        in input pixels (EDPoseLabel, whose boxes come first). Codec-specific
+        extras carry their own names (e.g. Hand3DHeatmap's
+        ``rel_root_depth``). Empty for a decoder that returns None
+        (YOLOXPoseAnnotationProcessor, as MMPose's annotation processors).
 
     Example configurations and inputs (for the demo, the benchmarks and the
     tests) are not part of a codec: see :mod:`jaxcodecs.examples`.

@@ -510,7 +510,11 @@ SCORE_OUTPUTS = ("scores", "keypoint_scores")
 def check_decode_layout(codec, decoded, batch: int | None = None):
     """Checks ``decoded`` against the codec's declared layout (shapes of
     the known names, ``valid`` bool, finite values); returns the parts.
-    ``batch``: the leading axis of a batched decode."""
+    ``batch``: the leading axis of a batched decode. A codec that declares
+    no outputs (an annotation processor) must return None."""
+    if not codec.decode_outputs:
+        assert decoded is None, type(decoded)
+        return {}
     parts = decode_parts(codec, decoded)
     lead = () if batch is None else (batch,)
     keypoints = parts["keypoints"]

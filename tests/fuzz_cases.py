@@ -60,6 +60,7 @@ from hypothesis import strategies as st
 from jaxcodecs import (
     AssociativeEmbedding,
     DecoupledHeatmap,
+    EDPoseLabel,
     Hand3DHeatmap,
     ImagePoseLifting,
     IntegralRegressionLabel,
@@ -71,6 +72,7 @@ from jaxcodecs import (
     SPR,
     UDPHeatmap,
     VideoPoseLifting,
+    YOLOXPoseAnnotationProcessor,
 )
 
 K = 5  # keypoints of every sample
@@ -1168,4 +1170,149 @@ FUZZ.update({
     "MSRAHeatmap": MSRA, "UDPHeatmap": UDP, "MegviiHeatmap": MEGVII, "RegressionLabel": REGRESSION,
     "IntegralRegressionLabel": INTEGRAL, "SimCCLabel": SIMCC, "Hand3DHeatmap": HAND3D,
     "ImagePoseLifting": IMAGE_LIFTING, "VideoPoseLifting": VIDEO_LIFTING, "MotionBERTLabel": MOTIONBERT,
+})
+
+
+# ------------------------------------------------------- one-stage codecs
+ED_PEOPLE, ED_CLASSES = 3, 2
+
+
+def _image_size(v, wide):
+    """``(w, h)`` int32: 1 to 4000 px; with ``wide`` up to 1e6."""
+    return v.rng.integers(1, 1_000_001 if wide else 4001, 2).astype(np.int32)
+
+
+def edpose_draw(d, wide):
+    """``(img_shape (w, h), keypoints (3, K, 2), visibility, area (3,), boxes (3, 4))``;
+    with ``wide`` any finite areas and keypoints up to 1e30 (decode scales
+    the normalised keypoints back by ``(w, h)``, whose rounding must not
+    cross the float32 maximum); boxes stay within a million pixels (their
+    centre and size add and subtract corners)."""
+    v = Values(d)
+    size = _image_size(v, wide)
+    sizes = tuple(float(s) for s in size)
+    kp = np.clip(v.points(sizes, (1.0, 1.0), (ED_PEOPLE, K), wide), -1e30, 1e30)
+    area = v.any_finite((ED_PEOPLE,)) if wide else v.uniform(0, sizes[0] * sizes[1], (ED_PEOPLE,))
+    corners = v.points(sizes, (1.0, 1.0), (ED_PEOPLE, 2), False).reshape(ED_PEOPLE, 4)
+    return size, kp, v.visibility((ED_PEOPLE, K), wide), area, corners
+
+
+def edpose_decode_args(codec, args, encoded):
+    """A detector's output made of the encoding (query n = instance n: its
+    box and its keypoints, visibility appended), ``input_shapes = (h, w)``
+    and logits on a quarter grid of the normalised keypoints (ties on
+    purpose); for one sample or a batch."""
+    kp, vis = np.asarray(encoded["keypoints"]), np.asarray(encoded["keypoints_visible"])
+    lead = kp.shape[:-3]
+    points = np.concatenate([kp.reshape(*lead, ED_PEOPLE, 2 * K), vis], axis=-1).astype(np.float32)
+    logits = (np.round(np.stack([kp[..., 0, 0], kp[..., 1, 1]], axis=-1) * 4) / 4).astype(np.float32)
+    input_shapes = np.asarray(args[0])[..., ::-1].copy()
+    return [input_shapes, logits, np.asarray(encoded["bbox"]), points]
+
+
+def edpose_case(id, make):
+    return Case(id, make, edpose_draw, {"keypoints": Owns(1), "keypoints_visible": Owns(1)},
+                ("keypoints_visible",), lambda args, k: _vis_off(args, k, positions=(2,)),
+                decode_args=edpose_decode_args, decode_magnitude=1e15)
+
+
+@functools.lru_cache(maxsize=None)
+def _edpose_round_trip():
+    codec = EDPoseLabel(num_select=4, num_keypoints=K)
+    return codec, jax.jit(codec.encode), jax.jit(codec.decode)
+
+
+def round_trip_edpose(data):
+    """Predictions made of the encoding decode back to the annotations:
+    rows are the (query, class) pairs in the order of NumPy's stable
+    ``argsort(-logits)`` (ties by index), scores those logits, keypoints
+    ``kp / (w, h) * (w, h)`` within two float32 roundings, boxes the
+    corners within a few float32 roundings of their magnitude."""
+    v = Values(data.draw)
+    size, kp, vis, area, corners = edpose_draw(data.draw, False)
+    codec, encode, decode = _edpose_round_trip()
+    encoded = encode(size, kp, vis, area, corners)
+    logits = v.choice([-1.0, 0.0, 0.5, 2.0], (ED_PEOPLE, ED_CLASSES))
+    points = np.concatenate([np.asarray(encoded["keypoints"]).reshape(ED_PEOPLE, 2 * K), vis], axis=-1)
+    boxes, keypoints, scores = decode(size[::-1].copy(), logits, encoded["bbox"], points)
+    order = np.argsort(-logits.reshape(-1), kind="stable")[: codec.num_select]
+    query = order // ED_CLASSES
+    np.testing.assert_array_equal(np.asarray(scores), np.repeat(logits.reshape(-1)[order][:, None], K, 1))
+    np.testing.assert_allclose(np.asarray(keypoints, np.float64), kp[query], rtol=2.0**-21,
+                               atol=FLUSHED * float(size.max()))
+    magnitude = np.abs(corners).max()
+    np.testing.assert_allclose(np.asarray(boxes, np.float64), corners[query].astype(np.float64), rtol=0,
+                               atol=8 * 2.0**-24 * magnitude + FLUSHED * float(size.max()))
+
+
+YOLOX_PEOPLE = 3
+
+
+def yolox_draw(d, wide):
+    """``(keypoints (3, K, 2), visibility (3, K), boxes (3, 4), category_id (3,))``
+    around a 64x48 image; with ``wide`` any finite values and any int16 ids
+    (past int8's range, where MMPose's cast wraps)."""
+    v = Values(d)
+    kp = v.points(SMALL_INPUT, MSRA_SCALE, (YOLOX_PEOPLE, K), wide)
+    corners = v.points(SMALL_INPUT, MSRA_SCALE, (YOLOX_PEOPLE, 2), wide).reshape(YOLOX_PEOPLE, 4)
+    low, high = (-32768, 32768) if wide else (1, 81)
+    ids = v.rng.integers(low, high, YOLOX_PEOPLE).astype(np.int32)
+    return kp, v.visibility((YOLOX_PEOPLE, K), wide), corners, ids
+
+
+def yolox_case(id, make):
+    # A box depends on all of its instance's keypoints: every row is owned by every keypoint.
+    return Case(id, make, yolox_draw, {"bbox": Owns(0, YOLOX_PEOPLE, lambda codec, k: 0)}, (), _vis_off,
+                decode_args=lambda codec, args, encoded: [])
+
+
+@functools.lru_cache(maxsize=None)
+def _yolox_encoders():
+    return {compat: jax.jit(YOLOXPoseAnnotationProcessor(expand_bbox=True, mmpose_compat=compat).encode)
+            for compat in (True, False)}
+
+
+def _yolox_reference(kp, vis, corners, compat):
+    """The expansion in NumPy (float64): counted keypoints (visibility != 0),
+    MMPose's +-1e6 stand-ins for the others in the compat mode."""
+    counted = (vis != 0)[..., None]
+    far = 1e6 if compat else np.inf
+    low = np.where(counted, kp, far).min(axis=1)
+    high = np.where(counted, kp, -far).max(axis=1)
+    return np.concatenate([np.minimum(corners[:, :2], low), np.maximum(corners[:, 2:], high)], axis=-1)
+
+
+def round_trip_yolox(data):
+    """Nothing to decode: the property is the expansion itself. Float boxes
+    are exactly the smallest boxes holding the box and the counted
+    keypoints (exact mode), with MMPose's +-1e6 stand-ins in the compat
+    mode; integer boxes are those rounded outward (exact) or truncated
+    toward zero (compat); ``bbox_labels = category_id - 1``."""
+    kp, vis, corners, ids = yolox_draw(data.draw, False)
+    for compat, encode in _yolox_encoders().items():
+        expected = _yolox_reference(kp.astype(np.float64), vis, corners.astype(np.float64), compat)
+        out = encode(kp, vis, corners, ids)
+        np.testing.assert_array_equal(np.asarray(out["bbox"], np.float64), expected.astype(np.float32))
+        np.testing.assert_array_equal(np.asarray(out["bbox_labels"]), ids - 1)
+        integer = np.trunc(corners).astype(np.int32)
+        expected = _yolox_reference(kp.astype(np.float64), vis, integer.astype(np.float64), compat)
+        rounded = np.trunc(expected) if compat else np.concatenate(
+            [np.floor(expected[:, :2]), np.ceil(expected[:, 2:])], axis=-1)
+        got = np.asarray(encode(kp, vis, integer, ids)["bbox"])
+        assert got.dtype == np.int32
+        np.testing.assert_array_equal(got, rounded.astype(np.int32))
+
+
+FUZZ.update({
+    "EDPoseLabel": Entry(
+        cases=(edpose_case("select4-compat", lambda: EDPoseLabel(num_select=4, num_keypoints=K)),
+               edpose_case("all-exact", lambda: EDPoseLabel(num_keypoints=K, mmpose_compat=False))),
+        round_trip=round_trip_edpose,
+    ),
+    "YOLOXPoseAnnotationProcessor": Entry(
+        cases=(yolox_case("expand-compat", lambda: YOLOXPoseAnnotationProcessor(expand_bbox=True)),
+               yolox_case("expand-exact", lambda: YOLOXPoseAnnotationProcessor(expand_bbox=True,
+                                                                                 mmpose_compat=False))),
+        round_trip=round_trip_yolox,
+    ),
 })

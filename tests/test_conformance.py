@@ -777,11 +777,25 @@ def _cid_empty_decode(codec, arrays, decoded):
     assert not np.asarray(padded_scores).any()
 
 
+def _yolox_expand_all_visible(codec, arrays, encoded):
+    """Policy 21: without ``keypoints_visible`` every keypoint counts (MMPose
+    reads ``None.ndim``); each box grows to the min / max of its keypoints,
+    written out in NumPy on a copy of the recorded box."""
+    keypoints = np.asarray(arrays["in/keypoints"], np.float64)
+    expected = np.array(arrays["in/bbox"], np.float64, copy=True)
+    expected[:, :2] = np.minimum(expected[:, :2], keypoints.min(axis=1))
+    expected[:, 2:] = np.maximum(expected[:, 2:], keypoints.max(axis=1))
+    assert set(encoded) == {"bbox"}
+    np.testing.assert_allclose(np.asarray(encoded["bbox"], np.float64), expected, rtol=1e-6)
+    assert (expected != arrays["in/bbox"]).any()  # the case does expand something
+
+
 MUST_SUCCEED = {
     "AssociativeEmbedding__err_default_keypoint_order.npz::dec": _ae_default_order,
     "DecoupledHeatmap__empty.npz::dec": _cid_empty_decode,
     "MotionBERTLabel__err_decode_factor_1d_batch.npz::dec": _motionbert_factor_1d,
     "MegviiHeatmap__err_visible_none.npz": _megvii_visible_none,
+    "YOLOXPoseAnnotationProcessor__err_expand_no_visible.npz": _yolox_expand_all_visible,
     "ImagePoseLifting__err_multi_frame_target.npz": _lifting_any_frames,
     "ImagePoseLifting__err_remove_root_index.npz": _lifting_any_frames,
     "VideoPoseLifting__err_remove_root_index.npz": _lifting_any_frames,
@@ -903,6 +917,8 @@ def test_conformance(case: dict) -> None:
             continue
         decoded = valid_rows(codec, dec_call["outputs"], decoded, arrays, f"{case['file']} {prefix}")
         pairs = _flatten_outputs(dec_call["outputs"], decoded)
+        if not pairs:
+            continue  # a recorded None (``{"none": true}``), checked by _flatten_outputs
         refined = None
         if _blur_refined(config):
             keypoints = np.asarray(pairs[0][2])

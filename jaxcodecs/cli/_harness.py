@@ -17,6 +17,7 @@ __all__ = [
     "Selected",
     "config_label",
     "config_labels",
+    "decoded_keypoints",
     "fmt",
     "format_table",
     "host_kind",
@@ -126,6 +127,16 @@ def select_codecs(names: Sequence[str] | None) -> list[Selected]:
 
 
 # ------------------------------------------------------------------ errors
+def decoded_keypoints(codec: Any, decoded: Any) -> Any:
+    """The keypoints among ``decoded``, found by the codec's declared
+    ``decode_outputs`` (EDPose's come after its boxes); None when decode
+    returns nothing (an annotation processor)."""
+    names = tuple(getattr(codec, "decode_outputs", ("keypoints",)))
+    if decoded is None or not names:
+        return None
+    return decoded[names.index("keypoints")] if "keypoints" in names else decoded[0]
+
+
 def pick_instances(decoded: np.ndarray, keypoints: np.ndarray, visible: np.ndarray) -> np.ndarray:
     """``(B, K, D)`` from decoded ``(B, N, K, D')`` (or ``(B, K, D')``): per
     sample, the instance nearest to the true pose (the only one when N = 1),

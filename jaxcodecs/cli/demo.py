@@ -24,6 +24,7 @@ import numpy as np
 
 from jaxcodecs.cli._harness import (
     MODES,
+    decoded_keypoints,
     fmt,
     format_table,
     pick_instances,
@@ -86,12 +87,17 @@ def _demo_row(cls, name, label, config, mode, compat, num_poses, seed, repeats):
         lambda *a: decode(*a, **batch.decode_kwargs), batch.decode_args, repeats, _DEMO_MIN_TIME
     )
     truth, visible = batch.keypoints, batch.visible
-    picked = pick_instances(np.asarray(decoded[0]), truth, visible)
+    compile_s = max(0.0, enc_first - enc_step) + max(0.0, dec_first - dec_step)
+    keypoints = decoded_keypoints(codec, decoded)
+    if keypoints is None:  # an annotation processor: nothing to decode
+        row = DemoRow(name, label, mode, encode_per_s=num_poses / enc_step, decode_per_s=num_poses / dec_step,
+                      compile_s=compile_s, note="decode returns None")
+        return row, codec, truth[0], visible[0], None, None
+    picked = pick_instances(np.asarray(keypoints), truth, visible)
     mean_error, max_error = round_trip_errors(picked, truth, visible)
     row = DemoRow(
         name, label, mode, mean_error, max_error,
-        num_poses / enc_step, num_poses / dec_step,
-        max(0.0, enc_first - enc_step) + max(0.0, dec_first - dec_step),
+        num_poses / enc_step, num_poses / dec_step, compile_s,
     )
     first_input = np.asarray(batch.decode_args[0][0]) if batch.decode_args else None
     return row, codec, truth[0], visible[0], first_input, picked[0]
@@ -142,8 +148,8 @@ def run_demo(args: argparse.Namespace) -> int:
                     rows.append(DemoRow(name, label, mode, note=f"FAILED {short_error(error)}"))
                     continue
                 rows.append(row)
-                if np.shape(true0)[-1] != 2:
-                    continue  # 3-D codecs: the table only, no 2-D picture
+                if np.shape(true0)[-1] != 2 or decoded0 is None:
+                    continue  # 3-D codecs and codecs that decode nothing: the table only
                 decoded_by_mode[mode] = decoded0
                 if not panel:
                     panel = dict(

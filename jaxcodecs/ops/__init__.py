@@ -23,6 +23,7 @@ from jaxcodecs.ops.heatmap import (
 )
 from jaxcodecs.ops.heatmap3d import bins_to_depth, depth_to_bins, heatmap_argmax_3d, render_gaussian_heatmaps_3d
 from jaxcodecs.ops.assignment import linear_assignment
+from jaxcodecs.ops.boxes import bbox_cxcywh_to_xyxy, bbox_xyxy_to_cxcywh, expand_boxes_to_points, rank_descending
 from jaxcodecs.ops.grouping import TagGroups, fill_missing_keypoints_by_tags, group_keypoints_by_tags
 from jaxcodecs.ops.maxima import heatmap_argmax, heatmap_nms, topk_peaks
 from jaxcodecs.ops.normalize import (
@@ -99,6 +100,10 @@ __all__ = [
     "heatmap_nms",
     "topk_peaks",
     "linear_assignment",
+    "bbox_xyxy_to_cxcywh",
+    "bbox_cxcywh_to_xyxy",
+    "expand_boxes_to_points",
+    "rank_descending",
     "TagGroups",
     "group_keypoints_by_tags",
     "fill_missing_keypoints_by_tags",
