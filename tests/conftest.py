@@ -426,6 +426,20 @@ def refine_dark_udp(kp, hm, k_blur):
     return kp
 
 
+def cid_sigmas(corners, ov):
+    """CID's per-instance sigma from box corners ``(N, 4, 2)`` (left-top,
+    left-bottom, right-top, right-bottom), MMPose's formulas transcribed in
+    float64 (MMPOSE_BEHAVIOUR §2.9)."""
+    corners = np.asarray(corners, np.float64)
+    h = np.linalg.norm(corners[:, 0] - corners[:, 1], axis=-1)
+    w = np.linalg.norm(corners[:, 0] - corners[:, 2], axis=-1)
+    r1 = ((h + w) + np.sqrt((h + w) ** 2 - 4 * w * h * (1 - ov) / (1 + ov))) / 2
+    r2 = (2 * (h + w) + np.sqrt((2 * (h + w)) ** 2 - 16 * (1 - ov) * w * h)) / 2
+    b3 = -2 * ov * (h + w)
+    r3 = (b3 + np.sqrt(b3 ** 2 - 16 * ov * (ov - 1) * w * h)) / 2
+    return np.minimum(np.minimum(r1, r2), r3) / 3
+
+
 def gaussian_blob_maps(rng, num_keypoints, height, width, sigma=2.0, margin=3, noise=0.0):
     """Smooth positive test maps: a Gaussian at a random sub-pixel point plus
     (optional) small positive noise; returns ``(maps (K, H, W), centres (K, 2))``."""
@@ -458,6 +472,7 @@ _NPREF = types.SimpleNamespace(
     refine_dark=refine_dark,
     refine_dark_udp=refine_dark_udp,
     gaussian_blob_maps=gaussian_blob_maps,
+    cid_sigmas=cid_sigmas,
 )
 
 

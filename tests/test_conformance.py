@@ -45,7 +45,7 @@ import numpy as np
 import pytest
 
 import jaxcodecs
-from conftest import blur2d
+from conftest import blur2d, cid_sigmas
 from inventory import IMPLEMENTED, MMPOSE_CODECS, PLANNED
 
 DATA = Path(__file__).parent / "data" / "conformance"
@@ -582,17 +582,6 @@ def _tied_rows_as_reference(codec, outputs: tuple, ref_keypoints: np.ndarray) ->
 
 
 # ------------------------------------ DecoupledHeatmap: MMPose's recorded draws
-def _cid_sigmas(corners: np.ndarray, ov: float) -> np.ndarray:
-    """CID's box sigmas, transcribed in float64 (MMPOSE_BEHAVIOUR §2.9)."""
-    h = np.linalg.norm(corners[:, 0] - corners[:, 1], axis=-1).astype(np.float64)
-    w = np.linalg.norm(corners[:, 0] - corners[:, 2], axis=-1).astype(np.float64)
-    r1 = ((h + w) + np.sqrt((h + w) ** 2 - 4 * w * h * (1 - ov) / (1 + ov))) / 2
-    r2 = (2 * (h + w) + np.sqrt((2 * (h + w)) ** 2 - 16 * (1 - ov) * w * h)) / 2
-    b3 = -2 * ov * (h + w)
-    r3 = (b3 + np.sqrt(b3 ** 2 - 16 * ov * (ov - 1) * w * h)) / 2
-    return np.minimum(np.minimum(r1, r2), r3) / 3
-
-
 def cid_visited(config: dict, arrays) -> list[int]:
     """The instances MMPose drew a root offset for, in its order: ascending
     pseudo-box diagonal, those with a visible keypoint whose root window
@@ -609,7 +598,7 @@ def cid_visited(config: dict, arrays) -> list[int]:
         corners = np.asarray(arrays["in/bbox"], np.float32).reshape(-1, 4, 2)
     else:
         corners = np.stack([lo, np.stack([lo[:, 0], hi[:, 1]], -1), np.stack([hi[:, 0], lo[:, 1]], -1), hi], 1)
-    sigma = _cid_sigmas(corners / scale, config.get("heatmap_min_overlap", 0.7))
+    sigma = cid_sigmas(corners / scale, config.get("heatmap_min_overlap", 0.7))
     k = kp / scale
     lo_k, hi_k = lo / scale, hi / scale
     if config.get("root_type", "kpt_center") == "kpt_center":

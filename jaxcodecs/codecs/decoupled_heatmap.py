@@ -165,7 +165,10 @@ class DecoupledHeatmap(Codec):
                 priorities = jax.random.uniform(sample_key, (num,))
         if offsets is None:
             offsets = jnp.zeros((num, 2), jnp.int32)
-        return self._encode(kp, vis, corners, offsets, chosen, priorities)
+        arrays = (kp, vis, corners, offsets, chosen, priorities)
+        if any(isinstance(x, jax.core.Tracer) for x in jax.tree_util.tree_leaves(arrays)):
+            return self._encode(*arrays)  # traced by the caller's jit / vmap: inline
+        return _encode(self, *arrays)
 
     def _encode(self, kp, vis, corners, offsets, chosen, priorities) -> dict[str, jnp.ndarray]:
         work = jnp.promote_types(kp.dtype, jnp.float32)
@@ -241,3 +244,10 @@ class DecoupledHeatmap(Codec):
         keypoints = jnp.where(valid[:, None, None], keypoints, jnp.zeros_like(keypoints))
         keypoint_scores = jnp.where(valid[:, None], keypoint_scores, jnp.zeros_like(keypoint_scores))
         return keypoints, keypoint_scores, valid
+
+
+# An eager encode runs inside one jitted function of the codec (a pytree:
+# configuration static, hyper-parameters traced), so that eager calls reuse
+# one compilation per configuration and shape; under the caller's jit it is
+# traced inline (a nested jit would copy the targets out of the inner call).
+_encode = jax.jit(lambda codec, *arrays: codec._encode(*arrays))

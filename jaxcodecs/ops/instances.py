@@ -182,10 +182,13 @@ def box_instance_sigmas(corners: jnp.ndarray, min_overlap: Any) -> jnp.ndarray:
     # whose squares overflow, the sigma of the box scaled to unit size,
     # scaled back (only there, so that ordinary boxes keep the direct
     # formula's rounding).
-    h, w = jnp.hypot(h_side[:, 0], h_side[:, 1]), jnp.hypot(w_side[:, 0], w_side[:, 1])
+    # Halved corners, so that not even the corner differences overflow.
+    half = corners / 2.0
+    h_half, w_half = half[:, 0] - half[:, 1], half[:, 0] - half[:, 2]
+    h, w = jnp.hypot(h_half[:, 0], h_half[:, 1]), jnp.hypot(w_half[:, 0], w_half[:, 1])
     size = jnp.maximum(h, w)
     unit = jnp.where(size > 0, size, jnp.ones_like(size))
-    scaled = jnp.where(size > 0, sigma(h / unit, w / unit) * jnp.minimum(size, _SIGMA_CAP), 0.0)
+    scaled = jnp.where(size > 0, sigma(h / unit, w / unit) * jnp.minimum(2.0 * size, _SIGMA_CAP), 0.0)
     result = jnp.where(jnp.isfinite(direct), direct, scaled)
     return jnp.clip(jnp.nan_to_num(result, nan=0.0), 0.0, _SIGMA_CAP)
 
