@@ -9,6 +9,10 @@ MMPose's own loops.
 * SPR ``batch_encode``: B images of 5 people, 512x512 -> 128x128 (with and
   without keypoint heatmaps); MMPose's column is its per-sample ``encode``
   loop over the same keypoints.
+* DecoupledHeatmap (CID) ``batch_encode``: B images of 5 people, 512x512 ->
+  128x128, ``encode_max_instances=30`` (CID's COCO configuration), root
+  offsets drawn from per-sample keys; MMPose's column is its per-sample
+  ``encode`` loop (drawing from the global generators).
 
 jaxcodecs is timed jitted after a warm-up (median of repeats); the first
 call's time is reported as the compile time. MMPose runs in the MMPose
@@ -46,6 +50,7 @@ ORDER = list(range(JOINTS))
 
 AE_CONFIG = {"input_size": (INPUT, INPUT), "heatmap_size": (MAP, MAP), "decode_keypoint_order": ORDER,
              "decode_topk": 30, "decode_max_instances": 30}
+CID_CONFIG = {"input_size": (INPUT, INPUT), "heatmap_size": (MAP, MAP), "encode_max_instances": 30}
 SPR_CONFIGS = {
     "root only": {"input_size": (INPUT, INPUT), "heatmap_size": (MAP, MAP)},
     "keypoint heatmaps": {"input_size": (INPUT, INPUT), "heatmap_size": (MAP, MAP), "sigma": (4.0, 2.0),
@@ -56,7 +61,7 @@ _ORACLE = r'''
 import json, statistics, sys, time, warnings
 warnings.simplefilter("ignore")
 import numpy as np, torch
-from mmpose.codecs import AssociativeEmbedding, SPR
+from mmpose.codecs import AssociativeEmbedding, DecoupledHeatmap, SPR
 spec = json.load(open(sys.argv[1])); data = np.load(sys.argv[2]); out = {}
 def timed(fn, repeats):
     fn(); times = []
@@ -71,8 +76,9 @@ for row in spec["rows"]:
         hm = torch.from_numpy(data[row["key"] + "_heatmaps"]); tags = torch.from_numpy(data[row["key"] + "_tags"])
         fn = lambda: codec.batch_decode(hm, tags)
     else:
-        codec = SPR(**cfg)
+        codec = (SPR if row["codec"] == "SPR" else DecoupledHeatmap)(**cfg)
         kp = data[row["key"] + "_keypoints"]; vis = data[row["key"] + "_visible"]
+        np.random.seed(0)
         fn = lambda: [codec.encode(kp[b], vis[b]) for b in range(len(kp))]
     out[row["name"]] = timed(fn, spec["repeats"])
 json.dump(out, open(sys.argv[3], "w"))
@@ -110,6 +116,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--ae-batch", type=int, nargs="+", default=[8])
     parser.add_argument("--spr-batch", type=int, nargs="+", default=[4, 16])
+    parser.add_argument("--cid-batch", type=int, nargs="+", default=[16])
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--oracle-python", default=os.environ.get("MMPOSE_ORACLE_PYTHON"))
     parser.add_argument("--json", type=Path, default=None)
@@ -144,6 +151,21 @@ def main(argv=None) -> int:
             key = f"spr{len(oracle_rows)}"
             arrays[key + "_keypoints"], arrays[key + "_visible"] = keypoints, visible
             oracle_rows.append({"name": name, "codec": "SPR", "config": config, "key": key})
+
+    cid = jaxcodecs.DecoupledHeatmap(**CID_CONFIG)
+    fn = jax.jit(cid.batch_encode)
+    for batch in args.cid_batch:
+        keypoints, visible = people(rng, batch)
+        keys = jax.random.split(jax.random.key(0), batch)
+        first, median = timed(lambda: fn(keypoints, visible, key=keys), args.repeats)
+        out = fn(keypoints, visible, key=keys)
+        out_mb = sum(np.asarray(v).nbytes for v in out.values()) / 1e6
+        name = f"DecoupledHeatmap batch_encode B={batch}"
+        rows.append({"name": name, "compile_s": first - median, "seconds": median, "targets_mb": out_mb,
+                     "instances": np.asarray(out["instance_valid"]).sum(axis=1).tolist()})
+        key = f"cid{batch}"
+        arrays[key + "_keypoints"], arrays[key + "_visible"] = keypoints, visible
+        oracle_rows.append({"name": name, "codec": "DecoupledHeatmap", "config": CID_CONFIG, "key": key})
 
     mmpose = _run_oracle(args.oracle_python, oracle_rows, arrays, args.repeats) if args.oracle_python else {}
     for row in rows:
