@@ -235,3 +235,82 @@ def test_ops_vmap():
     for b in range(2):
         ref, _ = _reference(batch_kp[b], batch_vis[b], 2.0, size=(12, 10))
         np.testing.assert_allclose(np.asarray(disp[b]), ref, atol=1e-5)
+
+
+# ------------------------------------------------------------ CID selection
+def np_candidates(roots, eligible, diagonals, jitter, size):
+    """CID's visiting loop (MMPOSE_BEHAVIOUR §2.9) in Python: every
+    candidate (instance, jittered and clamped root), in visiting order."""
+    width, height = size
+    coords, chosen = [], []
+    for i in np.argsort(diagonals, kind="stable"):
+        if not eligible[i]:
+            continue
+        x = min(max(float(roots[i, 0] + jitter[i, 0]), 0.0), width - 1.0)
+        y = min(max(float(roots[i, 1] + jitter[i, 1]), 0.0), height - 1.0)
+        if (x, y) not in coords:
+            coords.append((x, y))
+            chosen.append(int(i))
+    return chosen, coords
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_select_jittered_roots_matches_the_loop(seed):
+    rng = np.random.default_rng(seed)
+    num, rows, size = 7, 3, (10, 8)
+    # roots on a coarse grid (so that jittered roots collide), some off the map
+    roots = rng.integers(-2, 12, (num, 2)).astype(np.float32) + rng.choice([0.0, 0.5], (num, 2)).astype(np.float32)
+    roots[3] = roots[1]
+    eligible = rng.uniform(size=num) < 0.8
+    diagonals = rng.choice([1.0, 2.0, 3.0], num).astype(np.float32)  # ties: input order
+    jitter = rng.integers(-1, 2, (num, 2)).astype(np.int32)
+    chosen, coords = np_candidates(roots, eligible, diagonals, jitter, size)
+    total = len(chosen)
+    picks = [list(range(min(total, rows)))]  # no selection: the first candidates
+    selections = [None]
+    if total > rows:
+        drawn = rng.permutation(total)[:rows]
+        picks.append(drawn.tolist())
+        selections.append(drawn.astype(np.int32))
+        beyond = drawn.copy()
+        beyond[-1] = total  # not a candidate: that row stays empty
+        picks.append(drawn[:-1].tolist() + [None])
+        selections.append(beyond.astype(np.int32))
+    else:  # a selection is read only when the candidates over-fill the rows
+        picks.append(picks[0])
+        selections.append(np.arange(rows)[::-1].astype(np.int32))
+    select = jax.jit(ops.select_jittered_roots, static_argnums=(4, 5))
+    for pick, selection in zip(picks, selections):
+        instance, xy, valid, count = select(roots, eligible, diagonals, jitter, size, rows, selection)
+        assert int(count) == total
+        live = [r for r, j in enumerate(pick) if j is not None]
+        np.testing.assert_array_equal(np.asarray(valid), [r in live for r in range(rows)])
+        np.testing.assert_array_equal(np.asarray(instance)[live], [chosen[pick[r]] for r in live])
+        np.testing.assert_array_equal(np.asarray(xy)[live], np.asarray([coords[pick[r]] for r in live]).reshape(-1, 2))
+        assert not np.asarray(xy)[~np.asarray(valid)].any()
+
+
+def test_select_jittered_roots_priorities_draw_distinct_candidates():
+    roots = np.arange(12, dtype=np.float32).reshape(6, 2)
+    eligible = np.ones(6, bool)
+    priorities = np.array([0.9, 0.1, 0.5, 0.3, 0.7, 0.2], np.float32)
+    instance, _, valid, count = ops.select_jittered_roots(roots, eligible, np.zeros(6, np.float32),
+                                                          np.zeros((6, 2), np.int32), (20, 20), 3,
+                                                          priorities=priorities)
+    assert int(count) == 6 and np.asarray(valid).all()
+    # the candidates of the three lowest priorities, lowest first (visiting order = input order)
+    np.testing.assert_array_equal(np.asarray(instance), np.argsort(priorities)[:3])
+
+
+def test_box_corners_and_sigmas():
+    kp = np.array([[[1, 2], [5, 9], [3, 4]], [[0, 0], [0, 0], [0, 0]]], np.float32)
+    vis = np.array([[1, 1, 0], [0, 0, 0]], np.float32)
+    corners = np.asarray(ops.instance_box_corners(kp, vis))
+    np.testing.assert_array_equal(corners[0], [[1, 2], [1, 9], [5, 2], [5, 9]])
+    assert not corners[1].any()
+    from conftest import cid_sigmas
+
+    boxes = np.random.default_rng(0).uniform(0, 50, (20, 4, 2)).astype(np.float32)
+    for ov in (0.3, 0.7, 0.95):
+        np.testing.assert_allclose(np.asarray(ops.box_instance_sigmas(boxes, ov)), cid_sigmas(boxes, ov), rtol=2e-6)
+    assert np.asarray(ops.box_instance_sigmas(corners, 0.7))[1] == 0.0
