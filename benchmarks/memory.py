@@ -61,6 +61,8 @@ ENCODERS = [
     ("SPR", "256->64 root only", {"input_size": (256, 256), "heatmap_size": (64, 64)}),
     ("SPR", "256->64 keypoint heatmaps", {"input_size": (256, 256), "heatmap_size": (64, 64),
                                           "sigma": (4.0, 2.0), "generate_keypoint_heatmaps": True}),
+    ("DecoupledHeatmap", "256->64, 4 instance rows, 2 people", {"input_size": (256, 256), "heatmap_size": (64, 64),
+                                                                "encode_max_instances": 4}),
 ]
 
 
