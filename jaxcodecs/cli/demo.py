@@ -30,7 +30,6 @@ from jaxcodecs.cli._harness import (
     pick_instances,
     rate,
     round_trip_errors,
-    scale_factor,
     select_codecs,
     short_error,
     timed,
@@ -80,7 +79,7 @@ def _demo_row(cls, name, label, config, mode, compat, num_poses, seed, repeats):
     batch = examples.example_batch(codec, num_poses, seed=seed, name=name)
     encode = jax.jit(codec.batch_encode)
     decode = jax.jit(codec.batch_decode)
-    _, enc_first, enc_step = timed(
+    encoded, enc_first, enc_step = timed(
         lambda *a: encode(*a, **batch.encode_kwargs), batch.encode_args, repeats, _DEMO_MIN_TIME
     )
     decoded, dec_first, dec_step = timed(
@@ -92,22 +91,31 @@ def _demo_row(cls, name, label, config, mode, compat, num_poses, seed, repeats):
     if keypoints is None:  # an annotation processor: nothing to decode
         row = DemoRow(name, label, mode, encode_per_s=num_poses / enc_step, decode_per_s=num_poses / dec_step,
                       compile_s=compile_s, note="decode returns None")
-        return row, codec, truth[0], visible[0], None, None
+        return row, codec, batch, encoded, decoded
     picked = pick_instances(np.asarray(keypoints), truth, visible)
     mean_error, max_error = round_trip_errors(picked, truth, visible)
     row = DemoRow(
         name, label, mode, mean_error, max_error,
         num_poses / enc_step, num_poses / dec_step, compile_s,
     )
-    first_input = np.asarray(batch.decode_args[0][0]) if batch.decode_args else None
-    return row, codec, truth[0], visible[0], first_input, picked[0]
+    return row, codec, batch, encoded, decoded
+
+
+def _add_to_panel(panel, codec, batch, encoded, decoded, mode, title):
+    """The panel of a config (made from its first mode), with this mode's decode added."""
+    from jaxcodecs.viz import make_panel
+
+    if panel is None:
+        return make_panel(codec, batch, encoded, {mode: decoded}, title=title)
+    panel.add_decoded(mode, codec, decoded)
+    return panel
 
 
 def run_demo(args: argparse.Namespace) -> int:
     """Runs the demo for parsed ``args``; returns the exit code."""
     import jax
 
-    from jaxcodecs.examples import DEMO_FILL, input_size_of
+    from jaxcodecs.examples import DEMO_FILL
 
     started = time.perf_counter()
     if args.num_poses < 1:
@@ -136,11 +144,10 @@ def run_demo(args: argparse.Namespace) -> int:
             rows.append(DemoRow(name, "-", "-", note="no examples"))
             continue
         for config, label in zip(configs, labels):
-            decoded_by_mode: dict[str, np.ndarray] = {}
-            panel: dict[str, Any] = {}
+            panel = None
             for mode, compat in MODES:
                 try:
-                    row, codec, true0, vis0, input0, decoded0 = _demo_row(
+                    row, codec, batch, encoded, decoded = _demo_row(
                         cls, name, label, config, mode, compat, args.num_poses, args.seed, args.repeats
                     )
                 except Exception as error:  # report the row, keep going
@@ -148,16 +155,12 @@ def run_demo(args: argparse.Namespace) -> int:
                     rows.append(DemoRow(name, label, mode, note=f"FAILED {short_error(error)}"))
                     continue
                 rows.append(row)
-                if np.shape(true0)[-1] != 2 or decoded0 is None:
-                    continue  # 3-D codecs and codecs that decode nothing: the table only
-                decoded_by_mode[mode] = decoded0
-                if not panel:
-                    panel = dict(
-                        codec_name=f"{name} {label}", heatmaps=input0, keypoints_true=true0,
-                        visible=vis0, input_size=input_size_of(codec), heatmap_scale=scale_factor(codec),
-                    )
-            if panel:
-                panel["keypoints_decoded"] = decoded_by_mode
+                if not args.no_plot:
+                    try:  # one sample of each config, both modes' decodes
+                        panel = _add_to_panel(panel, codec, batch, encoded, decoded, mode, f"{name} {label}")
+                    except Exception as error:  # a picture never fails the demo
+                        print(f"note: no picture of {name} {label} ({short_error(error)})")
+            if panel is not None:
                 panels.append(panel)
     print(format_table(DEMO_HEADERS, [r.cells() for r in rows], _DEMO_RIGHT))
     elapsed = time.perf_counter() - started
@@ -169,9 +172,9 @@ def run_demo(args: argparse.Namespace) -> int:
             from jaxcodecs import viz
 
             path = out if out is not None else "jaxcodecs_demo.png"
-            viz.plot_round_trips(
+            viz.plot_panels(
                 path, panels, columns=3,
-                title="jaxcodecs round trip: sample pose 0, summed target and decoded keypoints (both modes)",
+                title="jaxcodecs round trip, sample pose 0 of each config: the target, and the decodes of both modes",
             )
             print(f"wrote {os.path.abspath(path)}")
         except ImportError:

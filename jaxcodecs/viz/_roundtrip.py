@@ -1,12 +1,4 @@
-"""Pictures of codec targets and round trips (matplotlib, an optional extra).
-
-``pip install "jaxcodecs[viz]"`` installs matplotlib. It is imported lazily,
-inside the functions, with the non-interactive Agg backend, so importing
-``jaxcodecs.viz`` never needs it and never opens a window.
-
-Coordinates are input pixels, ``(x, y)``, x right, y down, a pixel's centre
-at its integer coordinate (SPEC.md §2).
-"""
+"""The round-trip picture: a summed map target beside true vs decoded keypoints."""
 
 from __future__ import annotations
 
@@ -15,78 +7,23 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["MissingMatplotlibError", "plot_round_trip", "plot_round_trips", "summed_heatmap"]
+from jaxcodecs.viz._common import (
+    DECODED_COLORS as _DECODED_COLORS,
+    DECODED_MARKERS as _DECODED_MARKERS,
+    TRUE_COLOR as _TRUE_COLOR,
+    default_skeleton as _default_skeleton,
+    draw_skeleton as _draw_skeleton,
+    pyplot as _pyplot,
+    summed_heatmap,
+)
 
-_TRUE_COLOR = "#2ca02c"
-_DECODED_COLORS = ("#d62728", "#1f77b4", "#ff7f0e", "#9467bd")
-_DECODED_MARKERS = ("x", "+", "1", "2")
-
-
-class MissingMatplotlibError(ImportError):
-    """matplotlib is not installed; ``pip install "jaxcodecs[viz]"``."""
-
-
-def _pyplot():
-    try:
-        import matplotlib
-    except ImportError as error:
-        raise MissingMatplotlibError(
-            'jaxcodecs.viz needs matplotlib: pip install "jaxcodecs[viz]" (or pip install matplotlib).'
-        ) from error
-    # Agg renders to files only; switching is harmless if pyplot is not loaded yet.
-    if matplotlib.get_backend().lower() != "agg":
-        try:
-            matplotlib.use("Agg")
-        except Exception:  # pragma: no cover - pyplot already bound to another backend
-            pass
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def summed_heatmap(heatmaps: Any, num_keypoints: int | None = None) -> np.ndarray | None:
-    """One ``(H, W)`` picture of a sample's map target, or ``None``.
-
-    Args:
-      heatmaps: ``(K, H, W)`` maps (summed over K); ``(C * K, H, W)`` with
-        ``C`` channels per keypoint (e.g. UDP "combined": class, x / y offset)
-        when ``num_keypoints`` is given, of which the first channel of each
-        keypoint is summed; ``(K, D, H, W)`` volumes are max-projected over D.
-        Anything else (e.g. SimCC vectors, coordinates) gives ``None``.
-      num_keypoints: K, to pick the first channel per keypoint out of
-        ``C * K`` channels.
-    """
-    if heatmaps is None:
-        return None
-    maps = np.asarray(heatmaps, dtype=np.float32)
-    if maps.ndim == 4:
-        maps = maps.max(axis=1)
-    if maps.ndim != 3:
-        return None
-    channels = maps.shape[0]
-    if num_keypoints and channels != num_keypoints and channels % num_keypoints == 0:
-        maps = maps.reshape(num_keypoints, channels // num_keypoints, *maps.shape[1:])[:, 0]
-    return maps.sum(axis=0)
+__all__ = ["plot_round_trip", "plot_round_trips"]
 
 
 def _as_decoded(keypoints_decoded: Any) -> dict[str, np.ndarray]:
     if isinstance(keypoints_decoded, Mapping):
         return {str(k): np.asarray(v, np.float32)[..., :2] for k, v in keypoints_decoded.items()}
     return {"decoded": np.asarray(keypoints_decoded, np.float32)[..., :2]}
-
-
-def _default_skeleton(num_keypoints: int) -> Sequence[tuple[int, int]]:
-    if num_keypoints == 17:
-        from jaxcodecs.sample import COCO17_SKELETON
-
-        return COCO17_SKELETON
-    return ()
-
-
-def _draw_skeleton(ax, keypoints, visible, skeleton, **style) -> None:
-    for a, b in skeleton:
-        if a < len(keypoints) and b < len(keypoints) and visible[a] and visible[b]:
-            ax.plot(keypoints[[a, b], 0], keypoints[[a, b], 1], **style)
 
 
 def _draw_panel_pair(
