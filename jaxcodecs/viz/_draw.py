@@ -3,7 +3,9 @@ split into the axes its kind needs (matplotlib, imported lazily)."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import textwrap
 from typing import Sequence
 
 import numpy as np
@@ -13,7 +15,7 @@ from jaxcodecs.viz._common import (
 )
 from jaxcodecs.viz._panels import Panel
 
-__all__ = ["draw_panel", "panel_figure", "plot_panels"]
+__all__ = ["draw_panel", "panel_figure", "person_keypoints_shown", "plot_panels"]
 
 _CELL = (5.8, 4.0)  # inches per panel
 
@@ -46,6 +48,19 @@ def _valid_people(decoded: dict) -> np.ndarray:
         points = points[None]
     valid = decoded.get("valid")
     return points[np.asarray(valid, bool)] if valid is not None else points
+
+
+def person_keypoints_shown(decoded: dict) -> np.ndarray:
+    """``(P, K)``: the valid people's keypoints with a positive score (a
+    keypoint the grouping did not find decodes to a score of 0 and a
+    placeholder position); all of them when the decode gives no scores."""
+    people = _valid_people(decoded)
+    scores = decoded.get("keypoint_scores", decoded.get("scores"))
+    if scores is None or np.shape(scores)[-1:] != people.shape[1:2]:
+        return np.ones(people.shape[:2], bool)
+    scores = np.asarray(scores).reshape(-1, people.shape[1])
+    valid = decoded.get("valid")
+    return (scores[np.asarray(valid, bool)] if valid is not None else scores) > 0
 
 
 def _nearest(people: np.ndarray, truth: np.ndarray, visible: np.ndarray) -> np.ndarray:
@@ -92,11 +107,11 @@ def _people(ax, panel: Panel) -> None:
     label, decoded = next(iter(panel.decoded.items()))
     for person, vis in zip(panel.data["people"], panel.data["people_visible"]):
         ax.scatter(*person[vis > 0].T, s=40, facecolors="none", edgecolors="0.6", lw=1.0, zorder=2)
-    people = _valid_people(decoded)
-    for n, person in enumerate(people):
+    people, scored = _valid_people(decoded), person_keypoints_shown(decoded)
+    for n, (person, shown) in enumerate(zip(people, scored)):
         color = PERSON_COLORS[n % len(PERSON_COLORS)]
-        draw_skeleton(ax, person, np.ones(len(person), bool), panel.skeleton, color=color, lw=1.2)
-        ax.scatter(*person[:, :2].T, s=14, c=color, zorder=4, label=f"person {n}")
+        draw_skeleton(ax, person, shown, panel.skeleton, color=color, lw=1.2)
+        ax.scatter(*person[shown, :2].T, s=14, c=color, zorder=4, label=f"person {n}")
     ax.set_title(f"{label}: {len(people)} people decoded (valid rows)\n{_errors(panel)}", fontsize=7)
     if len(people):
         ax.legend(fontsize=6, loc="lower right", framealpha=0.7)
@@ -195,6 +210,7 @@ def _lifting(fig, spec, panel: Panel) -> list:
     ax_3d.set_xlim(centre[0] - half, centre[0] + half)
     ax_3d.set_ylim(centre[1] - half, centre[1] + half)
     ax_3d.set_zlim(centre[2] - half, centre[2] + half)
+    ax_3d.view_init(elev=12, azim=-75)  # nearly the camera's view, depth still readable
     ax_3d.set_xlabel("x", fontsize=6)
     ax_3d.set_ylabel("depth", fontsize=6)
     ax_3d.set_zlabel("-y", fontsize=6)
@@ -301,8 +317,10 @@ def panel_figure(panels: Panel | Sequence[Panel], *, columns: int = 2, title: st
     rows = -(-len(panels) // columns)
     fig = plt.figure(figsize=(_CELL[0] * columns, _CELL[1] * rows + (0.4 if title else 0)))
     grid = fig.add_gridspec(rows, columns, left=0.04, right=0.98, bottom=0.04,
-                            top=1 - (0.5 if title else 0.1) / (_CELL[1] * rows), wspace=0.12, hspace=0.35)
+                            top=1 - (0.9 if title else 0.5) / (_CELL[1] * rows), wspace=0.12, hspace=0.35)
     for index, panel in enumerate(panels):
+        if len(panel.title) > 40:  # long config labels wrap instead of running into the next panel
+            panel = dataclasses.replace(panel, title="\n".join(textwrap.wrap(panel.title, 40)))
         draw_panel(fig, grid[divmod(index, columns)], panel)
     if title:
         fig.suptitle(title, fontsize=10)
