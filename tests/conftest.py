@@ -552,15 +552,29 @@ def check_decode_layout(codec, decoded, batch: int | None = None):
 
 
 # ------------------------------------------------------------- scheduling
-# pytest-xdist's ``--dist loadfile`` hands whole modules to the workers in
-# collection order; the longest modules go first (longest-processing-time
-# first), so that the run does not end with one worker alone on a long
-# module while the other idles. Only the order changes, never what runs.
+# pytest-xdist's ``--dist loadfile`` hands whole modules to the workers; the
+# longest modules go first (longest-processing-time first), so that the run
+# does not end with one worker alone on a long module while the other idles.
+# Only the order changes, never what runs. Since pytest-xdist 3.5 loadfile
+# re-sorts the modules by their number of tests (most first), which put
+# modules of a few long tests (test_fuzz, test_sharding, the grouping
+# decoder's module) last; 3.8 can turn that off (``--no-loadscope-reorder``),
+# and it is turned off here so that the collection order below is the
+# schedule (older versions keep their own order). Ordered by CPU time on the
+# 2-core machine (user + sys, ``-n 0``).
 _LONG_MODULES = (
-    "test_bad_input.py", "test_fuzz.py", "test_api.py", "test_conformance.py", "test_sharding.py",
-    "test_codecs_associative_embedding.py", "test_examples.py", "test_gradients.py", "test_codecs_spr.py",
-    "test_codecs_topdown.py", "test_codecs_simcc.py", "test_cli.py",
+    "test_bad_input.py", "test_api.py", "test_fuzz.py", "test_examples.py", "test_conformance.py",
+    "test_sharding.py", "test_codecs_associative_embedding.py", "test_gradients.py", "test_codecs_simcc.py",
+    "test_cli.py", "test_codecs_spr.py", "test_codecs_topdown.py", "test_codecs_lifting.py",
+    "test_ops_refine.py", "test_ops_instances.py", "test_ops_soft.py", "test_codecs_inputs.py",
+    "test_codecs_hand3d.py", "test_ops_heatmap.py", "test_memory.py", "test_codecs_motionbert.py",
+    "test_codecs_edpose.py",
 )
+
+
+def pytest_configure(config):
+    if hasattr(config.option, "loadscopereorder"):  # pytest-xdist >= 3.8
+        config.option.loadscopereorder = False
 
 
 def pytest_collection_modifyitems(session, config, items):

@@ -89,6 +89,24 @@ def f32(x: float) -> float:
     return float(np.float32(x))
 
 
+_JITTED: dict = {}
+
+
+def jitted(codec, method: str):
+    """``jax.jit(codec.<method>)``, one wrapper per configuration (keyed by
+    the codec's type and ``repr``, which spells out every field and its
+    type), so that the properties of test_fuzz (``compiled``) and the round
+    trips here share the compilations of equal codecs. A codec holding an
+    array gets a wrapper of its own (an array's repr rounds its values)."""
+    text = repr(codec)
+    if "array(" in text or "..." in text:
+        return jax.jit(getattr(codec, method))
+    key = (type(codec), text, method)
+    if key not in _JITTED:
+        _JITTED[key] = jax.jit(getattr(codec, method))
+    return _JITTED[key]
+
+
 # ------------------------------------------------------------- values
 # Hypothesis draws a seed and a style per sample; NumPy draws the values
 # from them. Drawing each of the up to a hundred numbers of a sample through
@@ -1020,7 +1038,7 @@ def ae_codec(udp, mmpose_compat=True, **kwargs):
 def _ae_round_trip(udp):
     """The codec of the round trip, its jitted heatmap encoder and decoder."""
     codec = ae_codec(udp, decode_max_instances=2 * AE_PEOPLE)
-    return codec, jax.jit(lambda people, visible: codec.encode(people, visible)["heatmaps"]), jax.jit(codec.decode)
+    return codec, jax.jit(lambda people, visible: codec.encode(people, visible)["heatmaps"]), jitted(codec, "decode")
 
 
 # Same-type keypoints of different people lie in different cells of a 2 x 2
@@ -1115,7 +1133,7 @@ def cid_case(id, make):
 @functools.lru_cache(maxsize=None)
 def _cid_round_trip(mmpose_compat):
     codec = cid_codec(mmpose_compat)
-    return codec, jax.jit(codec.encode), jax.jit(codec.decode)
+    return codec, jitted(codec, "encode"), jitted(codec, "decode")
 
 
 def round_trip_cid(data):
@@ -1219,7 +1237,7 @@ def edpose_case(id, make):
 @functools.lru_cache(maxsize=None)
 def _edpose_round_trip():
     codec = EDPoseLabel(num_select=4, num_keypoints=K)
-    return codec, jax.jit(codec.encode), jax.jit(codec.decode)
+    return codec, jitted(codec, "encode"), jitted(codec, "decode")
 
 
 def round_trip_edpose(data):

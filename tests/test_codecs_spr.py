@@ -289,7 +289,9 @@ def test_displacements_differentiable_through_encode():
     def total(points):
         return jnp.sum(codec.encode(points, vis)["displacements"])
 
-    grad = np.asarray(jax.grad(total)(jnp.asarray(kp)))
+    # Jitted: one compilation of the gradient instead of one per primitive
+    # and shape of the op-by-op backward pass.
+    grad = np.asarray(jax.jit(jax.grad(total))(jnp.asarray(kp)))
     written = np.asarray(codec.encode(kp, vis)["displacement_weights"]) > 0
     # d(sum)/d(kp[n, k, axis]) = pixels holding instance n's vector for k / scale.
     assert np.all(np.isfinite(grad)) and grad.sum() == pytest.approx(written.sum() / 4, rel=1e-6)

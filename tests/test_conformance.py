@@ -742,8 +742,10 @@ def _ae_single_image_decode(codec, arrays):
     raises NotImplementedError) and equals ``batch_decode`` of a batch of
     one; the people it finds are those encoded, at their keypoints."""
     heatmaps, tags = _ae_tag_inputs(codec)
-    single = jax.jit(codec.decode)(heatmaps, tags)
-    batch = jax.jit(codec.batch_decode)(heatmaps[None], tags[None])
+    # Jitted as every case (call_jitted): the batch of one shares the
+    # compilation of the cases of the same configuration and shapes.
+    single = call_jitted(codec.decode, {"heatmaps": heatmaps, "tags": tags})
+    batch = call_jitted(codec.batch_decode, {"batch_heatmaps": heatmaps[None], "batch_tags": tags[None]})
     for one, many in zip(single, batch):
         np.testing.assert_array_equal(np.asarray(one), np.asarray(many)[0])
     assert np.asarray(single[3]).sum() >= 3

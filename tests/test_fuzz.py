@@ -36,7 +36,7 @@ import functools
 import jax
 import numpy as np
 import pytest
-from fuzz_cases import FUZZ, K
+from fuzz_cases import FUZZ, K, jitted
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -65,10 +65,12 @@ def entry(name):
 
 @functools.lru_cache(maxsize=None)
 def compiled(name, index):
-    """The case, its codec and the codec's four jitted functions, once per configuration."""
+    """The case, its codec and the codec's four jitted functions, once per
+    configuration (``fuzz_cases.jitted``: shared with a round trip of an
+    equal codec)."""
     case = FUZZ[name].cases[index]
     codec = case.make()
-    fns = {fn: jax.jit(getattr(codec, fn)) for fn in ("encode", "decode", "batch_encode", "batch_decode")}
+    fns = {fn: jitted(codec, fn) for fn in ("encode", "decode", "batch_encode", "batch_decode")}
     return case, codec, fns
 
 
