@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-nbformat = pytest.importorskip("nbformat")
-nbclient = pytest.importorskip("nbclient")
+nbformat = pytest.importorskip("nbformat", reason="optional dependency; the test extra installs it and test_optional_dependencies.py fails where that extra is incomplete")
+nbclient = pytest.importorskip("nbclient", reason="optional dependency; the test extra installs it and test_optional_dependencies.py fails where that extra is incomplete")
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
 

@@ -11,7 +11,7 @@ import jax
 import numpy as np
 import pytest
 
-matplotlib = pytest.importorskip("matplotlib")
+matplotlib = pytest.importorskip("matplotlib", reason="optional dependency; the test extra installs it and test_optional_dependencies.py fails where that extra is incomplete")
 matplotlib.use("Agg")
 
 import jaxcodecs  # noqa: E402
