@@ -8,7 +8,7 @@ A codec is a frozen pytree of configuration with two pure methods::
     keypoints, scores = jax.jit(codec.decode)(enc["heatmaps"])
 """
 
-from jaxcodecs import ops
+from jaxcodecs import flip, ops
 from jaxcodecs.base import Codec, FieldAt, codec_field
 from jaxcodecs.codecs import (
     AssociativeEmbedding,
@@ -40,6 +40,7 @@ __all__ = [
     "list_codecs",
     "get_codec_class",
     "ops",
+    "flip",
     "MSRAHeatmap",
     "UDPHeatmap",
     "MegviiHeatmap",

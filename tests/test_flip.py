@@ -1,0 +1,192 @@
+"""Flip-test helpers: tables, mirrors, per-codec shifts and the flip-test average.
+
+Expected values are independent of the implementation: hand-written tables
+and NumPy formulas of the image flip ``x -> w - 1 - x``, the mathematical
+properties (mirroring twice is the identity) and, in the exact mode, the
+codec's own ``encode`` of the mirrored keypoints.
+"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import jaxcodecs
+from jaxcodecs import flip
+
+COCO = flip.flip_indices("coco")
+EXACT = dict(mmpose_compat=False)
+RNG = np.random.default_rng(7)
+
+
+def _poses(width, height, num=1, margin=0.2, rng=RNG):
+    """``(num, 17, 2)`` sub-pixel keypoints inside the central part of the input."""
+    x = rng.uniform(margin * width, (1 - margin) * width, (num, 17))
+    y = rng.uniform(margin * height, (1 - margin) * height, (num, 17))
+    return np.stack([x, y], axis=-1).astype(np.float32)
+
+
+def _mirror(keypoints, width):
+    """The image flip in NumPy: x -> w - 1 - x, COCO's left and right swapped."""
+    out = np.array(keypoints, np.float64)
+    out[..., 0] = width - 1 - out[..., 0]
+    return out[..., list(COCO), :].astype(np.float32)
+
+
+# ------------------------------------------------------------------ tables
+EXPECTED_SIZES = {"coco": 17, "coco_wholebody": 133, "mpii": 16, "aic": 14, "crowdpose": 14,
+                  "halpe26": 26, "h36m": 17, "hand21": 21, "face68": 68}
+
+
+def test_coco_table_by_hand():
+    assert COCO == (0, 2, 1, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15)
+    assert flip.flip_indices("mpii") == (5, 4, 3, 2, 1, 0, 6, 7, 8, 9, 15, 14, 13, 12, 11, 10)
+    assert flip.flip_indices("h36m") == (0, 4, 5, 6, 1, 2, 3, 7, 8, 9, 10, 14, 15, 16, 11, 12, 13)
+    assert flip.flip_indices("hand21") == tuple(range(21))
+
+
+@pytest.mark.parametrize("dataset", sorted(EXPECTED_SIZES))
+def test_tables_are_involutions_that_pair_left_with_right(dataset):
+    names, table = flip.keypoint_names(dataset), np.asarray(flip.flip_indices(dataset))
+    assert len(names) == len(table) == EXPECTED_SIZES[dataset]
+    np.testing.assert_array_equal(np.sort(table), np.arange(len(table)))
+    np.testing.assert_array_equal(table[table], np.arange(len(table)))
+    for i, name in enumerate(names):
+        words = name.split("_")
+        partner = names[table[i]].split("_")
+        if "left" in words or "right" in words:
+            swapped = ["right" if w == "left" else "left" if w == "right" else w for w in words]
+            assert partner == swapped, (name, names[table[i]])
+        else:
+            assert table[i] == i, name
+
+
+def test_face_landmarks_mirror_as_the_68_point_layout():
+    # Facts of the 300-W layout: jaw ends, outer / inner eye corners, mouth
+    # corners swap; the nose bridge and the lips' midpoints stay.
+    face = flip.flip_indices("face68")
+    for a, b in [(0, 16), (8, 8), (17, 26), (27, 27), (31, 35), (33, 33), (36, 45), (39, 42),
+                 (37, 44), (41, 46), (48, 54), (51, 51), (57, 57), (60, 64), (62, 62), (66, 66)]:
+        assert face[a] == b and face[b] == a
+    whole = flip.flip_indices("coco_wholebody")
+    assert whole[:17] == COCO and whole[23 + 36] == 23 + 45 and whole[91] == 112
+
+
+def test_table_errors():
+    with pytest.raises(KeyError, match="coco_wholebody.*mpii"):
+        flip.flip_indices("cocoa")
+    with pytest.raises(ValueError, match="no mirror partner 'right_hand'"):
+        flip.flip_indices_from_names(["left_hand", "nose"])
+    with pytest.raises(ValueError, match="repeated"):
+        flip.flip_indices_from_names(["nose", "nose"])
+
+
+def test_bad_flip_indices():
+    heatmaps = np.zeros((17, 8, 6), np.float32)
+    with pytest.raises(ValueError, match=r"`flip_indices` must have length 17.*got shape \(16,\)"):
+        flip.flip_heatmaps(heatmaps, COCO[:16])
+    broken = list(COCO)
+    broken[1], broken[3] = 3, 2  # 1 -> 3 -> 2
+    with pytest.raises(ValueError, match="involution.*1 -> 3 -> 2"):
+        flip.flip_heatmaps(heatmaps, broken)
+    with pytest.raises(ValueError, match=r"\[0, 17\)"):
+        flip.flip_visibility(np.ones(17), [17] + list(COCO[1:]))
+
+
+@pytest.mark.parametrize("codec", [
+    jaxcodecs.EDPoseLabel(num_keypoints=17),
+    jaxcodecs.YOLOXPoseAnnotationProcessor(),
+], ids=lambda c: type(c).__name__)
+def test_codecs_without_a_spatial_target_refuse(codec):
+    for call in (lambda: flip.flip_shift(codec), lambda: flip.flip_encoded(codec, {}, COCO),
+                 lambda: flip.flip_decode_inputs(codec, np.zeros(3), flip_indices=COCO),
+                 lambda: flip.flip_decoded(codec, np.zeros((1, 17, 2)), COCO)):
+        with pytest.raises(TypeError, match="flip_keypoints.*Supported codecs: AssociativeEmbedding"):
+            call()
+
+
+# ------------------------------------------------------ array-level mirrors
+def _edge_free(shape, margin=2):
+    """Random maps whose ``margin`` outer columns are zero (what a whole shift moves off)."""
+    maps = RNG.uniform(0, 1, shape).astype(np.float32)
+    maps[..., :margin] = 0
+    maps[..., -margin:] = 0
+    return maps
+
+
+@pytest.mark.parametrize("shift", [0.0, 1.0, -1.0])
+def test_flipping_twice_is_the_identity(shift):
+    kp = _poses(192, 256, 3)
+    np.testing.assert_allclose(flip.flip_keypoints(flip.flip_keypoints(kp, COCO, image_width=192), COCO,
+                                                   image_width=192), kp, atol=1e-5)
+    np.testing.assert_array_equal(flip.flip_root_relative(flip.flip_root_relative(kp, COCO), COCO), kp)
+    labels = RNG.uniform(0, 1, (2, 17, 4)).astype(np.float32)
+    twice = flip.flip_regression_labels(flip.flip_regression_labels(labels, COCO, image_width=192), COCO,
+                                        image_width=192)
+    np.testing.assert_allclose(twice, labels, atol=1e-6)
+    maps = _edge_free((2, 17, 8, 12))
+    np.testing.assert_array_equal(flip.flip_heatmaps(flip.flip_heatmaps(maps, COCO, shift=shift), COCO,
+                                                     shift=shift), maps)
+    sx, sy = _edge_free((17, 20)), RNG.uniform(0, 1, (17, 9)).astype(np.float32)
+    for got, want in zip(flip.flip_simcc(*flip.flip_simcc(sx, sy, COCO, shift=shift), COCO, shift=shift), (sx, sy)):
+        np.testing.assert_array_equal(got, want)
+    fields = _edge_free((51, 8, 12))
+    np.testing.assert_array_equal(flip.flip_udp_offsets(flip.flip_udp_offsets(fields, COCO), COCO), fields)
+    fields = _edge_free((34, 8, 12))
+    np.testing.assert_array_equal(
+        flip.flip_displacements(flip.flip_displacements(fields, COCO, shift=shift), COCO, shift=shift), fields)
+    np.testing.assert_array_equal(flip.flip_tags(flip.flip_tags(fields, COCO, shift=shift), COCO, shift=shift),
+                                  fields)
+
+
+def test_mirrors_match_numpy_formulas():
+    kp = _poses(192, 256, 2)
+    np.testing.assert_allclose(flip.flip_keypoints(kp, COCO, image_width=192), _mirror(kp, 192), atol=1e-5)
+    maps = RNG.uniform(0, 1, (17, 5, 7)).astype(np.float32)
+    np.testing.assert_array_equal(flip.flip_heatmaps(maps, COCO), maps[list(COCO), :, ::-1])
+    shifted = np.concatenate([maps[list(COCO), :, ::-1][..., :1], maps[list(COCO), :, ::-1][..., :-1]], -1)
+    np.testing.assert_array_equal(flip.flip_heatmaps(maps, COCO, shift=1), shifted)
+    labels = kp / np.float32(192)
+    np.testing.assert_allclose(flip.flip_regression_labels(labels, COCO, image_width=192),
+                               _mirror(kp, 192) / np.float32(192), atol=1e-6)
+    combined = RNG.uniform(-1, 1, (51, 5, 7)).astype(np.float32)
+    want = combined.reshape(17, 3, 5, 7)[list(COCO), :, :, ::-1] * np.array([1, -1, 1])[:, None, None]
+    np.testing.assert_array_equal(flip.flip_udp_offsets(combined, COCO), want.reshape(51, 5, 7))
+
+
+def test_fractional_shift_moves_a_gaussian_without_changing_it():
+    u = np.arange(48, dtype=np.float64)
+    for centre, shift in [(20.3, 0.75), (11.0, -0.25), (30.6, 0.4)]:
+        gauss = np.exp(-(u - centre) ** 2 / 8.0)[None, None].astype(np.float32)
+        moved = flip.shift_along_x(gauss, shift)
+        np.testing.assert_allclose(moved[0, 0], np.exp(-(u - centre - shift) ** 2 / 8.0), atol=2e-6)
+        linear = flip.shift_along_x(gauss, shift, interpolation="linear")
+        assert np.max(np.abs(linear[0, 0] - np.exp(-(u - centre - shift) ** 2 / 8.0))) > 1e-2
+        back = flip.flip_heatmaps(flip.flip_heatmaps(gauss, None, shift=shift), None, shift=shift)
+        np.testing.assert_allclose(back, gauss, atol=2e-6)
+
+
+def test_jit_with_static_or_traced_table():
+    maps = RNG.uniform(0, 1, (2, 17, 8, 12)).astype(np.float32)
+    want = flip.flip_heatmaps(maps, COCO, shift=0.75)
+    static = jax.jit(lambda m: flip.flip_heatmaps(m, COCO, shift=0.75))(maps)
+    traced = jax.jit(lambda m, t: flip.flip_heatmaps(m, t, shift=0.75))(maps, jnp.asarray(COCO))
+    np.testing.assert_allclose(static, want, atol=1e-6)
+    np.testing.assert_allclose(traced, want, atol=1e-6)
+    with pytest.raises(ValueError, match="`flip_indices` must be 17 integers"):
+        jax.jit(lambda m, t: flip.flip_heatmaps(m, t))(maps, jnp.zeros(16, jnp.int32))
+
+
+# -------------------------------------------------------- per-codec shifts
+def test_shifts_follow_each_convention():
+    w, big_w = 192, 48
+    assert flip.flip_shift(jaxcodecs.MSRAHeatmap((w, 256), (big_w, 64), sigma=2.0)) == 1 - big_w / w
+    assert flip.flip_shift(jaxcodecs.UDPHeatmap((w, 256), (big_w, 64))) == 0.0
+    assert flip.flip_shift(jaxcodecs.UDPHeatmap((w, 256), (big_w, 64), mmpose_compat=False)) == 0.0
+    assert flip.flip_shift(jaxcodecs.MegviiHeatmap((w, 256), (big_w, 64), kernel_size=11)) == -big_w / w
+    assert flip.flip_shift(jaxcodecs.SimCCLabel((w, 256), simcc_split_ratio=2.0)) == 1 - 2.0
+    assert flip.flip_shift(jaxcodecs.SimCCLabel((w, 256), simcc_split_ratio=1.5)) == (w - 1) * 1.5 - (288 - 1)
+    assert flip.flip_shift(jaxcodecs.AssociativeEmbedding((256, 256), (64, 64), use_udp=True)) == 0.0
+    assert flip.flip_shift(jaxcodecs.SPR((256, 256), (64, 64))) == 0.75
+    with pytest.raises(TypeError, match="RegressionLabel"):
+        flip.flip_shift(jaxcodecs.RegressionLabel((w, 256)))
