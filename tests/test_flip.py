@@ -6,6 +6,8 @@ properties (mirroring twice is the identity) and, in the exact mode, the
 codec's own ``encode`` of the mirrored keypoints.
 """
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -190,3 +192,154 @@ def test_shifts_follow_each_convention():
     assert flip.flip_shift(jaxcodecs.SPR((256, 256), (64, 64))) == 0.75
     with pytest.raises(TypeError, match="RegressionLabel"):
         flip.flip_shift(jaxcodecs.RegressionLabel((w, 256)))
+
+
+# ---------------------------------- exact mode: target of the mirror = mirrored target
+def _hand3d(image, maps):
+    return jaxcodecs.Hand3DHeatmap(image_size=(image, image), heatmap_size=(maps, maps, maps), depth_size=maps,
+                                   root_heatmap_size=maps, heatmap_size_root=maps, sigma=2.0, **EXACT)
+
+
+# (codec, instances, tolerance). A whole shift (UDP; input and map of one
+# size) mirrors quantised targets exactly; MSRA-DARK at 192 -> 48 (shift
+# 0.75) and SimCC at split ratio 1.5 (shift -0.5) are moved by band-limited
+# interpolation, measured within 4e-6 and 2e-7 of the re-encoded targets.
+EQUAL_CASES = {
+    "msra_same_size": (jaxcodecs.MSRAHeatmap((48, 64), (48, 64), sigma=2.0, **EXACT), 1, 0.0),
+    "msra_dark_ratio4": (jaxcodecs.MSRAHeatmap((192, 256), (48, 64), sigma=2.0, unbiased=True, **EXACT), 1, 2e-5),
+    "megvii_same_size": (jaxcodecs.MegviiHeatmap((48, 64), (48, 64), kernel_size=11, **EXACT), 1, 0.0),
+    "udp_gaussian": (jaxcodecs.UDPHeatmap((192, 256), (48, 64), **EXACT), 1, 1e-5),
+    "udp_combined": (jaxcodecs.UDPHeatmap((192, 256), (48, 64), heatmap_type="combined", **EXACT), 1, 1e-5),
+    "simcc_ratio2": (jaxcodecs.SimCCLabel((192, 256), sigma=(4.9, 5.66), **EXACT), 2, 1e-6),
+    "simcc_ratio1.5": (jaxcodecs.SimCCLabel((192, 256), sigma=(4.9, 5.66), simcc_split_ratio=1.5, **EXACT), 2, 1e-6),
+    "regression": (jaxcodecs.RegressionLabel((192, 256), **EXACT), 2, 1e-6),
+    "integral_same_size": (jaxcodecs.IntegralRegressionLabel((48, 64), (48, 64), sigma=2.0, unbiased=True,
+                                                             **EXACT), 1, 1e-5),
+    "ae_udp": (jaxcodecs.AssociativeEmbedding((256, 256), (64, 64), sigma=2.0, use_udp=True, **EXACT), 2, 1e-5),
+    "ae_same_size": (jaxcodecs.AssociativeEmbedding((64, 64), (64, 64), sigma=2.0, **EXACT), 2, 0.0),
+    "spr_same_size": (jaxcodecs.SPR((64, 64), (64, 64), sigma=(4.0, 2.0), generate_keypoint_heatmaps=True,
+                                   **EXACT), 1, 1e-5),
+    "cid_same_size": (jaxcodecs.DecoupledHeatmap((64, 64), (64, 64), encode_max_instances=4, **EXACT), 2, 0.0),
+    "hand3d_same_size": (_hand3d(16, 16), 1, 1e-6),
+}
+
+
+@pytest.mark.parametrize("case", sorted(EQUAL_CASES))
+def test_exact_mode_target_of_the_mirror_is_the_mirrored_target(case):
+    codec, num, atol = EQUAL_CASES[case]
+    width, height = codec.input_size
+    kp = _poses(width, height, num, rng=np.random.default_rng(len(case)))
+    if isinstance(codec, jaxcodecs.Hand3DHeatmap):
+        kp = np.concatenate([kp, RNG.uniform(-100, 100, kp.shape[:2] + (1,)).astype(np.float32)], axis=-1)
+    encode = jax.jit(codec.encode)
+    mirrored = encode(_mirror(kp, width))
+    flipped = flip.flip_encoded(codec, encode(kp), COCO)
+    assert sorted(flipped) == sorted(mirrored)
+    for key in mirrored:
+        got, want = np.asarray(flipped[key], np.float64), np.asarray(mirrored[key], np.float64)
+        if key in ("displacements", "displacement_weights"):
+            # SPR's square [trunc(rx - r), trunc(rx + r)) is not symmetric about
+            # the root: compare where both targets are drawn.
+            both = (np.asarray(flipped["displacement_weights"]) > 0) & (np.asarray(mirrored["displacement_weights"]) > 0)
+            assert both.sum() > 0.5 * (np.asarray(mirrored["displacement_weights"]) > 0).sum()
+            got, want = got[both], want[both]
+        np.testing.assert_allclose(got, want, atol=atol, rtol=0, err_msg=f"{case}: {key}")
+
+
+# ------------------------------------------------------- the flip-test average
+@functools.lru_cache(maxsize=None)
+def _jitted(codec):
+    return jax.jit(codec.batch_encode), jax.jit(codec.batch_decode)
+
+
+def _flip_test_error(codec, num=24, flipped_args=None):
+    """Max |decode((out + flip(out on the mirror)) / 2) - truth| in input px,
+    per axis, where ``out`` is the codec's own (exact) target."""
+    width, height = codec.input_size
+    kp = _poses(width, height, num, margin=0.15, rng=np.random.default_rng(3))
+    both = np.concatenate([kp, _mirror(kp, width)])[:, None]
+    encode, decode = _jitted(codec)
+    encoded = encode(both)
+    args = [encoded[key] for key in codec.decode_input_keys]
+    direct = [a[:num] for a in args]
+    mirrored = [a[num:] for a in args]
+    back = (flipped_args or (lambda *a: flip.flip_decode_inputs(codec, *a, flip_indices=COCO)))(*mirrored)
+    average = [(a + b) / 2 for a, b in zip(direct, back)]
+    decoded = decode(*average)[0][:, 0]
+    return np.max(np.abs(np.asarray(decoded) - kp), axis=(0, 1)), np.mean(np.abs(np.asarray(decoded) - kp))
+
+
+# (codec, bound in input px). The bounds are each codec's own round-trip
+# accuracy (README): sub-pixel codecs keep it through the flip test, the
+# quantised ones stay within their quantisation.
+AVERAGE_CASES = {
+    "msra_dark": (jaxcodecs.MSRAHeatmap((192, 256), (48, 64), sigma=2.0, unbiased=True, **EXACT), 0.005),
+    "msra_plain": (jaxcodecs.MSRAHeatmap((192, 256), (48, 64), sigma=2.0, **EXACT), 2.0 + 1e-3),
+    "megvii": (jaxcodecs.MegviiHeatmap((192, 256), (48, 64), kernel_size=11, **EXACT), 2.0 + 1e-3),
+    "udp_gaussian": (jaxcodecs.UDPHeatmap((192, 256), (48, 64), **EXACT), 0.005),
+    "udp_combined": (jaxcodecs.UDPHeatmap((192, 256), (48, 64), heatmap_type="combined", **EXACT), 1e-3),
+    "simcc_dark": (jaxcodecs.SimCCLabel((192, 256), sigma=(4.9, 5.66), use_dark=True, **EXACT), 0.05),
+    "simcc_argmax": (jaxcodecs.SimCCLabel((192, 256), sigma=(4.9, 5.66), **EXACT), 0.25 + 1e-3),
+    "regression": (jaxcodecs.RegressionLabel((192, 256), **EXACT), 1e-4),
+    "integral": (jaxcodecs.IntegralRegressionLabel((192, 256), (48, 64), sigma=2.0, **EXACT), 1e-4),
+}
+
+
+@pytest.mark.parametrize("case", sorted(AVERAGE_CASES))
+def test_flip_test_average_decodes_to_the_truth(case):
+    codec, bound = AVERAGE_CASES[case]
+    worst, mean = _flip_test_error(codec)
+    assert np.all(worst <= bound), (case, worst)
+
+
+def test_the_derived_shift_beats_a_constant_pixel_for_msra():
+    # MSRA at 192 -> 48: the mirror needs 0.75 map px after the reversal. A
+    # constant one-pixel shift (the common default) leaves 0.25 map px, half
+    # of which survives the average; no shift leaves 0.75.
+    codec = AVERAGE_CASES["msra_dark"][0]
+    helper, _ = _flip_test_error(codec)
+    constant, _ = _flip_test_error(codec, flipped_args=lambda m: (flip.flip_heatmaps(m, COCO, shift=1.0),))
+    none, _ = _flip_test_error(codec, flipped_args=lambda m: (flip.flip_heatmaps(m, COCO, shift=0.0),))
+    assert helper[0] < 0.005 and constant[0] > 0.45 and none[0] > 1.45
+
+
+# ------------------------------------------------------------------ lifting
+def _lifting_case(name):
+    """A lifting codec, its encode arguments for one clip of ``T = 2`` frames
+    and their mirror (3-D target x -> -x about a root joint of its own mirror)."""
+    kp2d = _poses(1000, 1000, 2, rng=np.random.default_rng(5))
+    target = np.concatenate([kp2d / 1000.0 - 0.5, RNG.uniform(3.5, 4.5, (2, 17, 1))], -1).astype(np.float32)
+    mirrored = np.asarray(flip.flip_root_relative(target, flip.flip_indices("h36m")))
+    camera = {"w": np.float32(1000.0), "h": np.float32(1000.0)}
+    if name == "image":
+        mean = RNG.uniform(-0.1, 0.1, (16, 3)).astype(np.float32)
+        codec = jaxcodecs.ImagePoseLifting(num_keypoints=17, remove_root=True, reshape_keypoints=False,
+                                           target_mean=mean, target_std=np.full((16, 3), 0.3, np.float32))
+        args, extra = (kp2d, None), ()
+    elif name == "video":
+        codec, args, extra = jaxcodecs.VideoPoseLifting(num_keypoints=17), (kp2d, None), (camera,)
+    else:
+        codec, args, extra = jaxcodecs.MotionBERTLabel(num_keypoints=17, **EXACT), (kp2d, None), (camera,)
+    return codec, args, target, mirrored, extra
+
+
+@pytest.mark.parametrize("name", ["image", "video", "motionbert"])
+def test_lifting_flip_is_a_mirror_about_the_root(name):
+    codec, args, target, mirrored, extra = _lifting_case(name)
+    table = flip.flip_indices("h36m")
+    enc, enc_mirror = (codec.encode(*args, t, None, *extra) for t in (target, mirrored))
+    inputs = [enc[k] for k in codec.decode_input_keys]
+    back = flip.flip_decode_inputs(codec, *[enc_mirror[k] for k in codec.decode_input_keys], flip_indices=table)
+    for got, want in zip(back, inputs):
+        np.testing.assert_allclose(got, want, atol=1e-5)
+    decoded = codec.decode(*inputs)[0]
+    np.testing.assert_allclose(codec.decode(*flip.flip_decode_inputs(codec, *inputs, flip_indices=table))[0],
+                               flip.flip_decoded(codec, decoded, table), atol=1e-5)
+    average = [(a + b) / 2 for a, b in zip(inputs, back)]
+    np.testing.assert_allclose(codec.decode(*average)[0], decoded, atol=1e-5)
+
+
+def test_lifting_root_must_be_its_own_mirror():
+    codec = jaxcodecs.VideoPoseLifting(num_keypoints=17, root_index=1)
+    with pytest.raises(ValueError, match=r"root joint\(s\) \[1\] onto themselves"):
+        flip.flip_decode_inputs(codec, np.zeros((1, 17, 3), np.float32), flip_indices=flip.flip_indices("h36m"))
