@@ -343,3 +343,10 @@ def test_lifting_root_must_be_its_own_mirror():
     codec = jaxcodecs.VideoPoseLifting(num_keypoints=17, root_index=1)
     with pytest.raises(ValueError, match=r"root joint\(s\) \[1\] onto themselves"):
         flip.flip_decode_inputs(codec, np.zeros((1, 17, 3), np.float32), flip_indices=flip.flip_indices("h36m"))
+
+
+def test_public_api():
+    assert jaxcodecs.flip is flip and "flip" in jaxcodecs.__all__
+    for name in flip.__all__:
+        assert callable(getattr(flip, name)), name
+    assert flip.list_flip_tables() == tuple(sorted(EXPECTED_SIZES))
