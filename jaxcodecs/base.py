@@ -222,7 +222,8 @@ class Codec(struct.PyTreeNode):
             raise TypeError("to_config(): the codec registry is not loaded (import jaxcodecs).")
         config: dict[str, Any] = {"type": _registered_name(type(self))}
         owner = type(self).__name__
-        for field in dataclasses.fields(self):
+        # MMPose's arguments in constructor order, then jaxcodecs's options.
+        for field in sorted(dataclasses.fields(self), key=lambda f: f.kw_only):
             if not field.init:
                 continue
             value = _config_value(getattr(self, field.name), f"{owner}.{field.name}")
