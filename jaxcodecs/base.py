@@ -77,8 +77,11 @@ def _config_value(value: Any, where: str) -> Any:
     """``value`` as JSON data: tuples become lists, NumPy / JAX scalars and
     arrays Python numbers and nested lists, dtypes their names; ``where``
     names the field in errors."""
-    if isinstance(value, np.generic) and value.dtype.kind in "biufU":
-        return value.item()  # before float: np.float64 is a float, but no JSON type
+    if isinstance(value, np.generic):  # before float: np.float64 is a float, but no JSON type
+        if value.dtype.kind in "biuU":
+            return value.item()
+        if jax.numpy.issubdtype(value.dtype, jax.numpy.floating):  # bfloat16 too
+            return float(value)
     if value is None or isinstance(value, (bool, str, int, float)):
         return value
     if isinstance(value, jax.core.Tracer):

@@ -203,6 +203,9 @@ def test_to_config_writes_converted_values_as_json():
     config = udp.to_config()
     assert type(config["sigma"]) is float and type(config["radius_factor"]) is float
     assert_same_codec(jaxcodecs.build(config), udp, same_leaf_types=False)  # jax scalar -> float
+    for sigma in (np.float16(2.5), jnp.bfloat16(2.5)):
+        sigma_config = jaxcodecs.MSRAHeatmap((192, 256), (48, 64), sigma=sigma).to_config()["sigma"]
+        assert sigma_config == 2.5 and type(sigma_config) is float
 
 
 def test_to_config_of_a_user_codec_uses_its_registered_name(monkeypatch):
