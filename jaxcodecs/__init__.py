@@ -27,6 +27,7 @@ from jaxcodecs.codecs import (
     EDPoseLabel,
     YOLOXPoseAnnotationProcessor,
 )
+from jaxcodecs.export import export_decoder, export_encoder, load_exported
 from jaxcodecs.registry import build, get_codec_class, list_codecs, register
 
 __version__ = "0.1.0"
@@ -39,6 +40,9 @@ __all__ = [
     "register",
     "list_codecs",
     "get_codec_class",
+    "export_encoder",
+    "export_decoder",
+    "load_exported",
     "ops",
     "flip",
     "MSRAHeatmap",

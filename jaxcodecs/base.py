@@ -25,6 +25,17 @@ __all__ = ["Codec", "FieldAt", "codec_field"]
 
 _EMPTY: Mapping[str, str] = types.MappingProxyType({})
 
+# ``codec class -> the name it is registered under``, installed by
+# :mod:`jaxcodecs.registry` (which imports this module, so this module cannot
+# import it). ``to_config`` needs the name; until the registry is loaded no
+# codec has one.
+_registered_name: Callable[[type], str] | None = None
+
+
+def _set_registered_name(lookup: Callable[[type], str]) -> None:
+    global _registered_name
+    _registered_name = lookup
+
 
 def _is_array_tree(x: Any) -> bool:
     """True for arrays and non-empty containers of arrays (these get batched)."""
@@ -60,6 +71,39 @@ class FieldAt(NamedTuple):
     owner: str
     name: str
     codec: Any
+
+
+def _config_value(value: Any, where: str) -> Any:
+    """``value`` as JSON data: tuples become lists, NumPy / JAX scalars and
+    arrays Python numbers and nested lists, dtypes their names; ``where``
+    names the field in errors."""
+    if isinstance(value, np.generic):  # before float: np.float64 is a float, but no JSON type
+        if value.dtype.kind in "biuU":
+            return value.item()
+        if jax.numpy.issubdtype(value.dtype, jax.numpy.floating):  # bfloat16 too
+            return float(value)
+    if value is None or isinstance(value, (bool, str, int, float)):
+        return value
+    if isinstance(value, jax.core.Tracer):
+        raise TypeError(
+            f"to_config(): {where} holds a traced value ({value.aval}); a configuration is made of "
+            f"concrete values, so call to_config() outside jax.jit / jax.vmap / jax.grad.")
+    if isinstance(value, np.dtype) or (isinstance(value, type) and issubclass(value, np.generic)):
+        return np.dtype(value).name
+    if isinstance(value, (np.ndarray, jax.Array)):
+        array = np.asarray(value)
+        if array.dtype.kind in "biu":
+            return array.tolist()
+        if not jax.numpy.issubdtype(array.dtype, jax.numpy.floating):
+            raise TypeError(f"to_config(): {where} is an array of {array.dtype}, which has no JSON form.")
+        return array.astype(np.float64).tolist()  # float32, bfloat16…: exact as Python floats
+    if isinstance(value, (tuple, list)):
+        return [_config_value(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, Mapping):
+        if not all(isinstance(key, str) for key in value):
+            raise TypeError(f"to_config(): {where} has keys that are not strings: {list(value)!r}.")
+        return {key: _config_value(v, f"{where}[{key!r}]") for key, v in value.items()}
+    raise TypeError(f"to_config(): {where} holds {value!r} (type {type(value).__name__}), which has no JSON form.")
 
 
 def codec_field(convert: Callable[[Any, FieldAt], Any] | None = None, *, static: bool = False,
@@ -149,6 +193,54 @@ class Codec(struct.PyTreeNode):
             if converted is not value:
                 object.__setattr__(self, field.name, converted)
         self.check_config()
+
+    def to_config(self, *, mmpose: bool = False) -> dict[str, Any]:
+        """The MMPose-style config dict that builds this codec again.
+
+        ``jaxcodecs.build(codec.to_config())`` gives a codec equal to this
+        one, and the dict is JSON data (``json.dumps`` takes it as it is):
+        ``type`` (the name the codec's class is registered under) and every
+        constructor argument by its name, with the value the codec holds
+        (after conversion: sizes as lists, ``dtype`` by name, a sigma the
+        codec derived written out). Arrays (lifting statistics) become
+        nested lists of Python numbers.
+
+        Args:
+          mmpose: ``False`` (default) writes every constructor argument,
+            jaxcodecs's own options (the keyword-only fields:
+            ``mmpose_compat``, ``dtype``) included. ``True`` writes only
+            MMPose's arguments, a config MMPose 1.3.2's ``build`` accepts; a
+            codec whose jaxcodecs options are not at their defaults (e.g.
+            ``mmpose_compat=False``) has no such config and raises
+            ``ValueError``. Either dict builds this codec.
+
+        Raises:
+          TypeError: the codec's class is not registered, or a field holds a
+            traced value (``to_config`` inside ``jit`` / ``vmap``) or a value
+            with no JSON form.
+          ValueError: ``mmpose=True`` and a jaxcodecs option differs from its
+            default.
+        """
+        if _registered_name is None:
+            raise TypeError("to_config(): the codec registry is not loaded (import jaxcodecs).")
+        config: dict[str, Any] = {"type": _registered_name(type(self))}
+        owner = type(self).__name__
+        # MMPose's arguments in constructor order, then jaxcodecs's options.
+        for field in sorted(dataclasses.fields(self), key=lambda f: f.kw_only):
+            if not field.init:
+                continue
+            value = _config_value(getattr(self, field.name), f"{owner}.{field.name}")
+            if mmpose and field.kw_only:
+                default = (field.default_factory() if field.default_factory is not dataclasses.MISSING
+                           else field.default)
+                if default is dataclasses.MISSING or value != _config_value(default, field.name):
+                    raise ValueError(
+                        f"to_config(mmpose=True): `{field.name}` is a jaxcodecs option that MMPose's "
+                        f"configs do not have, and this {owner} has {field.name}={value!r}, not the "
+                        f"default {_config_value(default, field.name)!r}; to_config() keeps it.")
+                continue
+            config[field.name] = value
+        return config
 
     def check_config(self) -> None:
         """Checks that span several fields (each field's own conversion and

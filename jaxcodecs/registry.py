@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any, Mapping, TypeVar
 
+from jaxcodecs import base
 from jaxcodecs.base import Codec
 
-__all__ = ["build", "register", "list_codecs", "get_codec_class"]
+__all__ = ["build", "register", "list_codecs", "get_codec_class", "registered_name"]
 
 _REGISTRY: dict[str, type[Codec]] = {}
 
@@ -49,6 +50,27 @@ def get_codec_class(name: str) -> type[Codec]:
         raise KeyError(
             f"Unknown codec type {name!r}. Known codecs: {', '.join(list_codecs())}."
         ) from None
+
+
+def registered_name(cls: type) -> str:
+    """The name ``cls`` is registered under (what ``build`` takes as ``type``).
+
+    A class registered under several names gives its own class name if that
+    is one of them, else the first name it was registered under.
+
+    Raises:
+      TypeError: ``cls`` is not registered (``jaxcodecs.register`` adds it).
+    """
+    names = [name for name, klass in _REGISTRY.items() if klass is cls]
+    if not names:
+        raise TypeError(
+            f"{getattr(cls, '__qualname__', cls)!r} is not a registered codec, so no config can name "
+            f"it; register it with jaxcodecs.register (optionally under name=...)."
+        )
+    return cls.__name__ if cls.__name__ in names else names[0]
+
+
+base._set_registered_name(registered_name)
 
 
 def build(cfg: Mapping[str, Any] | Codec) -> Codec:

@@ -567,7 +567,7 @@ _LONG_MODULES = (
     "test_bad_input.py", "test_api.py", "test_fuzz.py", "test_examples.py",
     "test_codecs_decoupled_heatmap.py", "test_viz.py", "test_conformance.py",
     "test_sharding.py", "test_codecs_associative_embedding.py", "test_gradients.py", "test_codecs_simcc.py",
-    "test_cli.py", "test_codecs_spr.py", "test_codecs_topdown.py", "test_codecs_lifting.py",
+    "test_cli.py", "test_codecs_spr.py", "test_codecs_topdown.py", "test_codecs_lifting.py", "test_export.py",
     "test_ops_refine.py", "test_ops_instances.py", "test_ops_soft.py", "test_codecs_inputs.py",
     "test_codecs_hand3d.py", "test_ops_heatmap.py", "test_memory.py", "test_codecs_motionbert.py",
     "test_codecs_edpose.py", "test_grain.py",

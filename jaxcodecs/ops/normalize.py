@@ -136,7 +136,9 @@ def normalize_screen_coordinates(keypoints: jnp.ndarray, width: Any, height: Any
       width, height: image size (numbers or traced scalars).
     """
     centre, scale = _screen_frame(width, height)
-    return (keypoints - centre.astype(jnp.result_type(keypoints, jnp.float32))) / scale
+    # A true division, as MMPose's NumPy: XLA would multiply by the
+    # reciprocal of the broadcast half-width, one ulp off for some inputs.
+    return divide_exact(keypoints - centre.astype(jnp.result_type(keypoints, jnp.float32)), scale)
 
 
 def normalize_camera(camera_param: Mapping[str, Any]) -> dict[str, Any]:
@@ -154,8 +156,9 @@ def normalize_camera(camera_param: Mapping[str, Any]) -> dict[str, Any]:
     out = dict(camera_param)
     f = jnp.asarray(camera_param["f"])
     c = jnp.asarray(camera_param["c"])
-    out["f"] = f / scale
-    out["c"] = (c - centre.reshape((2,) + (1,) * (c.ndim - 1))) / scale
+    # True divisions, as in normalize_screen_coordinates.
+    out["f"] = divide_exact(f.astype(jnp.result_type(f, scale)), scale)
+    out["c"] = divide_exact(c - centre.reshape((2,) + (1,) * (c.ndim - 1)), scale)
     return out
 
 
