@@ -27,6 +27,7 @@ from jaxcodecs.codecs import (
     EDPoseLabel,
     YOLOXPoseAnnotationProcessor,
 )
+from jaxcodecs.mmpose_config import MMPoseConfigCodecs, MMPoseConfigError, from_mmpose_config
 from jaxcodecs.registry import build, get_codec_class, list_codecs, register
 
 __version__ = "0.1.0"
@@ -39,6 +40,9 @@ __all__ = [
     "register",
     "list_codecs",
     "get_codec_class",
+    "from_mmpose_config",
+    "MMPoseConfigCodecs",
+    "MMPoseConfigError",
     "ops",
     "MSRAHeatmap",
     "UDPHeatmap",
