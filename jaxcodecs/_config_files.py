@@ -173,8 +173,9 @@ class Loader:
         if package is not None and package not in self.packages:
             hint = (f"; pass packages={{{package!r}: <directory of a {package} checkout>}} to "
                     f"jaxcodecs.from_mmpose_config")
-        looked = ", ".join(str(c) for c in candidates) or "nowhere"
-        raise MMPoseConfigError(f"{where}: cannot find {what} (looked at {looked}){hint}")
+        looked = f"looked at {', '.join(str(c) for c in candidates)}" if candidates \
+            else f"{package} is not installed"
+        raise MMPoseConfigError(f"{where}: cannot find {what} ({looked}){hint}")
 
     def _base_path(self, ref: str, directory: Path | None, where: Where) -> Path:
         if "::" in ref:  # 'mmpose::body_2d_keypoint/...': a config shipped with a package
