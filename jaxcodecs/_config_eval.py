@@ -20,8 +20,8 @@ import re
 from typing import Any, Callable, Mapping, NoReturn
 
 from jaxcodecs._config_values import (
-    BINOPS, COMPARE, MAX_ITEMS, METHODS, PURE_BUILTINS, UNARY, ConfigDict, Failure, Imported,
-    Unresolved, Where, capped, deep_copy, find_unresolved, update,
+    BINOPS, COMPARE, MAX_ITEMS, MAX_TOTAL_ITEMS, METHODS, PURE_BUILTINS, UNARY, ConfigDict, Failure,
+    Imported, MMPoseConfigError, Unresolved, Where, capped, check_method, deep_copy, find_unresolved, update,
 )
 
 __all__ = ["BASE_VAR", "Evaluator"]
@@ -29,6 +29,10 @@ __all__ = ["BASE_VAR", "Evaluator"]
 #: The name a config file gives its base files, and the prefix of references to their values.
 BASE_VAR = "_base_"
 _BASE_REF = re.compile(r"^\{\{\s*_base_\.([\w.]+)\s*\}\}$")
+
+
+# Expressions that read a value without building one (not counted against MAX_TOTAL_ITEMS).
+_READS = (ast.Name, ast.Attribute, ast.Constant)
 
 
 class _BaseVars:
@@ -58,6 +62,7 @@ class Evaluator:
         self.namespace = namespace
         self.base = _BaseVars(base_values) if base_values is not None else None
         self.star_imports = star_imports if star_imports is not None else []
+        self.built = 0  # container items built so far, against MAX_TOTAL_ITEMS
 
     # ------------------------------------------------------------ helpers
     def where(self, node: ast.AST) -> Where:
@@ -107,8 +112,14 @@ class Evaluator:
         if method is None:
             self.fail(node, f"the expression '{_source(node)}' ({type(node).__name__}) is not evaluated")
         try:
-            return method(node, local)
-        except Failure:
+            value = method(node, local)
+            if isinstance(value, (str, list, tuple, dict, set, frozenset)) and not isinstance(node, _READS):
+                self.built += len(value)
+                if self.built > MAX_TOTAL_ITEMS:
+                    raise MMPoseConfigError(f"{self.where(node)}: the config builds more than "
+                                            f"{MAX_TOTAL_ITEMS} container items in all; it is not read")
+            return value
+        except (Failure, MMPoseConfigError):
             raise
         except RecursionError:
             self.fail(node, "the expression is nested too deeply")
@@ -373,6 +384,7 @@ class Evaluator:
             return None
         if name in ("extend",) and args:
             args = [capped(self.plain(node, args[0]), "extend()")]
+        check_method(owner, name, args)
         result = getattr(owner, name)(*args, **kwargs)
         if isinstance(result, str) and len(result) > MAX_ITEMS:
             self.fail(node, "the string is too long")

@@ -32,12 +32,13 @@ from typing import Any, Mapping
 
 from jaxcodecs._config_eval import BASE_VAR, Evaluator
 from jaxcodecs._config_values import (
-    BINOPS, MAX_ITEMS, ConfigDict, Failure, Imported, MMPoseConfigError, Unresolved, Where,
+    BINOPS, ConfigDict, Failure, Imported, MMPoseConfigError, Unresolved, Where,
     deep_copy, merge_into,
 )
 
 __all__ = ["FileValues", "Loader"]
 
+MAX_LOOPS = 100_000  # iterations of all the for loops of one file
 _MUTATING = frozenset({"append", "extend", "insert", "update", "pop", "remove", "setdefault", "reverse"})
 
 
@@ -247,8 +248,16 @@ class _Runner:
             try:
                 self.statement(stmt)
             except Failure as failure:
-                for name in self.touched(stmt):
-                    self.set(name, failure.unresolved)
+                unresolved = failure.unresolved
+            except (_Break, _Continue, MMPoseConfigError, RecursionError):
+                raise
+            except Exception as error:  # a Python operation of the statement itself failed
+                text = ast.unparse(stmt).splitlines()[0][:80]
+                unresolved = Unresolved(f"'{text}' failed: {type(error).__name__}: {error}", self.where(stmt))
+            else:
+                continue
+            for name in self.touched(stmt):
+                self.set(name, unresolved)
 
     def touched(self, stmt: ast.stmt) -> list[str]:
         """The names a statement binds or changes (left unresolved when it fails)."""
@@ -282,6 +291,7 @@ class _Runner:
             current = ev.plain(stmt.target, ev.eval(load))
             value = ev.plain(stmt.value, ev.eval(stmt.value))
             if isinstance(current, list) and isinstance(stmt.op, ast.Add):
+                BINOPS[ast.Add](current, value)  # refuses a result that is too long
                 current.extend(value)  # in place, as Python's list +=
             else:
                 self.assign(stmt.target, BINOPS[type(stmt.op)](current, value))
@@ -391,8 +401,8 @@ class _Runner:
         ev = self.evaluator
         for item in list(ev.iterable(stmt.iter, ev.eval(stmt.iter))):
             self.iterations += 1
-            if self.iterations > MAX_ITEMS:
-                ev.fail(stmt, f"the loops run more than {MAX_ITEMS} times")
+            if self.iterations > MAX_LOOPS:
+                ev.fail(stmt, f"the file's loops run more than {MAX_LOOPS} times in all")
             self.assign(stmt.target, item)
             try:
                 self.run(stmt.body)

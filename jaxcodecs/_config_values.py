@@ -12,15 +12,18 @@ import ast
 import dataclasses
 import math
 import operator
+import re
 from typing import Any, Callable, Mapping
 
 __all__ = [
-    "BINOPS", "COMPARE", "ConfigDict", "Failure", "Imported", "MAX_ITEMS", "METHODS", "MMPoseConfigError",
+    "BINOPS", "COMPARE", "ConfigDict", "Failure", "Imported", "MAX_ITEMS", "MAX_TOTAL_ITEMS", "METHODS",
+    "MMPoseConfigError", "check_method",
     "PURE_BUILTINS", "UNARY", "Unresolved", "Where", "capped", "deep_copy", "find_unresolved",
     "merge_into", "update",
 ]
 
 MAX_ITEMS = 1_000_000  # no container, range or loop the evaluator builds may be longer
+MAX_TOTAL_ITEMS = 5_000_000  # nor may all the containers one file's evaluation builds, together
 
 
 class MMPoseConfigError(ValueError):
@@ -176,6 +179,33 @@ def _safe_pow(a: Any, b: Any) -> Any:
     return operator.pow(a, b)
 
 
+def _safe_add(a: Any, b: Any) -> Any:
+    if isinstance(a, (str, list, tuple)) and isinstance(b, (str, list, tuple)) and len(a) + len(b) > MAX_ITEMS:
+        raise ValueError(f"the sum has more than {MAX_ITEMS} items")
+    return operator.add(a, b)
+
+
+def _safe_mod(a: Any, b: Any) -> Any:
+    if isinstance(a, str) and re.search(r"%[^a-zA-Z%]*(\*|\d{4,})", a):
+        raise ValueError(f"the format {a!r} is not evaluated")
+    return operator.mod(a, b)
+
+
+def check_method(owner: Any, name: str, args: list) -> None:
+    """Refuses a container method call whose result would be too large."""
+    size = 0
+    if isinstance(owner, str) and name == "replace" and len(args) >= 2:
+        size = (len(owner) + 1) * max(len(args[1]), 1)
+    elif isinstance(owner, str) and name == "zfill" and args:
+        size = args[0]
+    elif isinstance(owner, str) and name == "join" and args:
+        size = sum(len(a) + len(owner) for a in args[0] if isinstance(a, str))
+    elif isinstance(owner, list) and name == "extend" and args:
+        size = len(owner) + len(args[0])
+    if isinstance(size, int) and size > MAX_ITEMS:
+        raise ValueError(f"{name}() would build more than {MAX_ITEMS} items")
+
+
 def _safe_mul(a: Any, b: Any) -> Any:
     seq, n = (a, b) if isinstance(a, (str, list, tuple)) else (b, a)
     if isinstance(seq, (str, list, tuple)) and isinstance(n, int) and len(seq) * n > MAX_ITEMS:
@@ -184,8 +214,8 @@ def _safe_mul(a: Any, b: Any) -> Any:
 
 
 BINOPS: dict[type, Callable[[Any, Any], Any]] = {
-    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: _safe_mul,
-    ast.Div: operator.truediv, ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod,
+    ast.Add: _safe_add, ast.Sub: operator.sub, ast.Mult: _safe_mul,
+    ast.Div: operator.truediv, ast.FloorDiv: operator.floordiv, ast.Mod: _safe_mod,
     ast.Pow: _safe_pow, ast.BitAnd: operator.and_, ast.BitOr: operator.or_,
     ast.BitXor: operator.xor,
 }

@@ -185,6 +185,14 @@ def from_mmpose_config(
     """
     if not isinstance(path_or_text, (str, os.PathLike)):
         raise TypeError(f"from_mmpose_config() takes a path or config text, got {type(path_or_text).__name__}.")
+    try:
+        return _from_config(path_or_text, base_dir, packages, strict)
+    except RecursionError:  # containers nested by a loop deeper than Python's stack
+        raise MMPoseConfigError(f"{path_or_text!s:.200}: the config is nested too deeply to read") from None
+
+
+def _from_config(path_or_text, base_dir, packages, strict) -> MMPoseConfigCodecs:
+    """:func:`from_mmpose_config`, its arguments checked."""
     loader = Loader(packages)
     if isinstance(path_or_text, os.PathLike) or not _looks_like_text(path_or_text):
         path = Path(path_or_text)

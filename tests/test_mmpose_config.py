@@ -337,7 +337,10 @@ def test_nothing_is_executed(tmp_path, expression):
 
 @pytest.mark.parametrize("expression", ["10 ** 10 ** 10", "list(range(10 ** 9))", "'a' * 10 ** 9",
                                         "[0] * 10 ** 8", "[i for i in range(10 ** 9)]",
-                                        " + ".join(["1"] * 800)])
+                                        " + ".join(["1"] * 800), "'%999999999s' % 'x'",
+                                        "'a'.zfill(10 ** 9)", "('a' * 1000).replace('', 'b' * 5000)",
+                                        "[[0] * 10 ** 6 for i in range(2)][0] + [1]",
+                                        "'-'.join(['x' * 10 ** 6] * 2)"])
 def test_expensive_values_are_refused_quickly(expression):
     started = time.perf_counter()
     found = load_text(MSRA_TEXT + f"value = {expression}\n")
@@ -348,6 +351,17 @@ def test_expensive_values_are_refused_quickly(expression):
 def test_too_deep_to_parse():
     with pytest.raises(MMPoseConfigError, match="nested too deeply"):
         load_text(MSRA_TEXT + "value = " + " + ".join(["1"] * 100_000) + "\n")
+    with pytest.raises(MMPoseConfigError, match="nested too deeply"):
+        load_text(MSRA_TEXT + "value = []\nfor i in range(100_000):\n    value = [value]\n")
+
+
+def test_growing_loops_are_refused():
+    found = load_text(MSRA_TEXT + "value = [0] * 1000\nfor i in range(100):\n    value += value\n"
+                      "other = []\nfor i in range(10 ** 6):\n    other.append(i)\n")
+    assert list(found) == ["codec"] and {"value", "other"} <= set(found.unresolved)
+    assert "loops run more than" in found.unresolved["other"]
+    with pytest.raises(MMPoseConfigError, match="builds more than 5000000 container items"):
+        load_text(MSRA_TEXT + "value = [[0] * 10 ** 6 for i in range(10)]\n")
 
 
 def test_circular_and_duplicate_bases(tmp_path):
