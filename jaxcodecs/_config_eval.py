@@ -66,13 +66,16 @@ class Evaluator:
 
     # ------------------------------------------------------------ helpers
     def where(self, node: ast.AST) -> Where:
+        """Where ``node`` (an expression or statement of this file) was written."""
         return Where(self.file, getattr(node, "lineno", 0))
 
     def fail(self, node: ast.AST, reason: str) -> NoReturn:
+        """Raises :class:`Failure`: the value of ``node`` is unresolved because of ``reason``."""
         raise Failure(Unresolved(reason, self.where(node)))
 
     def plain(self, node: ast.AST, value: Any) -> Any:
-        """``value``, checked to hold no unresolved part (before computing with it)."""
+        """``value`` (of expression ``node``), checked to hold no unresolved
+        part and to be no placeholder, before an operation computes with it."""
         bad = find_unresolved(value)
         if bad is not None:
             raise Failure(bad)
@@ -81,19 +84,21 @@ class Evaluator:
         return value
 
     def iterable(self, node: ast.AST, value: Any) -> Any:
-        """``value``, checked to be a container the evaluator may iterate over."""
+        """``value`` (of expression ``node``), checked to be a container the evaluator may iterate over."""
         if not isinstance(value, (list, tuple, dict, set, frozenset, range, str)):
             self.fail(node, f"'{_source(node)}' is not a list, tuple, dict, set, range or string")
         return value
 
     def guarded(self, node: ast.AST, local: dict | None = None) -> Any:
-        """The value of ``node``, or the :class:`Unresolved` that stands for it."""
+        """The value of expression ``node`` (with the comprehension variables
+        ``local``), or the :class:`Unresolved` that stands for it."""
         try:
             return self.eval(node, local)
         except Failure as failure:
             return failure.unresolved
 
     def base_var(self, node: ast.AST, dotted: str) -> Any:
+        """A copy of the bases' value ``dotted`` (``model.head``), read by expression ``node``."""
         if self.base is None:
             self.fail(node, f"'{BASE_VAR}.{dotted}' is used but the file has no {BASE_VAR} files")
         value: Any = self.base.values
@@ -107,8 +112,14 @@ class Evaluator:
 
     # --------------------------------------------------------------- eval
     def eval(self, node: ast.AST, local: dict | None = None) -> Any:
-        """The value of expression ``node``; :class:`Failure` when it has none."""
-        method = getattr(self, "_" + type(node).__name__, None)
+        """The value of expression ``node``; :class:`Failure` when it has none.
+
+        Args:
+          node: an expression of this file.
+          local: the variables of the comprehensions ``node`` is inside, if any.
+        """
+        kind = type(node).__name__  # expression nodes are CamelCase; _arguments & co. are helpers
+        method = getattr(self, "_" + kind, None) if kind[0].isupper() else None
         if method is None:
             self.fail(node, f"the expression '{_source(node)}' ({type(node).__name__}) is not evaluated")
         try:
@@ -176,8 +187,8 @@ class Evaluator:
         return value
 
     def _Slice(self, node: ast.Slice, local):
-        parts = [None if p is None else self.plain(p, self.eval(p, local)) for p in (node.lower, node.upper, node.step)]
-        return slice(*parts)
+        bounds = (node.lower, node.upper, node.step)
+        return slice(*[None if b is None else self.plain(b, self.eval(b, local)) for b in bounds])
 
     def _elements(self, nodes: list, local) -> list:
         out = []
@@ -302,7 +313,7 @@ class Evaluator:
         return out
 
     def bind(self, target: ast.AST, value: Any, scope: dict) -> None:
-        """Binds ``value`` to a name or (nested) tuple of names in ``scope``."""
+        """Binds ``value`` to ``target``, a name or (nested) tuple of names, in the dict ``scope``."""
         if isinstance(target, ast.Name):
             scope[target.id] = value
         elif isinstance(target, (ast.Tuple, ast.List)):

@@ -157,7 +157,8 @@ def from_mmpose_config(
     Args:
       path_or_text: the path of an MMPose 1.x ``.py`` config file (a
         ``str`` or ``os.PathLike``), or the config's text (a ``str`` that is
-        no existing path and holds a newline or ``=``).
+        no existing path and holds a newline, or a ``=`` and does not end
+        in ``.py``).
       base_dir: for text, the directory its ``_base_`` paths and relative
         ``read_base()`` imports start from (for a file: the file's own
         directory, always).
@@ -240,7 +241,7 @@ def _looks_like_text(value: str) -> bool:
             return False
     except (ValueError, OSError):  # embedded NUL, name too long
         pass
-    return "\n" in value or "=" in value
+    return "\n" in value or ("=" in value and not value.rstrip().endswith(".py"))
 
 
 def _codec_name(config: Mapping) -> str | None:

@@ -243,6 +243,8 @@ def test_text_with_bases_needs_base_dir(tmp_path):
     with pytest.raises(MMPoseConfigError, match="base_dir"):
         load_text(text)
     assert_codecs(load_text(text, base_dir=tmp_path), {"codec": {**MSRA, "sigma": 3}})
+    quoted = text.replace("sigma={{_base_.sigma}}", "sigma='{{ _base_.sigma }}'")
+    assert_codecs(load_text(quoted, base_dir=str(tmp_path)), {"codec": {**MSRA, "sigma": 3}})
 
 
 def test_missing_file_and_syntax_error(tmp_path):
