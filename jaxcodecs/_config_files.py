@@ -157,6 +157,8 @@ class Loader:
         if package in self.packages:
             root = self.packages[package]
             return [root, root / package]
+        if not package.isidentifier():  # find_spec imports the parents of a dotted name
+            return []
         try:
             spec = importlib.util.find_spec(package)
         except (ImportError, ValueError):

@@ -429,6 +429,9 @@ def test_package_bases_and_read_base_imports(tmp_path):
         """)
     with pytest.raises(MMPoseConfigError, match=r"packages=\{'mypose'"):
         from_mmpose_config(old)
+    dotted = write(tmp_path, "dotted.py", "_base_ = 'json.tool::x.py'\n" + MSRA_TEXT)
+    with pytest.raises(MMPoseConfigError, match="json.tool is not installed"):
+        from_mmpose_config(dotted)  # found without importing anything
     packages = {"mypose": checkout}
     assert_codecs(from_mmpose_config(old, packages=packages), {"codec": {**MSRA, "sigma": 3}})
     assert_codecs(from_mmpose_config(new, packages=packages), {"codec": {**MSRA, "sigma": 5}})
