@@ -28,6 +28,7 @@ from jaxcodecs.codecs import (
     YOLOXPoseAnnotationProcessor,
 )
 from jaxcodecs.export import export_decoder, export_encoder, load_exported
+from jaxcodecs.mmpose_config import MMPoseConfigCodecs, MMPoseConfigError, from_mmpose_config
 from jaxcodecs.registry import build, get_codec_class, list_codecs, register
 
 __version__ = "0.1.0"
@@ -43,6 +44,9 @@ __all__ = [
     "export_encoder",
     "export_decoder",
     "load_exported",
+    "from_mmpose_config",
+    "MMPoseConfigCodecs",
+    "MMPoseConfigError",
     "ops",
     "flip",
     "MSRAHeatmap",

@@ -269,6 +269,58 @@ def test_demo_unknown_codec(capsys):
     assert "Known codecs" in capsys.readouterr().err
 
 
+# ---------------------------------------------------------- demo --config
+MMPOSE_CONFIGS = REPO / "tests" / "data" / "mmpose_configs"
+
+
+def test_demo_config_file_table_and_png(tmp_path, capsys):
+    path = MMPOSE_CONFIGS / "body_2d_keypoint/topdown_heatmap/coco/td-hm_res50_8xb64-210e_coco-256x192.py"
+    png = tmp_path / "demo.png"
+    seed = 2
+    assert cli.main(["demo", "--config", str(path), "--num-poses", "2", "--repeats", "1",
+                     "--seed", str(seed), "--out", str(png)]) == 0
+    out = capsys.readouterr().out
+    assert f"{path}: 4 codec configurations, 1 distinct" in out
+    assert ("codec: MSRAHeatmap (also at model.head.decoder, train_pipeline[6].encoder, "
+            "train_dataloader.dataset.pipeline[6].encoder)") in out
+    rows = _table_rows(out)
+    assert set(rows) == {("MSRAHeatmap", "codec", mode) for mode in MODES}
+    config = {"input_size": [192, 256], "heatmap_size": [48, 64], "sigma": 2}
+    cls = jaxcodecs.get_codec_class("MSRAHeatmap")
+    for mode, compat in MODES.items():
+        cells = rows[("MSRAHeatmap", "codec", mode)]
+        want_mean, want_max = _independent_errors(cls, config, compat, 2, seed)
+        assert float(cells[3]) == pytest.approx(want_mean, abs=1.5e-3)
+        assert float(cells[4]) == pytest.approx(want_max, abs=1.5e-3)
+    assert png.read_bytes()[:8] == PNG_MAGIC
+
+
+def test_demo_config_file_distinct_codecs_and_filter(capsys):
+    path = MMPOSE_CONFIGS / "body_3d_keypoint/motionbert/h36m/motionbert_dstformer-243frm_8xb32-240e_h36m.py"
+    assert cli.main(["demo", "--config", str(path), "--num-poses", "2", "--repeats", "1", "--no-plot"]) == 0
+    out = capsys.readouterr().out
+    rows = _table_rows(out)
+    assert set(rows) == {("MotionBERTLabel", label, mode) for label in ("train_codec", "val_codec")
+                         for mode in MODES}
+    assert all(float(cells[4]) < 1e-3 for cells in rows.values())
+    assert "val_codec: MotionBERTLabel (also at model.head.decoder, val_pipeline[0].encoder)" in out
+    assert cli.main(["demo", "--config", str(path), "--codecs", "MSRAHeatmap", "--no-plot"]) == 2
+    assert "none of the codecs MSRAHeatmap" in capsys.readouterr().err
+
+
+def test_demo_config_file_errors(tmp_path, capsys):
+    assert cli.main(["demo", "--config", str(tmp_path / "missing.py"), "--no-plot"]) == 2
+    assert "no config file" in capsys.readouterr().err
+    bad = tmp_path / "bad.py"
+    bad.write_text("codec = dict(type='MSRAHeatmap', input_size=(192, 256), heatmap_size=(48, 64),\n"
+                   "             sigma=undefined_sigma)\n")
+    assert cli.main(["demo", "--config", str(bad), "--no-plot"]) == 2
+    err = capsys.readouterr().err
+    assert "undefined_sigma" in err and f"{bad}, line 2" in err
+    assert cli.main(["demo", "--config", str(bad), "--package", "mmpose", "--no-plot"]) == 2
+    assert "NAME=DIR" in capsys.readouterr().err
+
+
 # ------------------------------------------------------------------- bench
 def test_bench_json_without_oracle(tmp_path, monkeypatch, capsys):
     monkeypatch.delenv("MMPOSE_ORACLE_PYTHON", raising=False)

@@ -8,6 +8,10 @@ arguments decoded with ``jax.jit(batch_decode)``. The table gives the error
 of the decoded keypoints against the batch's truth in input pixels, the
 batch throughput and the compile time; a PNG shows one pose per
 configuration (needs matplotlib).
+
+With ``--config PATH``, the codecs are those of an MMPose config file
+(:func:`jaxcodecs.from_mmpose_config`): each distinct codec configuration
+in it once, labelled by the first key it was found at.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import numpy as np
 
 from jaxcodecs.cli._harness import (
     MODES,
+    Selected,
     decoded_keypoints,
     fmt,
     format_table,
@@ -35,7 +40,7 @@ from jaxcodecs.cli._harness import (
     timed,
 )
 
-__all__ = ["DEMO_HEADERS", "DemoRow", "add_parser", "run_demo"]
+__all__ = ["DEMO_HEADERS", "DemoRow", "add_parser", "config_file_selection", "run_demo"]
 
 _DEMO_MIN_TIME = 0.05  # seconds of timed calls per measurement, on top of --repeats
 
@@ -111,6 +116,53 @@ def _add_to_panel(panel, codec, batch, encoded, decoded, mode, title):
     return panel
 
 
+def config_file_selection(
+    path: str, names: list[str] | None = None, packages: dict[str, str] | None = None
+) -> tuple[list[Selected], list[str]]:
+    """The codecs of an MMPose config file, as the demo runs them.
+
+    Args:
+      path: the config file.
+      names: only codecs registered under these names (default: all).
+      packages: package name -> directory, passed to
+        :func:`jaxcodecs.from_mmpose_config` for ``mmpose::`` bases.
+
+    Returns:
+      The selection (each distinct configuration once, under its codec's
+      name, labelled by the first key it was found at) and lines that say
+      where each was found.
+
+    Raises:
+      jaxcodecs.MMPoseConfigError: the file cannot be read, a codec in it
+        cannot be built, or it holds none.
+    """
+    import jaxcodecs
+
+    found = jaxcodecs.from_mmpose_config(path, packages=packages)
+    by_name: dict[str, Selected] = {}
+    lines = [f"{found.source}: {len(found)} codec configurations, {len(found.distinct())} distinct"]
+    for keys, codec in found.distinct():
+        name = found.configs[keys[0]]["type"]
+        lines.append(f"  {keys[0]}: {name}" + (f" (also at {', '.join(keys[1:])})" if keys[1:] else ""))
+        if names and name not in names:
+            continue
+        config = {k: v for k, v in found.configs[keys[0]].items() if k not in ("type", "mmpose_compat")}
+        selected = by_name.setdefault(name, Selected(name, type(codec), [], []))
+        selected.configs.append(config)
+        selected.labels.append(keys[0])
+    return list(by_name.values()), lines
+
+
+def _parse_packages(items: list[str] | None) -> dict[str, str]:
+    packages = {}
+    for item in items or []:
+        name, sep, directory = item.partition("=")
+        if not sep or not name or not directory:
+            raise ValueError(f"--package takes NAME=DIR, got {item!r}")
+        packages[name] = directory
+    return packages
+
+
 def run_demo(args: argparse.Namespace) -> int:
     """Runs the demo for parsed ``args``; returns the exit code."""
     import jax
@@ -121,10 +173,24 @@ def run_demo(args: argparse.Namespace) -> int:
     if args.num_poses < 1:
         print("demo: --num-poses must be >= 1", file=sys.stderr)
         return 2
+    from jaxcodecs import MMPoseConfigError
+
+    found_lines: list[str] = []
     try:
-        selection = select_codecs(args.codecs)
+        if getattr(args, "config", None):
+            selection, found_lines = config_file_selection(
+                args.config, args.codecs, _parse_packages(getattr(args, "package", None)))
+        else:
+            selection = select_codecs(args.codecs)
     except KeyError as error:
         print(f"demo: {error.args[0]}", file=sys.stderr)
+        return 2
+    except (MMPoseConfigError, ValueError) as error:
+        print(f"demo: {error}", file=sys.stderr)
+        return 2
+    if found_lines and not selection:
+        print("\n".join(found_lines))
+        print(f"demo: none of the codecs {', '.join(args.codecs)} is in {args.config}", file=sys.stderr)
         return 2
     device = jax.devices()[0]
     print(
@@ -136,6 +202,8 @@ def run_demo(args: argparse.Namespace) -> int:
         "errors: round trip encode->decode over visible keypoints, input pixels; "
         f"throughput: poses/s, jitted, median of >= {args.repeats} calls; compile s: first call minus steady state, encode + decode\n"
     )
+    if found_lines:
+        print("\n".join(found_lines) + "\n")
     rows: list[DemoRow] = []
     panels: list[dict] = []
     failed = 0
@@ -200,6 +268,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                       help="poses per batch (default 64; the sample repeats beyond 64)")
     demo.add_argument("--codecs", nargs="+", metavar="NAME",
                       help="only these registered codecs (default: all)")
+    demo.add_argument("--config", metavar="PATH",
+                      help="run the codecs of this MMPose config file instead of the examples "
+                           "(read without executing it; each distinct codec configuration once)")
+    demo.add_argument("--package", action="append", metavar="NAME=DIR",
+                      help="with --config: where a package's configs live, for bases such as "
+                           "'mmpose::_base_/default_runtime.py' (DIR: a source checkout); repeatable")
     demo.add_argument("--out", metavar="PATH",
                       help="PNG path (default: jaxcodecs_demo.png in the current directory "
                            "when matplotlib is installed)")
