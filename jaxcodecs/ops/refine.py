@@ -212,7 +212,7 @@ _DARK_UDP_READS = ((0, 0), (1, 0), (-1, 0), (0, 1), (0, -1), (1, 1), (-1, -1))
 
 
 def refine_keypoints_dark(
-    keypoints: jnp.ndarray, heatmaps: jnp.ndarray, blur_kernel_size: int
+    keypoints: jnp.ndarray, heatmaps: jnp.ndarray, blur_kernel_size: int, *, maxima=None
 ) -> jnp.ndarray:
     """Distribution-aware (DARK) refinement (Zhang et al., CVPR 2020).
 
@@ -229,6 +229,8 @@ def refine_keypoints_dark(
       heatmaps: ``(..., K, H, W)`` raw model output (the same leading axes,
         e.g. none, or a batch ``B``).
       blur_kernel_size: odd size of the modulation blur.
+      maxima: optional ``(..., K)``, each map's maximum (the values of
+        :func:`~jaxcodecs.ops.heatmap_argmax`), to save a pass over the maps.
 
     Returns:
       Refined keypoints ``(..., N, K, 2)``; differentiable w.r.t. ``heatmaps``.
@@ -248,13 +250,13 @@ def refine_keypoints_dark(
         return _newton_step(dxx, dxy, dyy, dx, dy)
 
     offset, invertible = modulated_step(heatmaps, x, y, _DARK_READS, blur_kernel_size, 1e-10, jnp.inf,
-                                        inside, step)
+                                        inside, step, maxima=maxima)
     apply = (inside & invertible)[..., None] & jnp.isfinite(offset)
     return keypoints.at[..., :2].add(-jnp.where(apply, offset, 0).astype(keypoints.dtype))
 
 
 def refine_keypoints_dark_udp(
-    keypoints: jnp.ndarray, heatmaps: jnp.ndarray, blur_kernel_size: int
+    keypoints: jnp.ndarray, heatmaps: jnp.ndarray, blur_kernel_size: int, *, maxima=None
 ) -> jnp.ndarray:
     """DARK refinement as used with UDP (Huang et al., CVPR 2020).
 
@@ -270,6 +272,8 @@ def refine_keypoints_dark_udp(
       keypoints: ``(..., N, K, 2)`` maxima in heatmap pixels.
       heatmaps: ``(..., K, H, W)`` raw model output (the same leading axes).
       blur_kernel_size: odd size of the modulation blur.
+      maxima: optional ``(..., K)``, each map's maximum (the values of
+        :func:`~jaxcodecs.ops.heatmap_argmax`), to save a pass over the maps.
 
     Returns:
       Refined keypoints ``(..., N, K, 2)``; differentiable w.r.t. ``heatmaps``.
@@ -289,7 +293,7 @@ def refine_keypoints_dark_udp(
         return _newton_step(dxx + _FLOAT32_EPS, dxy, dyy + _FLOAT32_EPS, dx, dy)
 
     offset, invertible = modulated_step(heatmaps, x, y, _DARK_UDP_READS, blur_kernel_size, 1e-3, 50.0,
-                                        inside, step, clip_reads=True)
+                                        inside, step, clip_reads=True, maxima=maxima)
     apply = (inside & invertible)[..., None] & jnp.isfinite(offset)
     return keypoints.at[..., :2].add(-jnp.where(apply, offset, 0).astype(keypoints.dtype))
 

@@ -14,9 +14,10 @@ from __future__ import annotations
 from typing import Callable
 
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
-from jaxcodecs.ops.filters import _check_ksize, convolve_valid, gaussian_blur, rescale_factor
+from jaxcodecs.ops.filters import _check_ksize, gaussian_blur, opencv_gaussian_kernel1d, rescale_factor
 
 __all__ = ["gather_windows", "blur_windows", "border_index", "modulated_step"]
 
@@ -83,14 +84,35 @@ def gather_windows(
     return jnp.where(inside, picked, jnp.zeros_like(picked))
 
 
+def _valid_band(size: int, ksize: int) -> np.ndarray:
+    """``(size, size - ksize + 1)`` matrix of a valid convolution with the kernel."""
+    kernel = opencv_gaussian_kernel1d(ksize)
+    out = size - ksize + 1
+    band = np.zeros((size, out), np.float32)
+    for o in range(out):
+        band[o:o + ksize, o] = kernel
+    return band
+
+
 def blur_windows(windows: jnp.ndarray, ksize: int) -> jnp.ndarray:
     """OpenCV's Gaussian of ``ksize`` over windows ``(..., S, S)`` whose
     border is already in place: ``(..., S - ksize + 1, S - ksize + 1)``,
-    rows (x) first, then columns (y), as the whole map's blur."""
+    rows (x) first, then columns (y), as the whole map's blur.
+
+    Each pass is a small matrix product with the banded kernel (full float32
+    precision on every backend). A product is never fused into its
+    consumers, which would otherwise recompute the blur for every value read
+    (and take seconds to compile); its sums run in another order than the
+    whole map's paired taps, so the values agree to float32 rounding.
+    A non-finite pixel anywhere in a window makes the whole window NaN.
+    """
     _check_ksize(ksize)
     if ksize == 1:
         return windows
-    return convolve_valid(convolve_valid(windows, ksize, -1), ksize, -2)
+    side = windows.shape[-1]
+    band = jnp.asarray(_valid_band(side, ksize), windows.dtype)
+    rows = jnp.matmul(windows, band, precision=lax.Precision.HIGHEST)  # (..., S, S')
+    return jnp.matmul(band.T, rows, precision=lax.Precision.HIGHEST)  # (..., S', S')
 
 
 # Relative slack on the bounds below: the blur's float32 rounding (a few ulps
@@ -110,6 +132,7 @@ def modulated_step(
     step: Callable[[jnp.ndarray], tuple[jnp.ndarray, jnp.ndarray, jnp.ndarray]],
     *,
     clip_reads: bool = False,
+    maxima: jnp.ndarray | None = None,
 ) -> tuple[jnp.ndarray, jnp.ndarray]:
     """One Newton step on DARK's modulated log-map
     ``log(clip(blur(h) * max(h) / max(blur(h)), lower, upper))`` read at
@@ -146,6 +169,8 @@ def modulated_step(
         invertible, stable)``, the last two bool ``(..., N, K)``.
       clip_reads: read ``(clip(x + dx, 0, W - 1), clip(y + dy, 0, H - 1))``
         (the map extended by edge replication) instead of ``(x + dx, y + dy)``.
+      maxima: ``(..., K)`` each map's maximum if the caller has it (saves a
+        pass over the maps); computed otherwise.
 
     Returns:
       ``offset (..., N, K, 2)`` and ``invertible (..., N, K)`` from ``step``.
@@ -156,23 +181,24 @@ def modulated_step(
     side = 2 * reach + 1
     blurred = blur_windows(gather_windows(heatmaps, x, y, reach + ksize // 2, "zero"), ksize)
     blurred = blurred.reshape(blurred.shape[:-2] + (side * side,))
-    picks = []
-    for dx, dy in offsets:
-        if clip_reads:
-            col = jnp.clip(x + dx, 0, width - 1) - x + reach
-            row = jnp.clip(y + dy, 0, height - 1) - y + reach
-            index = jnp.clip(row, 0, side - 1) * side + jnp.clip(col, 0, side - 1)
-            picks.append(jnp.take_along_axis(blurred, index[..., None], axis=-1)[..., 0])
-        else:
-            picks.append(blurred[..., (reach + dy) * side + reach + dx])
-    reads = jnp.stack(picks, axis=-1)
+    cols = jnp.asarray([dx for dx, _ in offsets], jnp.int32) + reach
+    rows = jnp.asarray([dy for _, dy in offsets], jnp.int32) + reach
+    if clip_reads:
+        cols = jnp.clip(x[..., None] + cols - reach, 0, width - 1) - x[..., None] + reach
+        rows = jnp.clip(y[..., None] + rows - reach, 0, height - 1) - y[..., None] + reach
+        index = jnp.clip(rows, 0, side - 1) * side + jnp.clip(cols, 0, side - 1)
+        reads = jnp.take_along_axis(blurred, index, axis=-1)
+    else:
+        reads = blurred[..., np.asarray([(reach + dy) * side + reach + dx for dx, dy in offsets])]
 
     dtype = heatmaps.dtype
     span = jnp.arange(-reach, reach + 1, dtype=jnp.int32)
     in_map = (((y[..., None] + span) >= 0) & ((y[..., None] + span) < height))[..., :, None] & (
         ((x[..., None] + span) >= 0) & ((x[..., None] + span) < width))[..., None, :]
     window_peak = jnp.max(jnp.where(in_map.reshape(blurred.shape), blurred, -jnp.inf), axis=-1, keepdims=True)
-    peak = jnp.max(heatmaps, axis=(-2, -1))[..., None, :, None]  # (..., 1, K, 1)
+    if maxima is None:
+        maxima = jnp.max(heatmaps, axis=(-2, -1))
+    peak = jnp.asarray(maxima, dtype)[..., None, :, None]  # (..., 1, K, 1)
     bounded = (peak > 0) & (window_peak > 0)
     local = peak / jnp.where(bounded, window_peak, 1)
     s_high = jnp.maximum(local, 1) * (1 + _SLACK)
@@ -186,24 +212,24 @@ def modulated_step(
         return step(jnp.log(jnp.clip(reads * scale, lower, upper)))
 
     offset, invertible, stable = step_with(local)
-    finite = jnp.all(jnp.isfinite(reads), axis=-1)  # NaN reads leave a keypoint unrefined anyway
     decided = bounded[..., 0] & (unclipped | clipped)
-    needs_scale = refined & finite & ~(decided & stable)
+    # A non-finite pixel near the keypoint (NaN reads, not stable) also takes
+    # the whole-map path, which reads only the pixels the step needs.
+    needs_scale = refined & ~(decided & stable)
 
     def exact_step(maps):
         # The whole blurred map, read as the window was: these keypoints get
         # exactly the values (and rounding) of a whole-map implementation.
         whole = gaussian_blur(maps, ksize, border="zero")
         scale = rescale_factor(maps, whole, (-2, -1))[..., 0, 0][..., None, :, None]
-        whole = whole.reshape(whole.shape[:-2] + (height * width,))[..., None, :, :]  # (..., 1, K, H*W)
-        exact = []
-        for dx, dy in offsets:
-            col, row = x + dx, y + dy
-            if clip_reads:
-                col, row = jnp.clip(col, 0, width - 1), jnp.clip(row, 0, height - 1)
-            flat = jnp.clip(row, 0, height - 1) * width + jnp.clip(col, 0, width - 1)
-            exact.append(jnp.take_along_axis(whole, flat[..., None], axis=-1)[..., 0])
-        values = jnp.where(needs_scale[..., None], jnp.stack(exact, axis=-1) * scale, reads * local)
+        whole = whole.reshape(whole.shape[:-3] + (1, whole.shape[-3], height * width))  # (..., 1, K, H*W)
+        cols = x[..., None] + jnp.asarray([dx for dx, _ in offsets], jnp.int32)
+        rows = y[..., None] + jnp.asarray([dy for _, dy in offsets], jnp.int32)
+        if clip_reads:
+            cols, rows = jnp.clip(cols, 0, width - 1), jnp.clip(rows, 0, height - 1)
+        flat = jnp.clip(rows, 0, height - 1) * width + jnp.clip(cols, 0, width - 1)
+        exact = jnp.take_along_axis(whole, flat, axis=-1)  # one gather of every read
+        values = jnp.where(needs_scale[..., None], exact * scale, reads * local)
         exact_offset, exact_invertible, _ = step(jnp.log(jnp.clip(values, lower, upper)))
         return exact_offset, exact_invertible
 
