@@ -212,7 +212,7 @@ _DARK_UDP_READS = ((0, 0), (1, 0), (-1, 0), (0, 1), (0, -1), (1, 1), (-1, -1))
 
 
 def refine_keypoints_dark(
-    keypoints: jnp.ndarray, heatmaps: jnp.ndarray, blur_kernel_size: int, *, maxima=None
+    keypoints: jnp.ndarray, heatmaps: jnp.ndarray, blur_kernel_size: int, *, maxima=None, lazy: bool = True
 ) -> jnp.ndarray:
     """Distribution-aware (DARK) refinement (Zhang et al., CVPR 2020).
 
@@ -231,6 +231,8 @@ def refine_keypoints_dark(
       blur_kernel_size: odd size of the modulation blur.
       maxima: optional ``(..., K)``, each map's maximum (the values of
         :func:`~jaxcodecs.ops.heatmap_argmax`), to save a pass over the maps.
+      lazy: ``False`` when the caller maps this function with ``jax.vmap``
+        (see :func:`~jaxcodecs.ops.windows.modulated_step`).
 
     Returns:
       Refined keypoints ``(..., N, K, 2)``; differentiable w.r.t. ``heatmaps``.
@@ -250,13 +252,13 @@ def refine_keypoints_dark(
         return _newton_step(dxx, dxy, dyy, dx, dy)
 
     offset, invertible = modulated_step(heatmaps, x, y, _DARK_READS, blur_kernel_size, 1e-10, jnp.inf,
-                                        inside, step, maxima=maxima)
+                                        inside, step, maxima=maxima, lazy=lazy)
     apply = (inside & invertible)[..., None] & jnp.isfinite(offset)
     return keypoints.at[..., :2].add(-jnp.where(apply, offset, 0).astype(keypoints.dtype))
 
 
 def refine_keypoints_dark_udp(
-    keypoints: jnp.ndarray, heatmaps: jnp.ndarray, blur_kernel_size: int, *, maxima=None
+    keypoints: jnp.ndarray, heatmaps: jnp.ndarray, blur_kernel_size: int, *, maxima=None, lazy: bool = True
 ) -> jnp.ndarray:
     """DARK refinement as used with UDP (Huang et al., CVPR 2020).
 
@@ -274,6 +276,8 @@ def refine_keypoints_dark_udp(
       blur_kernel_size: odd size of the modulation blur.
       maxima: optional ``(..., K)``, each map's maximum (the values of
         :func:`~jaxcodecs.ops.heatmap_argmax`), to save a pass over the maps.
+      lazy: ``False`` when the caller maps this function with ``jax.vmap``
+        (see :func:`~jaxcodecs.ops.windows.modulated_step`).
 
     Returns:
       Refined keypoints ``(..., N, K, 2)``; differentiable w.r.t. ``heatmaps``.
@@ -293,7 +297,8 @@ def refine_keypoints_dark_udp(
         return _newton_step(dxx + _FLOAT32_EPS, dxy, dyy + _FLOAT32_EPS, dx, dy)
 
     offset, invertible = modulated_step(heatmaps, x, y, _DARK_UDP_READS, blur_kernel_size, 1e-3, 50.0,
-                                        inside, step, clip_reads=True, maxima=maxima)
+                                        inside, step, clip_reads=True, maxima=maxima,
+                                        lazy=lazy)
     apply = (inside & invertible)[..., None] & jnp.isfinite(offset)
     return keypoints.at[..., :2].add(-jnp.where(apply, offset, 0).astype(keypoints.dtype))
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
@@ -51,6 +52,24 @@ def border_index(index: jnp.ndarray, size: int, border: str) -> tuple[jnp.ndarra
     raise ValueError(f"`border` must be 'zero', 'edge' or 'reflect101', got {border!r}.")
 
 
+def _read(maps: jnp.ndarray, rows: jnp.ndarray, cols: jnp.ndarray) -> jnp.ndarray:
+    """``maps[..., k, rows, cols]`` for maps ``(..., K, H, W)`` and in-map int
+    indices ``(..., N, K, *S)`` (broadcast against each other), keypoint ``k``
+    reading channel ``k`` of its own leading index."""
+    lead = maps.ndim - 3
+
+    def one(sample, sample_rows, sample_cols):  # (K, H, W), (N, K, *S)
+        extra = sample_rows.ndim - 2
+        channel = jnp.arange(sample.shape[0], dtype=jnp.int32).reshape((-1,) + (1,) * extra)
+        return sample[channel, sample_rows, sample_cols]
+
+    # Leading axes are mapped, not indexed, so that a batch sharded over
+    # devices stays a batching dimension of the gather.
+    for _ in range(lead):
+        one = jax.vmap(one)
+    return one(maps, rows, cols)
+
+
 def gather_windows(
     maps: jnp.ndarray, x: jnp.ndarray, y: jnp.ndarray, half: int, border: str = "zero"
 ) -> jnp.ndarray:
@@ -68,18 +87,11 @@ def gather_windows(
       ``(..., N, K, S, S)`` with ``S = 2 half + 1``; ``[..., i, j]`` is the
       pixel ``(x - half + j, y - half + i)``.
     """
-    lead = maps.shape[:-3]
-    num_keypoints, height, width = maps.shape[-3:]
+    height, width = maps.shape[-2:]
     offsets = jnp.arange(-half, half + 1, dtype=jnp.int32)
     rows, row_in = border_index(y.astype(jnp.int32)[..., None] + offsets, height, border)
     cols, col_in = border_index(x.astype(jnp.int32)[..., None] + offsets, width, border)
-    flat = maps.reshape((-1, num_keypoints, height, width))
-    rows = rows.reshape((flat.shape[0],) + rows.shape[len(lead):])  # (L, N, K, S)
-    cols = cols.reshape(rows.shape)
-    sample = jnp.arange(flat.shape[0], dtype=jnp.int32)[:, None, None, None, None]
-    channel = jnp.arange(num_keypoints, dtype=jnp.int32)[None, None, :, None, None]
-    picked = flat[sample, channel, rows[..., :, None], cols[..., None, :]]
-    picked = picked.reshape(lead + picked.shape[1:])
+    picked = _read(maps, rows[..., :, None], cols[..., None, :])
     inside = row_in[..., :, None] & col_in[..., None, :]
     return jnp.where(inside, picked, jnp.zeros_like(picked))
 
@@ -133,6 +145,7 @@ def modulated_step(
     *,
     clip_reads: bool = False,
     maxima: jnp.ndarray | None = None,
+    lazy: bool = True,
 ) -> tuple[jnp.ndarray, jnp.ndarray]:
     """One Newton step on DARK's modulated log-map
     ``log(clip(blur(h) * max(h) / max(blur(h)), lower, upper))`` read at
@@ -171,6 +184,10 @@ def modulated_step(
         (the map extended by edge replication) instead of ``(x + dx, y + dy)``.
       maxima: ``(..., K)`` each map's maximum if the caller has it (saves a
         pass over the maps); computed otherwise.
+      lazy: ``True`` blurs the whole maps only when a keypoint needs them
+        (``lax.cond``); ``False`` always does (no ``cond``: for callers that
+        ``jax.vmap`` this function, where a ``cond`` runs both branches
+        anyway and is not supported over an explicitly sharded batch).
 
     Returns:
       ``offset (..., N, K, 2)`` and ``invertible (..., N, K)`` from ``step``.
@@ -222,15 +239,13 @@ def modulated_step(
         # exactly the values (and rounding) of a whole-map implementation.
         whole = gaussian_blur(maps, ksize, border="zero")
         scale = rescale_factor(maps, whole, (-2, -1))[..., 0, 0][..., None, :, None]
-        whole = whole.reshape(whole.shape[:-3] + (1, whole.shape[-3], height * width))  # (..., 1, K, H*W)
         cols = x[..., None] + jnp.asarray([dx for dx, _ in offsets], jnp.int32)
         rows = y[..., None] + jnp.asarray([dy for _, dy in offsets], jnp.int32)
-        if clip_reads:
-            cols, rows = jnp.clip(cols, 0, width - 1), jnp.clip(rows, 0, height - 1)
-        flat = jnp.clip(rows, 0, height - 1) * width + jnp.clip(cols, 0, width - 1)
-        exact = jnp.take_along_axis(whole, flat, axis=-1)  # one gather of every read
+        exact = _read(whole, jnp.clip(rows, 0, height - 1), jnp.clip(cols, 0, width - 1))
         values = jnp.where(needs_scale[..., None], exact * scale, reads * local)
         exact_offset, exact_invertible, _ = step(jnp.log(jnp.clip(values, lower, upper)))
         return exact_offset, exact_invertible
 
+    if not lazy:
+        return exact_step(heatmaps)
     return lax.cond(jnp.any(needs_scale), exact_step, lambda maps: (offset, invertible), heatmaps)
