@@ -219,7 +219,7 @@ def _first_argmax(x: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
     count = -(-length // chunk)
     lead = x.shape[:-1]
     ones = (1,) * len(lead)
-    init = jnp.array(-jnp.inf, x.dtype)
+    init = np.array(-np.inf, x.dtype)
     maxima = lax.reduce_window(
         x, init, lax.max, ones + (chunk,), ones + (chunk,),
         ((0, 0),) * len(lead) + ((0, count * chunk - length),),
