@@ -215,8 +215,8 @@ def test_dark_decode_matches_numpy(variant, npref, compat):
 @pytest.mark.parametrize("use_dark,compat,visibility", [(False, True, False), (True, True, True), (True, False, False)])
 @pytest.mark.parametrize("instance_axis", [True, False])
 def test_batch_decode_is_decode_per_sample(use_dark, compat, visibility, instance_axis):
-    """``batch_decode`` decodes the batch in one call; per sample it is
-    ``decode``, with ``(B, K, L)`` input read as one instance per sample."""
+    """``batch_decode`` is ``decode`` per sample, with ``(B, K, L)`` input
+    read as one instance per sample (jitted against op-by-op)."""
     rng = np.random.default_rng(11)
     kp, vis = random_keypoints(rng, n_inst=2, spill=0.0)
     codec = SimCCLabel(INPUT, sigma=(3.0, 4.0), use_dark=use_dark, decode_visibility=visibility,

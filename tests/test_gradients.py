@@ -272,22 +272,6 @@ def test_simcc_dark_refinement_wrt_vectors(compat):
     check_jacobian(refine, (vectors,), **TOL)
 
 
-@pytest.mark.parametrize("compat", [True, False], ids=["compat", "exact"])
-def test_simcc_dark_window_refinement_wrt_vectors(compat):
-    """The windowed SimCC-DARK step (windowed blur, blurred maximum from the
-    candidate chunks) on vectors long enough for chunks; as above. Measured: 2e-9."""
-    centres = np.array([[30.3, 61.7, 95.4]])
-    vectors = blob_vectors(np.random.default_rng(14), centres, 160)
-    unique_maxima(vectors, 1)
-    loc = np.argmax(vectors, axis=-1).astype(np.float64)
-
-    def refine(v):
-        return ops.refine_simcc_dark_window(loc, v, 7, mmpose_compat=compat)
-
-    assert np.all(np.abs(np.asarray(refine(vectors)) - loc) < 0.9)
-    check_jacobian(refine, (vectors,), **TOL)
-
-
 def test_msra_unbiased_decode_wrt_heatmaps():
     """The codec's argmax runs on every perturbed map; unique maxima keep it
     fixed, so the keypoints are DARK's smooth function of the values (blur

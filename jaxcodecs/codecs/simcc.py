@@ -12,9 +12,7 @@ from __future__ import annotations
 import types
 from typing import Any
 
-import jax
 import jax.numpy as jnp
-import numpy as np
 from jaxcodecs import ops
 from jaxcodecs.base import Codec, codec_field
 from jaxcodecs.codecs._fields import (
@@ -187,31 +185,14 @@ class SimCCLabel(Codec):
             kx, ky = self.dark_kernel_sizes
             locations = jnp.stack(
                 [
-                    ops.refine_simcc_dark_window(locations[..., 0], sx, kx, mmpose_compat=self.mmpose_compat),
-                    ops.refine_simcc_dark_window(locations[..., 1], sy, ky, mmpose_compat=self.mmpose_compat),
+                    ops.refine_simcc_dark(locations[..., 0], sx, kx, mmpose_compat=self.mmpose_compat),
+                    ops.refine_simcc_dark(locations[..., 1], sy, ky, mmpose_compat=self.mmpose_compat),
                 ],
                 axis=-1,
             )
             if self.decode_visibility and self.mmpose_compat:
                 vis_x, vis_y = ops.modulate_simcc_dark(sx, kx), ops.modulate_simcc_dark(sy, ky)
         return self._finish(locations, scores, vis_x, vis_y)
-
-    def batch_decode(self, *args: Any, **kwargs: Any) -> tuple:
-        """``decode`` over a leading batch axis: ``simcc_x (B, N, K, Lx)`` and
-        ``simcc_y (B, N, K, Ly)`` (or ``(B, K, L)`` each) give the outputs of
-        ``decode`` with a leading ``B``. The batch and instance axes are
-        decoded together in one call (not mapped), so DARK's one decision
-        between a window and the whole vectors (``ops.simcc_blurred_max``)
-        is taken once for the batch. Other arguments: as ``Codec.batch_decode``."""
-        if len(args) == 2 and not kwargs:
-            shapes = [np.shape(a) if isinstance(a, (np.ndarray, jax.Array)) else None for a in args]
-            if (None not in shapes and len(shapes[0]) == len(shapes[1]) in (3, 4)
-                    and shapes[0][:-1] == shapes[1][:-1] and (shapes[0][-1], shapes[1][-1]) == self.label_lengths):
-                lead = shapes[0][:-2] if len(shapes[0]) == 4 else (shapes[0][0], 1)
-                flat = [jnp.reshape(a, (-1,) + tuple(np.shape(a)[-2:])) for a in args]
-                out = self.decode(*flat)
-                return jax.tree_util.tree_map(lambda x: jnp.reshape(x, lead + x.shape[1:]), out)
-        return super().batch_decode(*args, **kwargs)
 
     def decode_soft(self, simcc_x, simcc_y, *, method: str = "soft_argmax", beta: Any = None):
         """Differentiable decode: the expected bin of each vector, / ratio.

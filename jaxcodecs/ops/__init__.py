@@ -60,7 +60,6 @@ from jaxcodecs.ops.simcc import (
     simcc_label_lengths,
     simcc_visibility,
 )
-from jaxcodecs.ops.simcc_dark import refine_simcc_dark_window, simcc_blurred_max
 from jaxcodecs.ops.soft import (
     dsnt,
     dsnt_variance_regularizer,
@@ -126,8 +125,6 @@ __all__ = [
     "simcc_argmax",
     "simcc_label_lengths",
     "simcc_visibility",
-    "refine_simcc_dark_window",
-    "simcc_blurred_max",
     "dsnt",
     "dsnt_variance_regularizer",
     "integral",
