@@ -13,8 +13,11 @@ with ``f`` = ``codec.batch_encode`` or ``codec.batch_decode``. JAX's
 in-memory caches are cleared before each measurement, so nothing is reused
 between rows or rounds; with ``--rounds N`` each row is measured N times
 (rounds interleaved over all rows) and the median is reported. The size of
-the lowered program (lines of ``lowered.as_text()``) is recorded as well, as
-a first hint of what a long compilation is made of.
+the lowered program (lines of ``lowered.as_text()``) and the number of
+kernels of the compiled one (:func:`count_kernels`) are recorded as well:
+XLA:CPU emits and compiles every kernel as its own LLVM module at a roughly
+fixed cost, so the kernel count, which does not depend on the machine's
+load, explains most of a long compilation.
 
 The table is sorted by total time, longest first, and marks the rows over
 the budget (``--budget``, 1 s, for trace + lower + compile); ``benchmarks/results/compile-<backend>.json``
@@ -28,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import statistics
 import sys
 import time
@@ -44,6 +48,41 @@ from jaxcodecs.cli._harness import MODES, format_table, select_codecs, short_err
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 
+_FREE_OPS = frozenset({"parameter", "constant", "bitcast", "get-tuple-element", "tuple", "while",
+                       "conditional", "call", "after-all", "opt-barrier"})
+
+
+def count_kernels(hlo_text: str) -> int:
+    """The instructions of an optimised HLO module that become kernels of
+    their own: those outside fused, reducer and comparator computations,
+    less the free ones (parameters, tuples, bitcasts, control flow). XLA:CPU
+    emits and compiles each as its own LLVM module, so this count, not the
+    size of the program, sets most of the compile time."""
+    computations: dict[str, list[str]] = {}
+    current = None
+    for line in hlo_text.splitlines():
+        header = re.match(r"^(?:ENTRY\s+)?%?([\w.\-]+)\s.*\{\s*$", line)
+        if header:
+            current = computations.setdefault(header.group(1), [])
+        elif current is not None and line.strip() not in ("", "}"):
+            current.append(line)
+    nested = set()
+    for lines in computations.values():
+        for line in lines:
+            for key in ("to_apply", "comparator", "calls"):
+                for name in re.findall(key + r"=%?([\w.\-]+)", line):
+                    if key != "calls" or " fusion(" in line or "custom-call(" in line:
+                        nested.add(name)
+    count = 0
+    for name, lines in computations.items():
+        if name in nested:
+            continue
+        for line in lines:
+            op = re.search(r"=\s*\S+\s+([a-z\-]+)\(", line)
+            count += bool(op) and op.group(1) not in _FREE_OPS
+    return count
+
+
 def measure_once(codec, batch, direction: str) -> dict:
     """Trace + lower and compile seconds of one jitted ``batch_<direction>``."""
     if direction == "encode":
@@ -54,10 +93,10 @@ def measure_once(codec, batch, direction: str) -> dict:
     start = time.perf_counter()
     lowered = jax.jit(fn).lower(*args, **kwargs)
     lowered_at = time.perf_counter()
-    lowered.compile()
+    compiled = lowered.compile()
     compiled_at = time.perf_counter()
     return {"lower_s": lowered_at - start, "compile_s": compiled_at - lowered_at,
-            "hlo_lines": lowered.as_text().count("\n")}
+            "hlo_lines": lowered.as_text().count("\n"), "kernels": count_kernels(compiled.as_text())}
 
 
 def build_jobs(names, batch_size: int, seed: int) -> list[dict]:
@@ -99,6 +138,7 @@ def run(names, batch_size: int, rounds: int, seed: int) -> list[dict]:
             row["compile_s"] = statistics.median(g["compile_s"] for g in got)
             row["total_s"] = statistics.median(g["lower_s"] + g["compile_s"] for g in got)
             row["hlo_lines"] = got[0]["hlo_lines"]
+            row["kernels"] = got[0]["kernels"]
             row["rounds"] = len(got)
         rows.append(row)
     return rows
@@ -107,12 +147,12 @@ def run(names, batch_size: int, rounds: int, seed: int) -> list[dict]:
 def table(rows: list[dict], budget: float) -> str:
     timed_rows = sorted((r for r in rows if "total_s" in r), key=lambda r: -r["total_s"])
     cells = [[r["codec"], r["config_label"], r["mode"], r["direction"], f"{r['lower_s']:.3f}",
-              f"{r['compile_s']:.3f}", f"{r['total_s']:.3f}", str(r["hlo_lines"]),
+              f"{r['compile_s']:.3f}", f"{r['total_s']:.3f}", str(r["hlo_lines"]), str(r["kernels"]),
               "OVER" if r["total_s"] > budget else ""] for r in timed_rows]
-    cells += [[r["codec"], r["config_label"], r["mode"], r["direction"], "-", "-", "-", "-", r["error"]]
+    cells += [[r["codec"], r["config_label"], r["mode"], r["direction"], "-", "-", "-", "-", "-", r["error"]]
               for r in rows if "error" in r]
-    headers = ["codec", "config", "mode", "op", "trace+lower s", "compile s", "total s", "HLO lines", ""]
-    return format_table(headers, cells, right=[False] * 4 + [True] * 4 + [False])
+    headers = ["codec", "config", "mode", "op", "trace+lower s", "compile s", "total s", "HLO lines", "kernels", ""]
+    return format_table(headers, cells, right=[False] * 4 + [True] * 5 + [False])
 
 
 def main(argv: list[str] | None = None) -> int:
