@@ -368,6 +368,7 @@ def test_bench_quick_both_allocators_and_markdown(tmp_path, monkeypatch, capsys)
     assert settings["repeats"] == 1  # given options win over --quick's
     kinds = ["default", "tuned"] if heap_stats() is not None else ["default"]
     assert settings["allocators"] == kinds
+    assert settings["batch_sizes_by_allocator"] == {kind: [3] for kind in kinds}
     rows = report["results"]
     assert [(r["allocator"], r["mode"], r["batch_size"]) for r in rows] == [(k, "mmpose", 3) for k in kinds]
     for row in rows:

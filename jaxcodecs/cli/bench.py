@@ -48,7 +48,8 @@ BENCH_HEADERS = (
     "floor", "decode/s", "mmpose enc/s", "mmpose dec/s", "enc x", "dec x", "note",
 )
 _RIGHT = (False, False, False, True, False, True, True, True, True, True, True, True, True, True, False)
-#: What ``--quick`` sets unless given: MMPose's mode only, one round, short measurements.
+#: What ``--quick`` sets unless given: MMPose's mode only, one round, short
+#: measurements; besides, the tuned allocator runs at the largest batch size only.
 QUICK = {"modes": ["mmpose"], "rounds": 1, "repeats": 3, "min_time": 0.05, "oracle_samples": 16}
 _DEFAULTS = {"modes": [m for m, _ in MODES], "rounds": 3, "repeats": 5, "min_time": 0.2, "oracle_samples": 64}
 
@@ -111,6 +112,12 @@ def _summarise(prepared: dict, rounds: list[dict]) -> dict:
     return row
 
 
+def _sizes(args: argparse.Namespace, kind: str) -> list[int]:
+    """The batch sizes measured under allocator ``kind``: all of them, but
+    with ``--quick`` the tuned allocator only at the largest."""
+    return args.batch_sizes[-1:] if args.quick and kind == "tuned" and len(args.kinds) > 1 else args.batch_sizes
+
+
 def _run_cells(selection, args, measurers, oracle, oracle_index, oracle_log) -> list[dict]:
     """Every cell of every config, rounds interleaved across the processes;
     MMPose's medians (or error) per config go to ``oracle_log``."""
@@ -121,20 +128,21 @@ def _run_cells(selection, args, measurers, oracle, oracle_index, oracle_log) -> 
             results.append({"codec": name, "note": "no examples"})
             continue
         for index, (config, label) in enumerate(zip(configs, labels)):
-            cells = [(mode, size) for mode in args.modes for size in args.batch_sizes]
+            cells = {kind: [(mode, size) for mode in args.modes for size in _sizes(args, kind)]
+                     for kind in kinds}
             print(f"  {name} {label} ...", file=sys.stderr, flush=True)
             prepared = {
                 (kind, cell): {"codec": name, "config_label": label, "config": _jsonable(config),
                                "mode": cell[0], "mmpose_compat": cell[0] == "mmpose",
                                "batch_size": cell[1], "allocator": kind,
                                **measurers[kind].prepare(name, index, *cell)}
-                for kind in kinds for cell in cells
+                for kind in kinds for cell in cells[kind]
             }
             rounds: dict = {key: [] for key in prepared}
             oracle_rounds = []
             for r in range(args.rounds):
                 for kind in (kinds if r % 2 == 0 else kinds[::-1]):  # alternate who goes first
-                    for cell in cells:
+                    for cell in cells[kind]:
                         if "error" not in prepared[kind, cell]:
                             rounds[kind, cell].append(measurers[kind].measure(cell_key(name, index, *cell)))
                 if oracle is not None and (name, label) in oracle_index:
@@ -245,6 +253,7 @@ def run_bench(args: argparse.Namespace) -> int:
     if "tuned" in kinds and heap_stats() is None:
         print("note: the C library is not glibc; the tuned allocator is not run.")
         kinds = [k for k in kinds if k != "tuned"] or ["default"]
+    args.kinds = kinds
     host = _host(jax, jaxcodecs)
     print(
         f"jaxcodecs bench on {host['kind']} ({host['device_kind']}; {host['cpu_model']}), jax "
@@ -302,6 +311,7 @@ def run_bench(args: argparse.Namespace) -> int:
             "batch_sizes": args.batch_sizes, "modes": args.modes, "rounds": args.rounds,
             "repeats": args.repeats, "min_time_s": args.min_time, "seed": args.seed,
             "quick": bool(args.quick), "allocators": kinds,
+            "batch_sizes_by_allocator": {kind: _sizes(args, kind) for kind in kinds},
             "statistic": "median over rounds of the median step time; samples/s = B / step",
             "poses": "jaxcodecs.examples.example_batch: the jaxcodecs.sample COCO-17 poses in the "
                      "central 70% of the input, sub-pixel jitter",
@@ -352,7 +362,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     bench.add_argument("--min-time", type=float,
                        help="minimum seconds of timed calls per measurement (default 0.2; --quick: 0.05)")
     bench.add_argument("--quick", action="store_true",
-                       help="mmpose mode, one round, short measurements (a few minutes on 2 CPU cores)")
+                       help="mmpose mode, one round, short measurements, the tuned allocator at the "
+                            "largest batch size only (a few minutes on 2 CPU cores)")
     bench.add_argument("--seed", type=int, default=0, help="seed of the sub-pixel jitter")
     bench.add_argument("--json", type=Path, metavar="PATH", help="write the results as JSON here")
     bench.add_argument("--markdown", type=Path, metavar="PATH", help="write the table as Markdown here")
