@@ -29,7 +29,8 @@ reply_to = os.fdopen(os.dup(1), "w")
 os.dup2(2, 1)  # whatever the libraries print goes to stderr
 import numpy as np
 spec = json.load(open(sys.argv[1]))
-data = np.load(sys.argv[2])
+with np.load(sys.argv[2]) as npz:
+    data = {name: npz[name] for name in npz.files}  # read once: a sample is a view into its array
 import mmpose
 import mmpose.codecs  # noqa: F401  registers the codecs
 from mmpose.registry import KEYPOINT_CODECS
@@ -87,6 +88,7 @@ for line in sys.stdin:
     i = json.loads(line)["index"]
     result = {"index": i}
     if i not in prepared:
+        prepared.clear()  # one config at a time: its rounds come one after another
         try:
             prepared[i] = prepare(spec["rows"][i])
         except Exception as error:
