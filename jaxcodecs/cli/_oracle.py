@@ -23,7 +23,7 @@ from jaxcodecs.cli._measure import JsonLineProcess
 __all__ = ["Oracle", "oracle_item"]
 
 _ORACLE_SCRIPT = r'''
-import json, os, statistics, sys, time, warnings
+import inspect, json, os, statistics, sys, time, warnings
 warnings.simplefilter("ignore")
 reply_to = os.fdopen(os.dup(1), "w")
 os.dup2(2, 1)  # whatever the libraries print goes to stderr
@@ -62,8 +62,12 @@ def prepare(item):
         if j == 0 and size is not None and len(size) == 3 and value.ndim == 3:
             value = value.reshape(-1, size[2], size[1], size[0])  # Hand3D decodes (K, D, H, W)
         return value
+    params = inspect.signature(codec.decode).parameters
+    takes_any = any(p.kind is p.VAR_KEYWORD for p in params.values())
+    decode_kwargs = {k: v for k, v in item["decode_kwargs"].items() if takes_any or k in params}
+    # (jaxcodecs-only options, such as DecoupledHeatmap's instance_valid, are left out)
     decode_samples = [([decode_input(j, v) for j, v in enumerate(sample_args(item["decode_args"], b))],
-                       sample_kwargs(item["decode_kwargs"], b)) for b in range(n)]
+                       sample_kwargs(decode_kwargs, b)) for b in range(n)]
     encode_all = lambda: [codec.encode(*a, **k) for a, k in samples]
     decode_all = lambda: [codec.decode(*a, **k) for a, k in decode_samples]
     if item["codec"] in ("AssociativeEmbedding", "SPR"):
