@@ -240,8 +240,9 @@ def test_batch_decode_is_decode_per_sample(use_dark, compat, visibility, instanc
 
 
 def test_gaussian_encode_is_the_same_with_a_traced_sigma():
-    """Compat labels with a concrete sigma come from a host table; with a
-    traced sigma (or sigma > L) they are evaluated per bin: same values."""
+    """Compat labels are the same with a concrete sigma and with a traced one
+    (the codec passed as a jit argument); a sigma wider than the vector
+    follows the NumPy formula."""
     rng = np.random.default_rng(12)
     kp, vis = random_keypoints(rng)
     for sigma, normalize in ((2.5, True), (0.0, True), (4.9, False)):

@@ -73,12 +73,6 @@ def render_simcc_gaussian_labels(
     span misses ``[0, L - 1]`` on either axis; the labels are then
     differentiable w.r.t. the keypoints and ``sigma``.
 
-    In the compat mode with a concrete ``sigma`` of at most ``L`` bins the
-    centres are integers, so every row is a slice of one profile over the
-    integer offsets, computed on the host in float64 and rounded to float32
-    (as MMPose computes it): no exponential per bin and no truncation. Other
-    labels are evaluated per bin in the keypoints' dtype.
-
     Args:
       keypoints: ``(N, K, D)`` in input pixels.
       visible: ``(N, K)``; keypoints with visibility < 0.5 get zero labels.
@@ -108,59 +102,16 @@ def render_simcc_gaussian_labels(
     active, weights = _skip_and_weights(visible, outside)
 
     def axis_labels(axis: int) -> jnp.ndarray:
-        host_sigma = _host_number(sigma[axis])
-        if mmpose_compat and host_sigma is not None and host_sigma <= lengths[axis]:
-            # Integer centres: every row is a window of one profile.
-            values = _profile_rows(centre[..., axis], host_sigma, lengths[axis], normalize)
-        else:
-            s = sigmas[axis]
-            # sigma = 0 gives a unit impulse at the nearest bin (the limit of a
-            # vanishing Gaussian), left unnormalised.
-            values = gaussian_profile(centre[..., axis], s, lengths[axis])
-            if normalize:
-                positive = s > 0
-                values = jnp.where(positive, values / jnp.where(positive, s * math.sqrt(2 * math.pi), 1), values)
+        s = sigmas[axis]
+        # sigma = 0 gives a unit impulse at the nearest bin (the limit of a
+        # vanishing Gaussian), left unnormalised.
+        values = gaussian_profile(centre[..., axis], s, lengths[axis])
+        if normalize:
+            positive = s > 0
+            values = jnp.where(positive, values / jnp.where(positive, s * math.sqrt(2 * math.pi), 1), values)
         return jnp.where(active[..., None], values, 0).astype(dtype)
 
     return axis_labels(0), axis_labels(1), weights
-
-
-def _host_number(value: Any) -> float | None:
-    """``value`` as a Python float when it is known on the host, else ``None``."""
-    if isinstance(value, jax.core.Tracer) or np.ndim(value) != 0:
-        return None
-    return float(np.asarray(value))
-
-
-def _profile_table(sigma: float, length: int, margin: int, normalize: bool) -> np.ndarray:
-    """``exp(-d^2 / (2 sigma^2))`` (divided by ``sigma sqrt(2 pi)`` when
-    ``normalize`` and ``sigma > 0``) for the integer offsets ``d`` in
-    ``[-(length - 1) - margin, length - 1 + margin]``; float32, computed in
-    float64. ``sigma = 0``: a unit impulse at ``d = 0``."""
-    offsets = np.arange(-(length - 1) - margin, length + margin, dtype=np.float64)
-    if sigma > 0:
-        table = np.exp(-(offsets**2) / (2 * sigma * sigma)).astype(np.float32)
-        if normalize:
-            table = (table / (sigma * math.sqrt(2 * math.pi))).astype(np.float32)
-        return table
-    return (offsets == 0).astype(np.float32)
-
-
-def _profile_rows(centre: jnp.ndarray, sigma: float, length: int, normalize: bool) -> jnp.ndarray:
-    """Gaussian rows around integer ``centre (...)``, ``(..., length)``.
-
-    Each row is the contiguous slice of one host-computed table that starts at
-    offset ``-centre``, so no exponential is evaluated per bin. Centres are
-    clipped to ``[-margin, length - 1 + margin]`` with ``margin = ceil(3
-    sigma) + 1``, which holds every centre that is not out of range (rows
-    out of range are zeroed by the caller).
-    """
-    margin = math.ceil(3 * sigma) + 1
-    table = jnp.asarray(_profile_table(sigma, length, margin, normalize))
-    start = (length - 1 + margin) - jnp.clip(centre, -margin, length - 1 + margin)
-    starts = start.astype(jnp.int32).reshape(-1)
-    rows = jax.vmap(lambda at: lax.dynamic_slice_in_dim(table, at, length))(starts)
-    return rows.reshape(centre.shape + (length,)).astype(centre.dtype)
 
 
 def render_simcc_standard_labels(
