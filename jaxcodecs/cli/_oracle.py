@@ -17,7 +17,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from jaxcodecs.cli._harness import short_error
+from jaxcodecs.cli._harness import jsonable as _jsonable, short_error
 from jaxcodecs.cli._measure import JsonLineProcess
 
 __all__ = ["Oracle", "oracle_item"]
@@ -107,18 +107,6 @@ for line in sys.stdin:
         result["error"] = str(error) if isinstance(prepared[i], str) else "%s: %s" % (type(error).__name__, error)
     send(result)
 '''
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (tuple, list)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, (np.integer, np.floating, np.bool_)):
-        return value.item()
-    if isinstance(value, (int, float, str, bool)) or value is None:
-        return value
-    return str(value)
 
 
 def _array_specs(values: Any, prefix: str, arrays: dict[str, np.ndarray]) -> Any:

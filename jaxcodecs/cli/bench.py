@@ -34,11 +34,12 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
 from jaxcodecs.cli._harness import MODES, fmt, format_table, host_kind, rate, select_codecs
+from jaxcodecs.cli._harness import jsonable as _jsonable
 from jaxcodecs.cli._measure import cell_key
 
 __all__ = ["BENCH_HEADERS", "QUICK", "add_parser", "run_bench"]
@@ -52,18 +53,6 @@ _RIGHT = (False, False, False, True, False, True, True, True, True, True, True, 
 #: measurements; besides, the tuned allocator runs at the largest batch size only.
 QUICK = {"modes": ["mmpose"], "rounds": 1, "repeats": 3, "min_time": 0.05, "oracle_samples": 16}
 _DEFAULTS = {"modes": [m for m, _ in MODES], "rounds": 3, "repeats": 5, "min_time": 0.2, "oracle_samples": 64}
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (tuple, list)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, (np.integer, np.floating, np.bool_)):
-        return value.item()
-    if isinstance(value, (int, float, str, bool)) or value is None:
-        return value
-    return str(value)
 
 
 def _allocator_env(kind: str) -> dict[str, str]:
