@@ -9,6 +9,7 @@ A codec is a frozen pytree of configuration with two pure methods::
 """
 
 from jaxcodecs import flip, ops
+from jaxcodecs.allocator import cpu_allocator_env, tune_cpu_allocator
 from jaxcodecs.base import Codec, FieldAt, codec_field
 from jaxcodecs.codecs import (
     AssociativeEmbedding,
@@ -64,5 +65,7 @@ __all__ = [
     "DecoupledHeatmap",
     "EDPoseLabel",
     "YOLOXPoseAnnotationProcessor",
+    "cpu_allocator_env",
+    "tune_cpu_allocator",
     "__version__",
 ]

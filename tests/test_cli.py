@@ -325,20 +325,63 @@ def test_demo_config_file_errors(tmp_path, capsys):
 def test_bench_json_without_oracle(tmp_path, monkeypatch, capsys):
     monkeypatch.delenv("MMPOSE_ORACLE_PYTHON", raising=False)
     path = tmp_path / "bench.json"
-    assert cli.main(["bench", "--codecs", "MegviiHeatmap", "--batch-sizes", "1", "2",
-                     "--repeats", "1", "--min-time", "0", "--json", str(path)]) == 0
+    assert cli.main(["bench", "--codecs", "MegviiHeatmap", "--batch-sizes", "1", "2", "--allocator", "default",
+                     "--repeats", "1", "--min-time", "0", "--rounds", "2", "--json", str(path)]) == 0
     out = capsys.readouterr().out
     assert "mmpose columns: not run" in out
     report = json.loads(path.read_text())
     assert report["host"]["kind"] == cli.host_kind()
     assert report["mmpose_oracle"] is None
+    assert report["settings"]["rounds"] == 2 and report["settings"]["modes"] == list(MODES)
+    assert report["settings"]["allocators"] == ["default"]
+    assert report["processes"]["default"]["pid"] == os.getpid()  # measured in this process
     rows = report["results"]
     assert {(r["mode"], r["batch_size"]) for r in rows} == {
         (m, b) for m in MODES for b in (1, 2)}
     for row in rows:
         assert row["codec"] == "MegviiHeatmap" and row["config_label"] == "k=11"
+        assert row["allocator"] == "default" and "error" not in row
         assert row["encode_samples_per_s"] > 0 and row["decode_samples_per_s"] > 0
-        assert row["encode_compile_s"] >= 0 and row["decode_compile_s"] >= 0
+        for part in ("encode", "decode"):
+            assert row[f"{part}_compile_s"] > 0 and row[f"{part}_lower_s"] > 0
+        # Heatmaps (B, 17, 64, 48) and keypoint weights (B, 1, 17), float32.
+        assert row["encode_output_bytes"] == row["batch_size"] * (17 * 64 * 48 + 17) * 4
+        # A heatmap encoder: the write floor is measured beside it.
+        assert row["floor_step_s"] > 0
+        assert row["encode_floor_fraction"] == pytest.approx(row["floor_step_s"] / row["encode_step_s"])
+        assert row["encode_samples_per_s"] == pytest.approx(row["batch_size"] / row["encode_step_s"])
+
+
+def test_bench_quick_both_allocators_and_markdown(tmp_path, monkeypatch, capsys):
+    # The tuned allocator runs in a child process started with its environment.
+    from jaxcodecs.allocator import ALLOCATOR_ENV_NAMES, cpu_allocator_env, heap_stats
+
+    for name in ALLOCATOR_ENV_NAMES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("MMPOSE_ORACLE_PYTHON", raising=False)
+    path, table = tmp_path / "bench.json", tmp_path / "table.md"
+    assert cli.main(["bench", "--codecs", "RegressionLabel", "--batch-sizes", "3", "--quick",
+                     "--repeats", "1", "--min-time", "0", "--json", str(path), "--markdown", str(table)]) == 0
+    report = json.loads(path.read_text())
+    settings = report["settings"]
+    assert settings["quick"] and settings["modes"] == ["mmpose"] and settings["rounds"] == 1
+    assert settings["repeats"] == 1  # given options win over --quick's
+    kinds = ["default", "tuned"] if heap_stats() is not None else ["default"]
+    assert settings["allocators"] == kinds
+    assert settings["batch_sizes_by_allocator"] == {kind: [3] for kind in kinds}
+    rows = report["results"]
+    assert [(r["allocator"], r["mode"], r["batch_size"]) for r in rows] == [(k, "mmpose", 3) for k in kinds]
+    for row in rows:
+        assert row["encode_samples_per_s"] > 0 and row["decode_samples_per_s"] > 0
+        assert "floor_step_s" not in row and "encode_floor_fraction" not in row  # no heatmaps
+    if "tuned" in kinds:
+        child = report["processes"]["tuned"]
+        assert child["allocator"] == "tuned" and child["env"] == cpu_allocator_env()
+        assert child["pid"] != os.getpid() and child["heap_stats"]["mmapped_blocks"] == 0
+    lines = table.read_text().splitlines()
+    assert lines[0].startswith("| codec | config | mode | B | allocator |")
+    assert len(lines) == 2 + len(rows) and all(line.count("|") == lines[0].count("|") for line in lines)
+    assert "| RegressionLabel | default | mmpose | 3 | default |" in lines[2]
 
 
 # The oracle runs ``--oracle-python`` on a script that imports ``mmpose``. Whether
@@ -394,7 +437,8 @@ def _oracle_sees(monkeypatch, root: Path, files: dict[str, str]) -> None:
 
 def _bench_with_oracle(path: Path, oracle_python: str, *extra: str) -> int:
     return cli.main(["bench", "--codecs", "MegviiHeatmap", "--batch-sizes", "1", "--repeats", "1",
-                     "--min-time", "0", "--json", str(path), "--oracle-python", oracle_python, *extra])
+                     "--min-time", "0", "--allocator", "default", "--json", str(path),
+                     "--oracle-python", oracle_python, *extra])
 
 
 @pytest.mark.parametrize("oracle", ["without_mmpose", "no_such_python"])
@@ -425,7 +469,7 @@ def test_bench_oracle_columns(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("JAXCODECS_TEST_MMPOSE_LOG", str(log))
     _oracle_sees(monkeypatch, tmp_path / "site", _STUB_MMPOSE)
     path = tmp_path / "bench.json"
-    assert _bench_with_oracle(path, sys.executable, "--oracle-samples", "3", "--seed", "4") == 0
+    assert _bench_with_oracle(path, sys.executable, "--oracle-samples", "3", "--seed", "4", "--rounds", "2") == 0
     out = capsys.readouterr().out
     assert "mmpose columns: MMPose 0.0.stub per-sample NumPy loop, 3 samples" in out
 
@@ -513,7 +557,8 @@ def test_bench_oracle_gets_each_sample_of_the_example_arguments(tmp_path, monkey
     _oracle_sees(monkeypatch, tmp_path / "site", _GENERIC_MMPOSE)
     path = tmp_path / "bench.json"
     assert cli.main(["bench", "--codecs", "Hand3DHeatmap", "VideoPoseLifting", "--batch-sizes", "1",
-                     "--repeats", "1", "--min-time", "0", "--json", str(path), "--oracle-python",
+                     "--repeats", "1", "--min-time", "0", "--allocator", "default", "--modes", "mmpose",
+                     "--rounds", "1", "--json", str(path), "--oracle-python",
                      sys.executable, "--oracle-samples", "2"]) == 0
     rows = json.loads(path.read_text())["mmpose_oracle"]["rows"]
     assert len(rows) == 4 and not [row["error"] for row in rows if "error" in row]

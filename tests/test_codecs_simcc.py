@@ -212,6 +212,51 @@ def test_dark_decode_matches_numpy(variant, npref, compat):
     assert np.asarray(out)[1, 4].tolist() == [-0.5, -0.5]
 
 
+@pytest.mark.parametrize("use_dark,compat,visibility", [(False, True, False), (True, True, True), (True, False, False)])
+@pytest.mark.parametrize("instance_axis", [True, False])
+def test_batch_decode_is_decode_per_sample(use_dark, compat, visibility, instance_axis):
+    """``batch_decode`` is ``decode`` per sample, with ``(B, K, L)`` input
+    read as one instance per sample (jitted against op-by-op)."""
+    rng = np.random.default_rng(11)
+    kp, vis = random_keypoints(rng, n_inst=2, spill=0.0)
+    codec = SimCCLabel(INPUT, sigma=(3.0, 4.0), use_dark=use_dark, decode_visibility=visibility,
+                       mmpose_compat=compat)
+    enc = codec.encode(kp, np.ones_like(vis))
+    sx = np.asarray(enc["keypoint_x_labels"]) * rng.uniform(0.9, 1.1, (3,) + enc["keypoint_x_labels"].shape)
+    sy = np.asarray(enc["keypoint_y_labels"]) * rng.uniform(0.9, 1.1, (3,) + enc["keypoint_y_labels"].shape)
+    sx[1, 0, 2] = 0.0
+    if not instance_axis:
+        sx, sy = sx[:, 0], sy[:, 0]
+    batched = jax.jit(codec.batch_decode)(sx.astype(np.float32), sy.astype(np.float32))
+    for b in range(3):
+        single = codec.decode(sx[b].astype(np.float32), sy[b].astype(np.float32))
+        # (rtol, atol): float32 rounding of one compiled call against op-by-op
+        # calls moves a DARK step near an end by ~1e-5 px; the compat DARK
+        # visibility amplifies it 900-fold (docs/parity.md).
+        tolerances = ((0, 1e-4), (1e-6, 1e-7), (5e-4, 0))
+        for got, ref, tol in zip(jax.tree_util.tree_leaves(batched), jax.tree_util.tree_leaves(single), tolerances):
+            assert got.shape[1:] == ref.shape
+            np.testing.assert_allclose(got[b], ref, rtol=tol[0], atol=tol[1])
+
+
+def test_gaussian_encode_is_the_same_with_a_traced_sigma():
+    """Compat labels are the same with a concrete sigma and with a traced one
+    (the codec passed as a jit argument); a sigma wider than the vector
+    follows the NumPy formula."""
+    rng = np.random.default_rng(12)
+    kp, vis = random_keypoints(rng)
+    for sigma, normalize in ((2.5, True), (0.0, True), (4.9, False)):
+        codec = SimCCLabel(INPUT, sigma=sigma, normalize=normalize)
+        table = codec.encode(kp, vis)
+        traced = jax.jit(lambda c: c.encode(kp, vis))(codec)
+        for key in table:
+            np.testing.assert_allclose(table[key], traced[key], rtol=1e-6, atol=1e-9)
+    wide = SimCCLabel((12, 10), sigma=30.0, simcc_split_ratio=1.0)  # sigma > L: per bin
+    rx, ry, _ = np_gaussian_labels(kp[:, :4] / 16, vis[:, :4], 1.0, (30.0, 30.0))
+    got = wide.encode(kp[:, :4] / 16, vis[:, :4])
+    np.testing.assert_allclose(got["keypoint_x_labels"], rx[..., :12], rtol=1e-5, atol=1e-7)
+
+
 def test_dark_kernel_sizes():
     """MMPose's rule (20 sigma - 7) // 3, made odd (values from the behaviour reference)."""
     assert [dark_kernel_size(s) for s in (6.0, 4.9, 5.66, 3.0)] == [37, 29, 35, 17]

@@ -7,9 +7,11 @@ Subcommands:
   ``False``, "exact"): the round-trip error in input pixels, the batch
   throughput and the compile time, and a PNG with one pose per
   configuration (needs matplotlib).
-* ``bench`` (:mod:`jaxcodecs.cli.bench`): compile time and jitted encode /
-  decode throughput for several batch sizes, as a table and optionally a
-  JSON file (see ``benchmarks/bench_codecs.py``).
+* ``bench`` (:mod:`jaxcodecs.cli.bench`): compile time, jitted encode /
+  decode throughput and the fraction of the memory-write floor for several
+  batch sizes, under the default and the tuned C allocator, optionally
+  against MMPose's per-sample loop, as a table and optionally JSON and
+  Markdown files (see ``benchmarks/NOTES.md``).
 
 Both run the same generic path for every codec, driven only by its entry in
 :mod:`jaxcodecs.examples` (configs, encode and decode arguments, truth);

@@ -13,6 +13,7 @@ from typing import Any, Callable, Mapping, NamedTuple, Sequence
 import numpy as np
 
 __all__ = [
+    "jsonable",
     "MODES",
     "Selected",
     "config_label",
@@ -208,6 +209,20 @@ def timed(
         jax.block_until_ready(fn(*args))
         times.append(time.perf_counter() - start)
     return out, first, statistics.median(times)
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` as JSON data: mappings with string keys, lists, Python
+    scalars; anything else by its ``str``."""
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (tuple, list)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, (np.integer, np.floating, np.bool_)):
+        return value.item()
+    if isinstance(value, (int, float, str, bool)) or value is None:
+        return value
+    return str(value)
 
 
 def host_kind() -> str:

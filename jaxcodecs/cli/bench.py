@@ -1,13 +1,27 @@
-"""``python -m jaxcodecs bench``: compile time and jitted batch throughput.
+"""``python -m jaxcodecs bench``: compile time, throughput and the write floor.
 
 For every registered codec, each of its example configs
-(:mod:`jaxcodecs.examples`), both modes and each batch size:
-``jax.jit(codec.batch_encode)`` on the example batch's encode arguments and
-``jax.jit(codec.batch_decode)`` on its decode arguments, timed after a
-warm-up; optionally the same configs and arguments through MMPose's
-per-sample NumPy loop in the MMPose oracle environment (``--oracle-python``
-/ ``$MMPOSE_ORACLE_PYTHON``). Prints a table and writes a JSON report. See
-``benchmarks/bench_codecs.py``.
+(:mod:`jaxcodecs.examples`), each mode and each batch size B (a *cell*):
+``jax.jit(codec.batch_encode)`` and ``jax.jit(codec.batch_decode)`` on the
+example batch's arguments (already on the device), lowered and compiled
+(trace + lower and XLA compile timed apart), then timed: samples/s =
+B / median step, every call ``block_until_ready``-ed. For the encoders whose
+targets include heatmaps, the *write floor* is measured beside them (the time
+to write as many bytes as the encoder returns into memory the process
+already holds; :mod:`jaxcodecs.cli._measure`) and reported as
+``floor / encode step``: 100 % means the encoder runs at the speed of writing
+its output.
+
+Each cell runs under the default C allocator and under the tuned one
+(:func:`jaxcodecs.allocator.cpu_allocator_env`), the latter in a child
+process started with the tuned environment (glibc reads it at start-up);
+with ``--oracle-python`` MMPose's per-sample loop runs in its own process on
+the same configs and arguments. The measurements interleave: for each config,
+round after round, every process measures in turn, and the reported numbers
+are the medians over the rounds. The table goes to stdout, ``--json`` and
+``--markdown`` write it to files. Nothing here assumes a CPU: on an
+accelerator the same cells run on its device (the allocator then matters
+only for host memory).
 """
 
 from __future__ import annotations
@@ -16,166 +30,195 @@ import argparse
 import json
 import os
 import platform
-import subprocess
+import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
-from jaxcodecs.cli._harness import (
-    MODES,
-    fmt,
-    format_table,
-    host_kind,
-    rate,
-    select_codecs,
-    short_error,
-    timed,
-)
+from jaxcodecs.cli._harness import MODES, fmt, format_table, host_kind, rate, select_codecs
+from jaxcodecs.cli._harness import jsonable as _jsonable
+from jaxcodecs.cli._measure import cell_key
 
-__all__ = ["BENCH_HEADERS", "add_parser", "run_bench"]
-
-_ORACLE_SCRIPT = r'''
-import json, statistics, sys, time, warnings
-warnings.simplefilter("ignore")
-import numpy as np
-spec = json.load(open(sys.argv[1]))
-data = np.load(sys.argv[2])
-import mmpose
-import mmpose.codecs  # noqa: F401  registers the codecs
-from mmpose.registry import KEYPOINT_CODECS
-out = {"mmpose_version": mmpose.__version__, "numpy_version": np.__version__, "rows": []}
-
-def timed(fn, min_repeats, min_time):
-    times, begin = [], time.perf_counter()
-    while len(times) < min_repeats or (time.perf_counter() - begin < min_time and len(times) < 50):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-for item in spec["rows"]:
-    i = item["index"]
-    result = {"index": i}
-    try:
-        cfg = {k: tuple(v) if isinstance(v, list) else v for k, v in item["config"].items()}
-        if item["codec"] == "AssociativeEmbedding":
-            # MMPose's default order [] fails; jaxcodecs' default is range(K).
-            joints = data[item["args"][0]["array"]].shape[-2]
-            cfg["decode_keypoint_order"] = list(cfg.get("decode_keypoint_order") or range(joints))
-        codec = KEYPOINT_CODECS.build(dict(type=item["codec"], **cfg))
-        def sample_args(specs, b):
-            return [{k: data[name][b] for k, name in spec["dict"].items()} if "dict" in spec
-                    else data[spec["array"]][b] for spec in specs]
-        def sample_kwargs(specs, b):
-            return {key: sample_args([spec], b)[0] for key, spec in specs.items()}
-        n = item["num_samples"]
-        samples = [(sample_args(item["args"], b), sample_kwargs(item["kwargs"], b)) for b in range(n)]
-        size = getattr(codec, "heatmap_size", None)
-        def decode_input(j, value):
-            if j == 0 and size is not None and len(size) == 3 and value.ndim == 3:
-                value = value.reshape(-1, size[2], size[1], size[0])  # Hand3D decodes (K, D, H, W)
-            return value
-        decode_samples = [([decode_input(j, v) for j, v in enumerate(sample_args(item["decode_args"], b))],
-                           sample_kwargs(item["decode_kwargs"], b)) for b in range(n)]
-        encode_all = lambda: [codec.encode(*a, **k) for a, k in samples]
-        encode_all()
-        decode_all = lambda: [codec.decode(*a, **k) for a, k in decode_samples]
-        if item["codec"] in ("AssociativeEmbedding", "SPR"):
-            import torch  # the bottom-up decoders take torch tensors
-            if item["codec"] == "AssociativeEmbedding":  # only MMPose's batch_decode exists
-                maps = [torch.from_numpy(np.stack([a[j] for a, _ in decode_samples])) for j in range(2)]
-                decode_all = lambda: codec.batch_decode(*maps)
-            else:
-                decode_samples = [([torch.from_numpy(v) for v in a], k) for a, k in decode_samples]
-                decode_all = lambda: [codec.decode(*a, **k) for a, k in decode_samples]
-        decode_all()
-        result["encode_samples_per_s"] = n / timed(encode_all, spec["repeats"], spec["min_time"])
-        result["decode_samples_per_s"] = n / timed(decode_all, spec["repeats"], spec["min_time"])
-    except Exception as error:
-        result["error"] = "%s: %s" % (type(error).__name__, error)
-    out["rows"].append(result)
-json.dump(out, open(sys.argv[3], "w"))
-'''
-
-
-def _run_oracle(
-    python: str, items: list[dict], arrays: dict[str, np.ndarray], repeats: int, min_time: float
-) -> dict | None:
-    """MMPose's per-sample NumPy loop over the same configs and poses, in the
-    oracle venv's ``python``; ``None`` (with a note) when anything goes wrong."""
-    with tempfile.TemporaryDirectory(prefix="jaxcodecs-oracle-") as tmp:
-        tmp_path = Path(tmp)
-        (tmp_path / "oracle.py").write_text(_ORACLE_SCRIPT)
-        (tmp_path / "spec.json").write_text(
-            json.dumps({"rows": items, "repeats": repeats, "min_time": min_time})
-        )
-        np.savez(tmp_path / "poses.npz", **arrays)
-        command = [python, str(tmp_path / "oracle.py"), str(tmp_path / "spec.json"),
-                   str(tmp_path / "poses.npz"), str(tmp_path / "out.json")]
-        try:
-            done = subprocess.run(command, capture_output=True, text=True, timeout=1800)
-        except (OSError, subprocess.SubprocessError) as error:
-            print(f"note: MMPose oracle not run ({short_error(error)}); column skipped.")
-            return None
-        if done.returncode != 0 or not (tmp_path / "out.json").exists():
-            tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
-            print(f"note: MMPose oracle failed (exit {done.returncode}: {tail[0]}); column skipped.")
-            return None
-        return json.loads((tmp_path / "out.json").read_text())
-
+__all__ = ["BENCH_HEADERS", "QUICK", "add_parser", "run_bench"]
 
 BENCH_HEADERS = (
-    "codec", "config", "mode", "B", "compile enc s", "compile dec s",
-    "encode/s", "decode/s", "mmpose enc/s", "mmpose dec/s", "note",
+    "codec", "config", "mode", "B", "allocator", "compile enc s", "compile dec s", "encode/s",
+    "floor", "decode/s", "mmpose enc/s", "mmpose dec/s", "enc x", "dec x", "note",
 )
-_BENCH_RIGHT = (False, False, False, True, True, True, True, True, True, True, False)
+_RIGHT = (False, False, False, True, False, True, True, True, True, True, True, True, True, True, False)
+#: What ``--quick`` sets unless given: MMPose's mode only, one round, short
+#: measurements; besides, the tuned allocator runs at the largest batch size only.
+QUICK = {"modes": ["mmpose"], "rounds": 1, "repeats": 3, "min_time": 0.05, "oracle_samples": 16}
+_DEFAULTS = {"modes": [m for m, _ in MODES], "rounds": 3, "repeats": 5, "min_time": 0.2, "oracle_samples": 64}
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (tuple, list)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, (np.integer, np.floating, np.bool_)):
-        return value.item()
-    if isinstance(value, (int, float, str, bool)) or value is None:
-        return value
-    return str(value)
+def _allocator_env(kind: str) -> dict[str, str]:
+    """This process's environment with the C allocator set to ``kind``."""
+    from jaxcodecs.allocator import ALLOCATOR_ENV_NAMES, cpu_allocator_env
+
+    env = {k: v for k, v in os.environ.items() if k not in ALLOCATOR_ENV_NAMES}
+    tunables = [t for t in env.get("GLIBC_TUNABLES", "").split(":") if t and not t.startswith("glibc.malloc.")]
+    env.pop("GLIBC_TUNABLES", None)
+    if tunables:
+        env["GLIBC_TUNABLES"] = ":".join(tunables)
+    return {**env, **cpu_allocator_env()} if kind == "tuned" else env
 
 
-def _array_specs(values: Any, prefix: str, arrays: dict[str, np.ndarray]) -> Any:
-    """Stores a batch argument (an array, or a dict of arrays such as a
-    camera) in ``arrays`` under names starting with ``prefix``; returns the
-    spec the oracle script reads it back by, one sample at a time."""
-    if isinstance(values, Mapping):
-        names = {str(key): f"{prefix}_{key}" for key in values}
-        arrays.update({names[str(key)]: np.asarray(value) for key, value in values.items()})
-        return {"dict": names}
-    arrays[prefix] = np.asarray(values)
-    return {"array": prefix}
+def _measurers(kinds: list[str], args: argparse.Namespace) -> dict[str, Any]:
+    """One measurer per allocator: this process for the allocator it runs
+    with, a child process for the other."""
+    from jaxcodecs.allocator import allocator_kind
+    from jaxcodecs.cli._measure import ChildMeasurer, Measurer
+
+    settings = dict(seed=args.seed, repeats=args.repeats, min_time=args.min_time)
+    here = allocator_kind()
+    return {kind: Measurer(**settings) if kind == here else ChildMeasurer(_allocator_env(kind), **settings)
+            for kind in kinds}
 
 
-def _oracle_item(index: int, name: str, label: str, config: Mapping[str, Any], batch: Any,
-                 arrays: dict[str, np.ndarray]) -> dict:
-    """The oracle's job for one config: the example batch's encode and decode
-    arguments, which MMPose's codec gets one sample at a time."""
-    specs: dict[str, Any] = {}
+def _median(values: list[float | None]) -> float | None:
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def _summarise(prepared: dict, rounds: list[dict]) -> dict:
+    """A cell's row from its compile report and its rounds (medians)."""
+    row = {k: v for k, v in prepared.items() if k != "error"}
+    errors = [r["error"] for r in rounds if "error" in r]
+    if "error" in prepared or errors:
+        row["error"] = prepared.get("error") or errors[0]
+    keys = {k for r in rounds for k in r if k.endswith(("_step_s", "_per_call"))}
+    row.update({k: _median([r.get(k) for r in rounds]) for k in sorted(keys)})
+    size = row["batch_size"]
     for part in ("encode", "decode"):
-        args, kwargs = getattr(batch, f"{part}_args"), getattr(batch, f"{part}_kwargs")
-        specs[part] = (
-            [_array_specs(arg, f"{part}{j}_{index}", arrays) for j, arg in enumerate(args)],
-            {key: _array_specs(arg, f"{part}_{key}_{index}", arrays) for key, arg in kwargs.items()},
-        )
+        step = row.get(f"{part}_step_s")
+        row[f"{part}_samples_per_s"] = size / step if step else None
+    if row.get("floor_step_s") and row.get("encode_step_s"):
+        row["encode_floor_fraction"] = row["floor_step_s"] / row["encode_step_s"]
+    return row
+
+
+def _sizes(args: argparse.Namespace, kind: str) -> list[int]:
+    """The batch sizes measured under allocator ``kind``: all of them, but
+    with ``--quick`` the tuned allocator only at the largest."""
+    return args.batch_sizes[-1:] if args.quick and kind == "tuned" and len(args.kinds) > 1 else args.batch_sizes
+
+
+def _run_cells(selection, args, measurers, oracle, oracle_index, oracle_log) -> list[dict]:
+    """Every cell of every config, rounds interleaved across the processes;
+    MMPose's medians (or error) per config go to ``oracle_log``."""
+    results = []
+    kinds = list(measurers)
+    for name, _cls, configs, labels in selection:
+        if not configs:
+            results.append({"codec": name, "note": "no examples"})
+            continue
+        for index, (config, label) in enumerate(zip(configs, labels)):
+            cells = {kind: [(mode, size) for mode in args.modes for size in _sizes(args, kind)]
+                     for kind in kinds}
+            print(f"  {name} {label} ...", file=sys.stderr, flush=True)
+            prepared = {
+                (kind, cell): {"codec": name, "config_label": label, "config": _jsonable(config),
+                               "mode": cell[0], "mmpose_compat": cell[0] == "mmpose",
+                               "batch_size": cell[1], "allocator": kind,
+                               **measurers[kind].prepare(name, index, *cell)}
+                for kind in kinds for cell in cells[kind]
+            }
+            rounds: dict = {key: [] for key in prepared}
+            oracle_rounds = []
+            for r in range(args.rounds):
+                for kind in (kinds if r % 2 == 0 else kinds[::-1]):  # alternate who goes first
+                    for cell in cells[kind]:
+                        if "error" not in prepared[kind, cell]:
+                            rounds[kind, cell].append(measurers[kind].measure(cell_key(name, index, *cell)))
+                if oracle is not None and (name, label) in oracle_index:
+                    oracle_rounds.append(oracle.measure(oracle_index[name, label]))
+            for kind in kinds:
+                measurers[kind].release()
+            mmpose = {}
+            good = [r for r in oracle_rounds if "error" not in r]
+            if oracle_rounds and not good:
+                print(f"note: MMPose oracle, {name} {label}: {oracle_rounds[0]['error']}")
+                oracle_log[name, label] = {"error": oracle_rounds[0]["error"]}
+            for part in ("encode", "decode") if good else ():
+                mmpose[part] = _median([r.get(f"{part}_samples_per_s") for r in good])
+            if mmpose:
+                oracle_log[name, label] = {f"{p}_samples_per_s": v for p, v in mmpose.items()}
+            for key in prepared:
+                row = _summarise(prepared[key], rounds[key])
+                if row["mode"] == "mmpose" and mmpose:
+                    for part in ("encode", "decode"):
+                        row[f"mmpose_numpy_{part}_samples_per_s"] = mmpose[part]
+                        ours = row.get(f"{part}_samples_per_s")
+                        row[f"{part}_speedup"] = ours / mmpose[part] if ours and mmpose[part] else None
+                results.append(row)
+    return results
+
+
+def _table(results: list[dict], markdown: bool = False) -> str:
+    def cell_rate(value):
+        text = rate(value)
+        return f"{float(value):,.0f}" if markdown and text != "-" else text
+
+    def ratio(value):
+        return "-" if value is None else f"{value:.1f}"
+
+    rows = []
+    for r in results:
+        if "batch_size" not in r:
+            rows.append([r["codec"], "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-",
+                         r.get("note", "")])
+            continue
+        floor = r.get("encode_floor_fraction")
+        rows.append([
+            r["codec"], r["config_label"], r["mode"], str(r["batch_size"]), r["allocator"],
+            fmt(r.get("encode_compile_s"), 2), fmt(r.get("decode_compile_s"), 2),
+            cell_rate(r.get("encode_samples_per_s")), "-" if floor is None else f"{100 * floor:.0f}%",
+            cell_rate(r.get("decode_samples_per_s")),
+            cell_rate(r.get("mmpose_numpy_encode_samples_per_s")),
+            cell_rate(r.get("mmpose_numpy_decode_samples_per_s")),
+            ratio(r.get("encode_speedup")), ratio(r.get("decode_speedup")),
+            f"FAILED {r['error']}" if "error" in r else "",
+        ])
+    if not markdown:
+        return format_table(BENCH_HEADERS, rows, _RIGHT)
+    align = ["---:" if right else "---" for right in _RIGHT]
+    lines = [BENCH_HEADERS, align, *rows]
+    return "\n".join("| " + " | ".join(cells) + " |" for cells in lines)
+
+
+def _host(jax, jaxcodecs) -> dict:
+    device = jax.devices()[0]
     return {
-        "index": index, "codec": name, "config_label": label, "config": _jsonable(config),
-        "args": specs["encode"][0], "kwargs": specs["encode"][1],
-        "decode_args": specs["decode"][0], "decode_kwargs": specs["decode"][1],
-        "num_samples": len(batch.keypoints),
+        "kind": host_kind(), "platform": device.platform, "device_kind": device.device_kind,
+        "device_count": jax.device_count(), "cpu_count": os.cpu_count(),
+        "machine": platform.machine(), "processor": platform.processor(),
+        "cpu_model": _cpu_model(), "python": platform.python_version(), "jax": jax.__version__,
+        "numpy": np.__version__, "jaxcodecs": jaxcodecs.__version__,
+        "libc": " ".join(platform.libc_ver()),
     }
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def _resolve(args: argparse.Namespace) -> None:
+    """Fills the options left unset from ``--quick`` or the defaults."""
+    for key, default in _DEFAULTS.items():
+        if getattr(args, key) is None:
+            setattr(args, key, QUICK[key] if args.quick else default)
+    args.batch_sizes = sorted(set(args.batch_sizes))
+    args.modes = list(dict.fromkeys(args.modes))
 
 
 def run_bench(args: argparse.Namespace) -> int:
@@ -184,174 +227,141 @@ def run_bench(args: argparse.Namespace) -> int:
 
     import jaxcodecs
     from jaxcodecs import examples
+    from jaxcodecs.allocator import heap_stats
 
+    _resolve(args)
     try:
         selection = select_codecs(args.codecs)
     except KeyError as error:
         print(f"bench: {error.args[0]}", file=sys.stderr)
         return 2
-    batch_sizes = sorted(set(args.batch_sizes))
-    if not batch_sizes or min(batch_sizes) < 1:
-        print("bench: --batch-sizes must be positive", file=sys.stderr)
+    if not args.batch_sizes or min(args.batch_sizes) < 1 or args.rounds < 1:
+        print("bench: --batch-sizes and --rounds must be positive", file=sys.stderr)
         return 2
-    kind = host_kind()
-    device = jax.devices()[0]
+    kinds = ["default", "tuned"] if args.allocator == "both" else [args.allocator]
+    if "tuned" in kinds and heap_stats() is None:
+        print("note: the C library is not glibc; the tuned allocator is not run.")
+        kinds = [k for k in kinds if k != "tuned"] or ["default"]
+    args.kinds = kinds
+    host = _host(jax, jaxcodecs)
     print(
-        f"jaxcodecs bench on {kind} ({device.device_kind}), jax {jax.__version__}: jitted "
-        f"batch_encode / batch_decode, samples/s = B / median step time "
-        f"(>= {args.repeats} runs, >= {args.min_time:g} s); compile s = first call minus step\n"
-    )
-    results: list[dict] = []
-    table_rows: list[list[str]] = []
-    oracle_items: list[dict] = []
-    oracle_arrays: dict[str, np.ndarray] = {}
-    failed = 0
-    for name, cls, configs, labels in selection:
-        if not configs:
-            results.append({"codec": name, "note": "no examples"})
-            table_rows.append([name, "-", "-", "-", "-", "-", "-", "-", "-", "-", "no examples"])
-            continue
-        for config, label in zip(configs, labels):
-            for mode, compat in MODES:
+        f"jaxcodecs bench on {host['kind']} ({host['device_kind']}; {host['cpu_model']}), jax "
+        f"{jax.__version__}: jitted batch_encode / batch_decode, samples/s = B / median step "
+        f"(>= {args.repeats} runs, >= {args.min_time:g} s), median of {args.rounds} interleaved "
+        f"round(s); compile s = XLA compile (trace + lower in the JSON); floor = write floor / "
+        f"encode step; allocator: {' and '.join(kinds)}\n", flush=True)
+
+    oracle, oracle_index, oracle_info = None, {}, None
+    if args.oracle_python:
+        from jaxcodecs.cli._oracle import Oracle, oracle_item
+
+        items: list[dict] = []
+        arrays: dict[str, np.ndarray] = {}
+        for name, cls, configs, labels in selection:
+            for config, label in zip(configs, labels):
                 try:
-                    codec = cls(**config, mmpose_compat=compat)
-                    encode = jax.jit(codec.batch_encode)
-                    decode = jax.jit(codec.batch_decode)
-                    for size in batch_sizes:
-                        batch = examples.example_batch(codec, size, seed=args.seed, name=name)
-                        _, enc_first, enc_step = timed(
-                            lambda *a, kw=batch.encode_kwargs: encode(*a, **kw),
-                            batch.encode_args, args.repeats, args.min_time,
-                        )
-                        _, dec_first, dec_step = timed(
-                            lambda *a, kw=batch.decode_kwargs: decode(*a, **kw),
-                            batch.decode_args, args.repeats, args.min_time,
-                        )
-                        results.append({
-                            "codec": name, "config_label": label, "config": _jsonable(config),
-                            "mode": mode, "mmpose_compat": compat, "batch_size": size,
-                            "encode_compile_s": max(0.0, enc_first - enc_step),
-                            "decode_compile_s": max(0.0, dec_first - dec_step),
-                            "encode_step_s": enc_step, "decode_step_s": dec_step,
-                            "encode_samples_per_s": size / enc_step,
-                            "decode_samples_per_s": size / dec_step,
-                        })
-                        del batch
-                except Exception as error:
-                    failed += 1
-                    results.append({"codec": name, "config_label": label, "mode": mode,
-                                    "error": short_error(error)})
-                    continue
-            if args.oracle_python:
-                try:
-                    codec = cls(**config)  # mmpose_compat=True: MMPose's values
-                    batch = examples.example_batch(codec, args.oracle_samples, seed=args.seed, name=name)
+                    batch = examples.example_batch(cls(**config), args.oracle_samples, seed=args.seed, name=name)
+                    items.append(oracle_item(len(items), name, label, config, batch, arrays))
                 except Exception:
                     continue
-                oracle_items.append(_oracle_item(len(oracle_items), name, label, config, batch, oracle_arrays))
-
-    oracle = None
-    if args.oracle_python:
-        print(f"running MMPose's per-sample loop in {args.oracle_python} ...", flush=True)
-        oracle = _run_oracle(args.oracle_python, oracle_items, oracle_arrays, 3, args.min_time)
+                oracle_index[name, label] = items[-1]["index"]
+        oracle = Oracle(args.oracle_python, items, arrays, 3, args.min_time)
+        oracle_info = oracle.start()
+        if oracle_info is None:
+            oracle.close()
+            oracle = None
+        else:
+            oracle_info["rows"] = items
+    measurers = _measurers(kinds, args)
+    try:
+        processes = {kind: m.info() for kind, m in measurers.items()}
+        oracle_log: dict = {}
+        results = _run_cells(selection, args, measurers, oracle, oracle_index, oracle_log)
+    finally:
+        for m in measurers.values():
+            getattr(m, "close", lambda: None)()
         if oracle is not None:
-            by_config = {(it["codec"], it["config_label"]): row
-                         for it, row in zip(oracle_items, oracle["rows"])}
-            oracle["rows"] = [{**it, **row} for it, row in zip(oracle_items, oracle["rows"])]
-            for row in oracle["rows"]:
-                if "error" in row:
-                    print(f"note: MMPose oracle, {row['codec']} {row['config_label']}: {row['error']}")
-            for result in results:
-                row = by_config.get((result.get("codec"), result.get("config_label")))
-                if row and result.get("mode") == "mmpose" and "batch_size" in result:
-                    result["mmpose_numpy_encode_samples_per_s"] = row.get("encode_samples_per_s")
-                    result["mmpose_numpy_decode_samples_per_s"] = row.get("decode_samples_per_s")
+            oracle.close()
+    if oracle_info is not None:
+        for item in oracle_info["rows"]:
+            item.update(oracle_log.get((item["codec"], item["config_label"]), {"error": "not measured"}))
 
-    for result in results:
-        if "batch_size" not in result:
-            if "error" in result:
-                table_rows.append([result["codec"], result["config_label"], result["mode"],
-                                   "-", "-", "-", "-", "-", "-", "-", f"FAILED {result['error']}"])
-            continue
-        table_rows.append([
-            result["codec"], result["config_label"], result["mode"], str(result["batch_size"]),
-            fmt(result["encode_compile_s"], 2), fmt(result["decode_compile_s"], 2),
-            rate(result["encode_samples_per_s"]), rate(result["decode_samples_per_s"]),
-            rate(result.get("mmpose_numpy_encode_samples_per_s")),
-            rate(result.get("mmpose_numpy_decode_samples_per_s")), "",
-        ])
-    print(format_table(BENCH_HEADERS, table_rows, _BENCH_RIGHT))
-    if oracle is None:
+    print(_table(results))
+    if oracle_info is None:
         print("\nmmpose columns: not run (set MMPOSE_ORACLE_PYTHON to the oracle venv's python)")
     else:
-        print(f"\nmmpose columns: MMPose {oracle.get('mmpose_version')} per-sample NumPy loop, "
-              f"{args.oracle_samples} samples, one CPU process")
-
+        print(f"\nmmpose columns: MMPose {oracle_info.get('mmpose_version')} per-sample NumPy loop, "
+              f"{args.oracle_samples} samples, one CPU process; enc x / dec x = jaxcodecs / MMPose")
+    failed = sum(1 for r in results if "error" in r and r.get("allocator", "default") == kinds[0])
     report = {
-        "host": {
-            "kind": kind,
-            "platform": device.platform,
-            "device_kind": device.device_kind,
-            "device_count": jax.device_count(),
-            "cpu_count": os.cpu_count(),
-            "machine": platform.machine(),
-            "processor": platform.processor(),
-            "python": platform.python_version(),
-            "jax": jax.__version__,
-            "numpy": np.__version__,
-            "jaxcodecs": jaxcodecs.__version__,
-        },
+        "host": host,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "settings": {
-            "batch_sizes": batch_sizes, "repeats": args.repeats, "min_time_s": args.min_time,
-            "seed": args.seed, "statistic": "median step time; samples/s = B / step",
+            "batch_sizes": args.batch_sizes, "modes": args.modes, "rounds": args.rounds,
+            "repeats": args.repeats, "min_time_s": args.min_time, "seed": args.seed,
+            "quick": bool(args.quick), "allocators": kinds,
+            "batch_sizes_by_allocator": {kind: _sizes(args, kind) for kind in kinds},
+            "statistic": "median over rounds of the median step time; samples/s = B / step",
             "poses": "jaxcodecs.examples.example_batch: the jaxcodecs.sample COCO-17 poses in the "
                      "central 70% of the input, sub-pixel jitter",
+            "write_floor": "jitted in-place overwrite (donated buffers) of as many bytes as the "
+                           "encoder returns; encode_floor_fraction = floor step / encode step",
         },
+        "processes": processes,
         "results": results,
-        "mmpose_oracle": oracle,
+        "mmpose_oracle": oracle_info,
     }
     json_path = args.json
     if json_path is None and args.results_dir is not None:
-        json_path = Path(args.results_dir) / f"{kind}.json"
-    if json_path is not None:
-        json_path = Path(json_path)
-        json_path.parent.mkdir(parents=True, exist_ok=True)
-        json_path.write_text(json.dumps(_jsonable(report), indent=1) + "\n")
-        print(f"wrote {json_path}")
+        json_path = Path(args.results_dir) / f"{host['kind']}.json"
+    for path, text in ((json_path, json.dumps(_jsonable(report), indent=1) + "\n"),
+                       (args.markdown, _table(results, markdown=True) + "\n")):
+        if path is not None:
+            path = Path(path)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+            print(f"wrote {path}")
     return 1 if failed else 0
-
-
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Adds the ``bench`` subcommand to ``subparsers``."""
     bench = subparsers.add_parser(
         "bench",
-        help="compile time and jitted encode / decode throughput per codec and batch size",
+        help="compile time, jitted encode / decode throughput and write floor per codec and batch size",
         description=(
-            "Benchmark every registered codec's example configs (jaxcodecs.examples) in both "
-            "modes: compile time and jitted batch_encode / batch_decode throughput (samples/s, "
-            "median step) for each batch size. With MMPOSE_ORACLE_PYTHON (or --oracle-python) "
-            "pointing to the MMPose oracle venv's python, MMPose's per-sample NumPy loop is "
-            "timed on the same configs and arguments and added as extra columns; without it "
-            "those columns are skipped."
+            "Benchmark every registered codec's example configs (jaxcodecs.examples): compile "
+            "time, jitted batch_encode / batch_decode throughput (samples/s, median step) for "
+            "each batch size, the fraction of the memory-write floor for the heatmap encoders, "
+            "under the default and the tuned C allocator (jaxcodecs.allocator). With "
+            "MMPOSE_ORACLE_PYTHON (or --oracle-python) pointing to the MMPose oracle venv's "
+            "python, MMPose's per-sample NumPy loop is timed on the same configs and arguments, "
+            "in rounds interleaved with jaxcodecs', and added as extra columns."
         ),
     )
     bench.add_argument("--codecs", nargs="+", metavar="NAME", help="only these codecs")
     bench.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 64, 256], metavar="B",
                        help="batch sizes (default 1 64 256)")
-    bench.add_argument("--repeats", type=int, default=5, help="minimum timed runs (default 5)")
-    bench.add_argument("--min-time", type=float, default=0.2,
-                       help="minimum seconds of timed runs per measurement (default 0.2)")
+    bench.add_argument("--modes", nargs="+", choices=[m for m, _ in MODES],
+                       help="mmpose_compat modes (default both; --quick: mmpose)")
+    bench.add_argument("--allocator", choices=["default", "tuned", "both"], default="both",
+                       help="C allocator(s) to measure under (default both)")
+    bench.add_argument("--rounds", type=int, help="interleaved rounds, medians reported (default 3; --quick: 1)")
+    bench.add_argument("--repeats", type=int, help="minimum timed calls per measurement (default 5; --quick: 3)")
+    bench.add_argument("--min-time", type=float,
+                       help="minimum seconds of timed calls per measurement (default 0.2; --quick: 0.05)")
+    bench.add_argument("--quick", action="store_true",
+                       help="mmpose mode, one round, short measurements, the tuned allocator at the "
+                            "largest batch size only (a few minutes on 2 CPU cores)")
     bench.add_argument("--seed", type=int, default=0, help="seed of the sub-pixel jitter")
     bench.add_argument("--json", type=Path, metavar="PATH", help="write the results as JSON here")
+    bench.add_argument("--markdown", type=Path, metavar="PATH", help="write the table as Markdown here")
     bench.add_argument("--results-dir", type=Path, metavar="DIR",
                        help="write the JSON to DIR/<host-kind>.json (e.g. cpu-2core.json)")
     bench.add_argument("--oracle-python", default=os.environ.get("MMPOSE_ORACLE_PYTHON") or None,
                        metavar="PYTHON",
                        help="python of the MMPose oracle venv (default: $MMPOSE_ORACLE_PYTHON)")
-    bench.add_argument("--oracle-samples", type=int, default=64,
-                       help="samples in MMPose's per-sample loop (default 64)")
+    bench.add_argument("--oracle-samples", type=int,
+                       help="samples in MMPose's per-sample loop (default 64; --quick: 16)")
     bench.set_defaults(func=run_bench)
     return bench

@@ -78,7 +78,9 @@ def _solve(cost: jnp.ndarray, row_valid: jnp.ndarray, col_valid: jnp.ndarray) ->
         jnp.where(line_valid, cheapest, size)].min(lines)[:size]
     seated = line_valid & (claim[cheapest] == lines)
     pending = line_valid & ~seated
-    order = jnp.nonzero(pending, size=size, fill_value=0)[0].astype(jnp.int32)
+    # The pending lines first, in order: one sort (a nonzero would be a
+    # prefix sum, several kernels on XLA:CPU).
+    order = jnp.argsort(~pending, stable=True).astype(jnp.int32)
     count = jnp.sum(pending).astype(jnp.int32)
     # Slot j + 1 is slot j; slot 0 is the virtual start of each search.
     # Line i + 1 is line i; index 0 (none) and size + 1 absorb updates.
@@ -87,16 +89,22 @@ def _solve(cost: jnp.ndarray, row_valid: jnp.ndarray, col_valid: jnp.ndarray) ->
     u = jnp.concatenate([jnp.zeros((1,), dtype), jnp.where(line_valid, minimum, 0).astype(dtype),
                          jnp.zeros((1,), dtype)])
 
+    # Single-element writes below are selects against an iota rather than
+    # scatters: a scatter into a carried vector whose old value is still
+    # read makes XLA copy the vector (one kernel each) every iteration.
+    slot_ids = jnp.arange(size + 1, dtype=jnp.int32)
+
     def fresh(owner_, step):
         # Before searching for line order[step]: it starts at the virtual slot.
-        return (owner_.at[0].set(jnp.where(step < count, order[jnp.minimum(step, size - 1)] + 1, 0)),
+        start = jnp.where(step < count, order[jnp.minimum(step, size - 1)] + 1, 0)
+        return (jnp.where(slot_ids == 0, start, owner_),
                 constant_like(False, cost, (size + 1,)), constant_like(jnp.inf, cost, (size + 1,), dtype))
 
     def body(state):
         step, back, col, u_, v_, owner_, minv, way, used, iteration = state
         # A search step: settle ``col``, relax the slots reachable from its
         # line, move to the nearest unsettled slot.
-        used_s = used.at[col].set(True)
+        used_s = used | (slot_ids == col)
         current = owner_[col]
         reduced = jnp.concatenate([jnp.full((1,), inf, dtype), line_costs(current - 1) - u_[current] - v_[1:]])
         free = open_slot & ~used_s
@@ -112,7 +120,7 @@ def _solve(cost: jnp.ndarray, row_valid: jnp.ndarray, col_valid: jnp.ndarray) ->
         found = owner_[nxt] == 0
         # A write-back step along the augmenting path.
         prev = way[col]
-        owner_b = owner_.at[col].set(owner_[prev])
+        owner_b = jnp.where(slot_ids == col, owner_[prev], owner_)
         done = prev == 0
         owner_n, used_n, minv_n = fresh(owner_b, step + 1)
         pick = lambda b_value, s_value: jnp.where(back, b_value, s_value)  # noqa: E731

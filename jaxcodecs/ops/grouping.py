@@ -128,20 +128,19 @@ def group_keypoints_by_tags(
         fresh = opens & ~collides
         same_fresh = fresh[None, :] & (key[:, None] == key[None, :])
         first = fresh & ~jnp.any(same_fresh & earlier, axis=1)
-        new_slot = count + jnp.cumsum(first) - 1
+        new_slot = count + jnp.sum(first[None, :] & ~earlier.T, axis=1) - 1  # a prefix count
         first_of = jnp.argmax(same_fresh | (jnp.eye(num_candidates, dtype=bool) & fresh[:, None]), axis=1)
         slot = jnp.where(joins, match,
                          jnp.where(collides, jnp.argmax(same_existing, axis=1),
                                    jnp.where(fresh, new_slot[first_of], capacity)))
         slot = jnp.where(valid, slot, capacity).astype(jnp.int32)
 
-        def last_row(mask):
-            target = jnp.where(mask, slot, capacity)
-            return jnp.full((capacity + 1,), -1, jnp.int32).at[target].max(rows)[:capacity]
-
-        writer = last_row(valid)
-        reset = last_row(opens)
-        joined = last_row(joins)
+        # The last candidate row writing, opening and joining each slot
+        # (-1: none), in one scatter.
+        target = jnp.where(jnp.stack([valid, opens, joins]), slot[None, :], capacity)
+        last = jnp.full((3, capacity + 1), -1, jnp.int32).at[jnp.arange(3)[:, None], target].max(
+            jnp.broadcast_to(rows, (3, num_candidates)))
+        writer, reset, joined = last[:, :capacity]
         # Each type is visited once, so this step's writes are the whole
         # column of this type: an output of the step, not carried state.
         column = jnp.concatenate([loc, val[:, None]], axis=-1)[jnp.maximum(writer, 0)]
@@ -230,8 +229,7 @@ def fill_missing_keypoints_by_tags(
     weight = detected.astype(tags.dtype)
     group_tag = jnp.sum(read * weight, axis=-1) / jnp.maximum(jnp.sum(weight, axis=-1), 1)  # (L, M)
     todo = valid[:, None] & ~detected & jnp.any(detected, axis=1, keepdims=True)
-    total = num_groups * num_types
-    pairs = jnp.nonzero(todo.reshape(-1), size=total, fill_value=0)[0]
+    pairs = jnp.argsort(~todo.reshape(-1), stable=True)  # the pairs to fill first, in order
     count = jnp.sum(todo)
 
     def fill(state):

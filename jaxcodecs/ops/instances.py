@@ -353,6 +353,8 @@ def render_displacement_fields(
     # MMPose's 1 / diag); a data-dependent numerator keeps the division.
     inverse = jnp.where(diag > 0, constant_like(1.0, diag, dtype=diag.dtype) / safe_diag, jnp.zeros_like(diag))
 
+    up_to = jnp.arange(joints)[None, :] <= jnp.arange(joints)[:, None]  # [k, j]: j <= k
+
     def draw(carry, inst):
         disp, weights, size_map = carry  # (K, 2, H, W), (K, H, W), (H, W)
         points, ok, root, d, w = inst
@@ -368,7 +370,7 @@ def render_displacement_fields(
         # The first candidate keypoint that finds its pixel free (or not
         # owned by a smaller instance) writes, and so do all later ones.
         opens = candidate & ~occupied
-        opened = jnp.cumsum(opens.astype(jnp.int32), axis=0) > 0
+        opened = jnp.any(opens[None] & up_to[:, :, None, None], axis=1)  # an open at or before k
         write = candidate & (~smaller_owner | opened)
         field = jnp.stack(
             [points[:, 0, None, None] - grid_x[None, None, :] + jnp.zeros((1, slab_h, 1), dtype),

@@ -15,8 +15,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import jax
 import jax.numpy as jnp
 import numpy as np
+from jax import lax
 
 from jaxcodecs.ops.heatmap import gaussian_profile
 
@@ -148,16 +150,39 @@ def render_simcc_standard_labels(
     return axis_labels(0), axis_labels(1), weights
 
 
+_ARGMAX_CHUNK = 32
+
+
 def _first_argmax(x: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
     """Index of the first maximum along the last axis, and the maximum.
 
-    Two plain reductions (max, then min over matching indices) instead of a
-    variadic argmax reduction, which is slow on XLA:CPU.
+    One pass over the vectors: the maximum of each chunk of ``_ARGMAX_CHUNK``
+    bins (a strided window reduction, the last chunk padded with ``-inf``).
+    The maximum and the first chunk that holds it come from those chunk
+    maxima; the first index from that chunk, read back (the last chunk is
+    read as the final ``_ARGMAX_CHUNK`` bins, whose earlier bins are all below
+    the maximum). A variadic (value, index) reduction is slow on XLA:CPU, and
+    a maximum followed by a masked index reduction reads the vectors twice.
+    A vector holding NaN has a NaN maximum and an unspecified index.
     """
     length = x.shape[-1]
-    top = jnp.max(x, axis=-1)
-    index = jnp.min(jnp.where(x == top[..., None], jnp.arange(length), length), axis=-1)
-    return jnp.minimum(index, length - 1), top
+    chunk = min(_ARGMAX_CHUNK, length)
+    count = -(-length // chunk)
+    lead = x.shape[:-1]
+    ones = (1,) * len(lead)
+    init = np.array(-np.inf, x.dtype)
+    maxima = lax.reduce_window(
+        x, init, lax.max, ones + (chunk,), ones + (chunk,),
+        ((0, 0),) * len(lead) + ((0, count * chunk - length),),
+    )
+    top = jnp.max(maxima, axis=-1)
+    first = jnp.min(jnp.where(maxima == top[..., None], jnp.arange(count), count - 1), axis=-1)
+    start = jnp.minimum(first * chunk, length - chunk)
+    rows = x.reshape((-1, length))
+    window = jax.vmap(lambda row, at: lax.dynamic_slice_in_dim(row, at, chunk))(rows, start.reshape(-1))
+    window = window.reshape(lead + (chunk,))
+    offset = jnp.min(jnp.where(window == top[..., None], jnp.arange(chunk), chunk - 1), axis=-1)
+    return start + offset, top
 
 
 def simcc_argmax(simcc_x: jnp.ndarray, simcc_y: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
