@@ -157,17 +157,19 @@ def finite_value_and_weight(value: jnp.ndarray, weight: jnp.ndarray) -> tuple[jn
 
 # --------------------------------------------------------------- model output
 def heatmap_input(
-    owner: str, name: str, heatmaps: Any, heatmap_size: tuple[int, int], channels_multiple: int = 1
+    owner: str, name: str, heatmaps: Any, heatmap_size: tuple[int, int], channels_multiple: int = 1,
+    batched: bool = False,
 ) -> jnp.ndarray:
-    """Validates decode input ``(C, H, W)`` against the configured ``(W, H)``."""
+    """Validates decode input ``(C, H, W)`` (``batched``: ``(B, C, H, W)``) against the configured ``(W, H)``."""
     width, height = heatmap_size
     hm = as_float_array(heatmaps, name)
     expected = f"(K, H, W) = (K, {height}, {width})"
     if channels_multiple != 1:
         expected = f"({channels_multiple}K, {height}, {width})"
-    check_rank(hm, 3, name, expected)
-    check_shape(hm, (None, height, width), name, expected)
-    if hm.shape[0] % channels_multiple != 0:
+    expected = expected.replace("(", "(B, ") if batched else expected
+    check_rank(hm, 3 + batched, name, expected)
+    check_shape(hm, (None,) * (1 + batched) + (height, width), name, expected)
+    if hm.shape[-3] % channels_multiple != 0:
         raise ValueError(
             f"{owner}: `{name}` must have a multiple of {channels_multiple} channels "
             f"{expected}, got shape {hm.shape}."

@@ -235,7 +235,8 @@ class AssociativeEmbedding(Codec):
         keypoints, scores, valid, instance_scores = (
             a[keep] for a in (keypoints, scores, valid, instance_scores))
         if self.use_udp:
-            keypoints = ops.refine_keypoints_dark_udp(keypoints, heatmaps, self.decode_gaussian_kernel)
+            keypoints = ops.refine_keypoints_dark_udp(keypoints, heatmaps, self.decode_gaussian_kernel,
+                                                     lazy=False)  # vmapped by batch_decode
         else:
             keypoints = ops.refine_keypoints_quarter(keypoints, heatmaps, mmpose_compat=self.mmpose_compat)
         shift = jnp.where(scores > 0, self.decode_center_shift, 0.0).astype(keypoints.dtype)

@@ -96,15 +96,29 @@ class MSRAHeatmap(_TopDownHeatmap):
     def decode(self, encoded) -> tuple[jnp.ndarray, jnp.ndarray]:
         """Decodes ``heatmaps (K, H, W)`` into ``keypoints (1, K, 2)``, ``scores (1, K)``."""
         heatmaps = heatmap_input(type(self).__name__, "encoded", encoded, self.heatmap_size)
+        return self._decode_maps(heatmaps)
+
+    def batch_decode(self, encoded) -> tuple[jnp.ndarray, jnp.ndarray]:
+        """``decode`` over ``heatmaps (B, K, H, W)``: ``keypoints (B, 1, K, 2)``,
+        ``scores (B, 1, K)``. With ``unbiased=True`` the batch is refined in
+        one call, so the whole maps are blurred only if a keypoint of the
+        batch needs it (see :func:`~jaxcodecs.ops.refine_keypoints_dark`)."""
+        if not self.unbiased:
+            return super().batch_decode(encoded)
+        heatmaps = heatmap_input(type(self).__name__, "encoded", encoded, self.heatmap_size, batched=True)
+        return self._decode_maps(heatmaps)
+
+    def _decode_maps(self, heatmaps):
+        """``heatmaps (..., K, H, W)`` -> ``keypoints (..., 1, K, 2)``, ``scores (..., 1, K)``."""
         locations, scores = ops.heatmap_argmax(heatmaps)
-        keypoints = locations[None]
+        keypoints = locations[..., None, :, :]
         if self.unbiased:
-            keypoints = ops.refine_keypoints_dark(keypoints, heatmaps, self.blur_kernel_size)
+            keypoints = ops.refine_keypoints_dark(keypoints, heatmaps, self.blur_kernel_size, maxima=scores)
         else:
             keypoints = ops.refine_keypoints_quarter(
                 keypoints, heatmaps, mmpose_compat=self.mmpose_compat
             )
-        return keypoints * self.scale_factor, scores[None]
+        return keypoints * self.scale_factor, scores[..., None, :]
 
 
 @register
@@ -176,24 +190,40 @@ class UDPHeatmap(_TopDownHeatmap):
             )
         return {"heatmaps": heatmaps, "keypoint_weights": weights}
 
+    def batch_decode(self, encoded) -> tuple[jnp.ndarray, jnp.ndarray]:
+        """``decode`` over a batch ``(B, K, H, W)`` (gaussian) or ``(B, 3K, H, W)``
+        (combined): ``keypoints (B, 1, K, 2)``, ``scores (B, 1, K)``. Gaussian
+        maps are refined in one call, so the whole maps are blurred only if
+        a keypoint of the batch needs it (see
+        :func:`~jaxcodecs.ops.refine_keypoints_dark_udp`)."""
+        if self.heatmap_type != "gaussian":
+            return super().batch_decode(encoded)
+        heatmaps = heatmap_input(type(self).__name__, "encoded", encoded, self.heatmap_size, batched=True)
+        return self._decode_gaussian(heatmaps)
+
+    def _decode_gaussian(self, heatmaps):
+        """``heatmaps (..., K, H, W)`` -> ``keypoints (..., 1, K, 2)``, ``scores (..., 1, K)``."""
+        locations, scores = ops.heatmap_argmax(heatmaps)
+        keypoints = ops.refine_keypoints_dark_udp(
+            locations[..., None, :, :], heatmaps, self.blur_kernel_size, maxima=scores
+        )
+        return keypoints * self._decode_scale(), scores[..., None, :]
+
+    def _decode_scale(self) -> np.ndarray:
+        convention = "udp_mmpose" if self.mmpose_compat else "udp"
+        return ops.input_to_map_scale(self.input_size, self.heatmap_size, convention=convention)
+
     def decode(self, encoded) -> tuple[jnp.ndarray, jnp.ndarray]:
         """Decodes heatmaps into ``keypoints (1, K, 2)``, ``scores (1, K)``."""
         name = type(self).__name__
         if self.heatmap_type == "gaussian":
-            heatmaps = heatmap_input(name, "encoded", encoded, self.heatmap_size)
-            locations, scores = ops.heatmap_argmax(heatmaps)
-            keypoints = ops.refine_keypoints_dark_udp(
-                locations[None], heatmaps, self.blur_kernel_size
-            )
+            return self._decode_gaussian(heatmap_input(name, "encoded", encoded, self.heatmap_size))
         else:
             maps = heatmap_input(name, "encoded", encoded, self.heatmap_size, channels_multiple=3)
             locations, scores = ops.decode_udp_offset_maps(
                 maps, self.radius_factor, 2 * self.blur_kernel_size + 1
             )
-            keypoints = locations[None]
-        convention = "udp_mmpose" if self.mmpose_compat else "udp"
-        scale = ops.input_to_map_scale(self.input_size, self.heatmap_size, convention=convention)
-        return keypoints * scale, scores[None]
+            return locations[None] * self._decode_scale(), scores[None]
 
 
 @register

@@ -30,6 +30,7 @@ __all__ = [
     "gaussian_blur_rescaled",
     "gaussian_blur1d_rescaled",
     "max_pool",
+    "convolve_valid",
 ]
 
 # OpenCV's fixed small kernels (used when sigma <= 0 and ksize <= 9).
@@ -76,7 +77,6 @@ def _check_ksize(ksize: int) -> None:
 
 def _blur_axis(x: jnp.ndarray, ksize: int, axis: int, border: str) -> jnp.ndarray:
     """Convolves ``x`` along ``axis`` with the OpenCV kernel, same-size output."""
-    kernel = _kernel_tuple(ksize)
     half = ksize // 2
     if half == 0:
         return x
@@ -93,16 +93,40 @@ def _blur_axis(x: jnp.ndarray, ksize: int, axis: int, border: str) -> jnp.ndarra
         padded = jnp.pad(x, pad, mode="constant")
     else:
         raise ValueError(f"`border` must be 'reflect101' or 'zero', got {border!r}.")
+    return convolve_valid(padded, ksize, axis)
+
+
+def convolve_valid(padded: jnp.ndarray, ksize: int, axis: int) -> jnp.ndarray:
+    """The OpenCV kernel of ``ksize`` applied along ``axis`` of an already
+    padded array, keeping only the outputs whose taps all lie inside it
+    (``size - ksize + 1`` of them along ``axis``).
+
+    Symmetric taps are summed in pairs, centre first, as OpenCV's symmetric
+    filters do: a map symmetric about a pixel stays exactly symmetric after
+    the blur, so the sign of a neighbour difference there is exactly 0 (the
+    quarter-pixel refinements depend on that tie). A window cut out of a
+    padded map and blurred here gives the same values as the whole map's blur
+    at those pixels.
+
+    Args:
+      padded: array ``(..., S, ...)`` with ``S >= ksize`` along ``axis``.
+      ksize: odd kernel size.
+      axis: the axis to convolve (negative counts from the end).
+
+    Returns:
+      ``(..., S - ksize + 1, ...)`` in ``padded``'s dtype.
+    """
+    kernel = _kernel_tuple(ksize)
+    half = ksize // 2
+    axis = axis % padded.ndim
+    size = padded.shape[axis] - 2 * half
+
     def window(offset: int) -> jnp.ndarray:
         return lax.slice_in_dim(padded, half + offset, half + offset + size, axis=axis)
 
-    # Symmetric taps are summed in pairs, centre first, as OpenCV's symmetric
-    # filters do: a map symmetric about a pixel stays exactly symmetric after
-    # the blur, so the sign of a neighbour difference there is exactly 0 —
-    # the quarter-pixel refinements depend on that tie.
-    out = jnp.asarray(kernel[half], x.dtype) * window(0)
+    out = jnp.asarray(kernel[half], padded.dtype) * window(0)
     for offset in range(1, half + 1):
-        out = out + jnp.asarray(kernel[half + offset], x.dtype) * (window(-offset) + window(offset))
+        out = out + jnp.asarray(kernel[half + offset], padded.dtype) * (window(-offset) + window(offset))
     return out
 
 

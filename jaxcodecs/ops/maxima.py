@@ -40,7 +40,12 @@ def heatmap_argmax(heatmaps: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
             return maps
         return jnp.where(jnp.isnan(maps), jnp.inf, maps)
 
-    row_max = jnp.max(ranked(heatmaps), axis=-1)
+    row_max = jnp.max(heatmaps, axis=-1)
+    if jnp.issubdtype(heatmaps.dtype, jnp.floating):
+        # A separate NaN test (a reduction that only reads the maps): ranking
+        # NaN inside the maximum would make XLA write a whole ranked copy of
+        # the maps when they have other consumers (a refinement).
+        row_max = jnp.where(jnp.any(jnp.isnan(heatmaps), axis=-1), jnp.inf, row_max)
     y = jnp.argmax(row_max, axis=-1)
     row = jnp.take_along_axis(heatmaps, y[..., None, None], axis=-2)[..., 0, :]
     x = jnp.argmax(ranked(row), axis=-1)

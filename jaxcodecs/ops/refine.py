@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-from jaxcodecs.ops.filters import gaussian_blur, gaussian_blur1d, gaussian_blur1d_rescaled, rescale_factor
+from jaxcodecs.ops.filters import gaussian_blur1d, gaussian_blur1d_rescaled, rescale_factor
 from jaxcodecs.ops.validation import (
     as_float_array,
     check_axis_size,
+    check_min_rank,
     check_rank,
     check_same_leading,
 )
+from jaxcodecs.ops.windows import modulated_step
 
 __all__ = [
     "refine_keypoints_quarter",
@@ -74,17 +76,6 @@ def _sampler(heatmaps: jnp.ndarray, keypoints: jnp.ndarray, transform=None):
         return values if transform is None else transform(values, channel)
 
     return x, y, read
-
-
-def _modulated_sampler(heatmaps, keypoints, blur_kernel_size, squash):
-    """Reader of DARK's modulated map ``squash(blur(h) * max(h) / max(blur(h)))``.
-
-    The blur runs over the whole map (its maximum is needed); the rescale
-    and ``squash`` (clamp + log) touch only the pixels read.
-    """
-    blurred = gaussian_blur(heatmaps, blur_kernel_size, border="zero")
-    scale = rescale_factor(heatmaps, blurred, (-2, -1))[:, 0, 0]
-    return _sampler(blurred, keypoints, lambda values, channel: squash(values * scale[channel]))
 
 
 def refine_keypoints_quarter(
@@ -177,8 +168,51 @@ def _solve_2x2(dxx, dxy, dyy, dx, dy):
     return jnp.stack([off_x, off_y], axis=-1), ok
 
 
+# A step is stable when float rounding of the log values (~1e-7) cannot move
+# it by more than ~1e-5 px: the Hessian's smaller eigenvalue is at least
+# 0.01 in magnitude (a Gaussian log-map of variance 8 has 1/8) and the step
+# stays within a pixel (a true maximum's step is at most half a pixel).
+_MIN_CURVATURE = 0.01
+_MAX_STEP = 1.0
+
+
+def _newton_step(dxx, dxy, dyy, dx, dy):
+    """``(offset, invertible, stable)`` of one Newton step (see ``_solve_2x2``)."""
+    offset, invertible = _solve_2x2(dxx, dxy, dyy, dx, dy)
+    half_trace = 0.5 * (dxx + dyy)
+    radius = jnp.sqrt(0.25 * (dxx - dyy) ** 2 + dxy * dxy)
+    curvature = jnp.minimum(jnp.abs(half_trace - radius), jnp.abs(half_trace + radius))
+    stable = invertible & (curvature >= _MIN_CURVATURE) & jnp.all(jnp.abs(offset) <= _MAX_STEP, axis=-1)
+    return offset, invertible, stable
+
+
+def _batched_inputs(keypoints, heatmaps) -> tuple[jnp.ndarray, jnp.ndarray]:
+    """Validated float ``keypoints (..., N, K, 2)`` and ``heatmaps (..., K, H, W)``
+    with the same leading axes."""
+    keypoints = as_float_array(keypoints, "keypoints")
+    heatmaps = as_float_array(heatmaps, "heatmaps")
+    check_min_rank(heatmaps, 3, "heatmaps", "(..., K, H, W)")
+    lead = heatmaps.ndim - 3
+    expected = f"(..., N, K, 2) with (...) = {heatmaps.shape[:lead]} and K = {heatmaps.shape[-3]} (the heatmaps')"
+    check_rank(keypoints, lead + 3, "keypoints", expected)
+    check_same_leading(heatmaps, "heatmaps", keypoints, "keypoints", lead, expected)
+    check_axis_size(keypoints, -2, "keypoints", expected, sizes=heatmaps.shape[-3])
+    check_axis_size(keypoints, -1, "keypoints", expected, at_least=2)
+    return keypoints, heatmaps
+
+
+def _locations(keypoints: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
+    """Integer ``(x, y)``, truncated toward zero as NumPy's ``astype(int)``."""
+    return (jnp.trunc(keypoints[..., 0]).astype(jnp.int32), jnp.trunc(keypoints[..., 1]).astype(jnp.int32))
+
+
+_DARK_READS = ((0, 0), (1, 0), (-1, 0), (0, 1), (0, -1), (2, 0), (-2, 0), (0, 2), (0, -2),
+               (1, 1), (1, -1), (-1, 1), (-1, -1))
+_DARK_UDP_READS = ((0, 0), (1, 0), (-1, 0), (0, 1), (0, -1), (1, 1), (-1, -1))
+
+
 def refine_keypoints_dark(
-    keypoints: jnp.ndarray, heatmaps: jnp.ndarray, blur_kernel_size: int
+    keypoints: jnp.ndarray, heatmaps: jnp.ndarray, blur_kernel_size: int, *, maxima=None, lazy: bool = True
 ) -> jnp.ndarray:
     """Distribution-aware (DARK) refinement (Zhang et al., CVPR 2020).
 
@@ -187,35 +221,44 @@ def refine_keypoints_dark(
     ``kp -= H^{-1} ∇``, with central differences (step 1 for the gradient,
     step 2 for the Hessian), is applied to maxima with ``1 < x < W-2`` and
     ``1 < y < H-2`` whose Hessian is invertible. Other keypoints (borders,
-    locations ``-1``, flat maps) are returned unchanged.
+    locations ``-1``, flat maps) are returned unchanged. Only a window around
+    each keypoint is blurred (:func:`~jaxcodecs.ops.windows.modulated_reads`).
 
     Args:
-      keypoints: ``(N, K, 2)`` maxima in heatmap pixels.
-      heatmaps: ``(K, H, W)`` raw model output.
+      keypoints: ``(..., N, K, 2)`` maxima in heatmap pixels.
+      heatmaps: ``(..., K, H, W)`` raw model output (the same leading axes,
+        e.g. none, or a batch ``B``).
       blur_kernel_size: odd size of the modulation blur.
+      maxima: optional ``(..., K)``, each map's maximum (the values of
+        :func:`~jaxcodecs.ops.heatmap_argmax`), to save a pass over the maps.
+      lazy: ``False`` when the caller maps this function with ``jax.vmap``
+        (see :func:`~jaxcodecs.ops.windows.modulated_step`).
 
     Returns:
-      Refined keypoints ``(N, K, 2)``; differentiable w.r.t. ``heatmaps``.
+      Refined keypoints ``(..., N, K, 2)``; differentiable w.r.t. ``heatmaps``.
     """
-    keypoints, heatmaps = _inputs(keypoints, heatmaps)
-    _, height, width = heatmaps.shape
-    x, y, read = _modulated_sampler(
-        heatmaps, keypoints, blur_kernel_size, lambda v: jnp.log(jnp.maximum(v, 1e-10))
-    )
+    keypoints, heatmaps = _batched_inputs(keypoints, heatmaps)
+    height, width = heatmaps.shape[-2:]
+    x, y = _locations(keypoints)
     inside = (1 < x) & (x < width - 2) & (1 < y) & (y < height - 2)
-    centre = read(0, 0)
-    dx = 0.5 * (read(1, 0) - read(-1, 0))
-    dy = 0.5 * (read(0, 1) - read(0, -1))
-    dxx = 0.25 * (read(2, 0) - 2 * centre + read(-2, 0))
-    dxy = 0.25 * (read(1, 1) - read(1, -1) - read(-1, 1) + read(-1, -1))
-    dyy = 0.25 * (read(0, 2) - 2 * centre + read(0, -2))
-    offset, invertible = _solve_2x2(dxx, dxy, dyy, dx, dy)
+
+    def step(logs):
+        centre, xp, xm, yp, ym, xpp, xmm, ypp, ymm, pp, pm, mp, mm = (logs[..., i] for i in range(13))
+        dx = 0.5 * (xp - xm)
+        dy = 0.5 * (yp - ym)
+        dxx = 0.25 * (xpp - 2 * centre + xmm)
+        dxy = 0.25 * (pp - pm - mp + mm)
+        dyy = 0.25 * (ypp - 2 * centre + ymm)
+        return _newton_step(dxx, dxy, dyy, dx, dy)
+
+    offset, invertible = modulated_step(heatmaps, x, y, _DARK_READS, blur_kernel_size, 1e-10, jnp.inf,
+                                        inside, step, maxima=maxima, lazy=lazy)
     apply = (inside & invertible)[..., None] & jnp.isfinite(offset)
     return keypoints.at[..., :2].add(-jnp.where(apply, offset, 0).astype(keypoints.dtype))
 
 
 def refine_keypoints_dark_udp(
-    keypoints: jnp.ndarray, heatmaps: jnp.ndarray, blur_kernel_size: int
+    keypoints: jnp.ndarray, heatmaps: jnp.ndarray, blur_kernel_size: int, *, maxima=None, lazy: bool = True
 ) -> jnp.ndarray:
     """DARK refinement as used with UDP (Huang et al., CVPR 2020).
 
@@ -224,29 +267,38 @@ def refine_keypoints_dark_udp(
     refined by ``kp -= (H + eps I)^{-1} ∇`` with unit-step central
     differences; at the border the map is extended by replicating its edge.
     A location ``-1`` (no peak) is returned unchanged — MMPose instead reads
-    a neighbouring channel or the end of the array there.
+    a neighbouring channel or the end of the array there. Only a window
+    around each keypoint is blurred.
 
     Args:
-      keypoints: ``(N, K, 2)`` maxima in heatmap pixels.
-      heatmaps: ``(K, H, W)`` raw model output.
+      keypoints: ``(..., N, K, 2)`` maxima in heatmap pixels.
+      heatmaps: ``(..., K, H, W)`` raw model output (the same leading axes).
       blur_kernel_size: odd size of the modulation blur.
+      maxima: optional ``(..., K)``, each map's maximum (the values of
+        :func:`~jaxcodecs.ops.heatmap_argmax`), to save a pass over the maps.
+      lazy: ``False`` when the caller maps this function with ``jax.vmap``
+        (see :func:`~jaxcodecs.ops.windows.modulated_step`).
 
     Returns:
-      Refined keypoints ``(N, K, 2)``; differentiable w.r.t. ``heatmaps``.
+      Refined keypoints ``(..., N, K, 2)``; differentiable w.r.t. ``heatmaps``.
     """
-    keypoints, heatmaps = _inputs(keypoints, heatmaps)
-    _, height, width = heatmaps.shape
-    x, y, read = _modulated_sampler(
-        heatmaps, keypoints, blur_kernel_size, lambda v: jnp.log(jnp.clip(v, 1e-3, 50.0))
-    )
+    keypoints, heatmaps = _batched_inputs(keypoints, heatmaps)
+    height, width = heatmaps.shape[-2:]
+    x, y = _locations(keypoints)
     inside = (0 <= x) & (x < width) & (0 <= y) & (y < height)
-    centre, xp, xm, yp, ym = read(0, 0), read(1, 0), read(-1, 0), read(0, 1), read(0, -1)
-    dx = 0.5 * (xp - xm)
-    dy = 0.5 * (yp - ym)
-    dxx = xp - 2 * centre + xm
-    dyy = yp - 2 * centre + ym
-    dxy = 0.5 * (read(1, 1) - xp - yp + centre + centre - xm - ym + read(-1, -1))
-    offset, invertible = _solve_2x2(dxx + _FLOAT32_EPS, dxy, dyy + _FLOAT32_EPS, dx, dy)
+
+    def step(logs):
+        centre, xp, xm, yp, ym, pp, mm = (logs[..., i] for i in range(7))
+        dx = 0.5 * (xp - xm)
+        dy = 0.5 * (yp - ym)
+        dxx = xp - 2 * centre + xm
+        dyy = yp - 2 * centre + ym
+        dxy = 0.5 * (pp - xp - yp + centre + centre - xm - ym + mm)
+        return _newton_step(dxx + _FLOAT32_EPS, dxy, dyy + _FLOAT32_EPS, dx, dy)
+
+    offset, invertible = modulated_step(heatmaps, x, y, _DARK_UDP_READS, blur_kernel_size, 1e-3, 50.0,
+                                        inside, step, clip_reads=True, maxima=maxima,
+                                        lazy=lazy)
     apply = (inside & invertible)[..., None] & jnp.isfinite(offset)
     return keypoints.at[..., :2].add(-jnp.where(apply, offset, 0).astype(keypoints.dtype))
 
