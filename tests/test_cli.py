@@ -350,6 +350,9 @@ def test_bench_json_without_oracle(tmp_path, monkeypatch, capsys):
         assert row["floor_step_s"] > 0
         assert row["encode_floor_fraction"] == pytest.approx(row["floor_step_s"] / row["encode_step_s"])
         assert row["encode_samples_per_s"] == pytest.approx(row["batch_size"] / row["encode_step_s"])
+        # Every decoder: its read floor beside it.
+        assert row["read_floor_step_s"] > 0
+        assert row["decode_floor_fraction"] == pytest.approx(row["read_floor_step_s"] / row["decode_step_s"])
 
 
 def test_bench_quick_both_allocators_and_markdown(tmp_path, monkeypatch, capsys):
@@ -374,6 +377,7 @@ def test_bench_quick_both_allocators_and_markdown(tmp_path, monkeypatch, capsys)
     for row in rows:
         assert row["encode_samples_per_s"] > 0 and row["decode_samples_per_s"] > 0
         assert "floor_step_s" not in row and "encode_floor_fraction" not in row  # no heatmaps
+        assert row["read_floor_step_s"] > 0 and row["decode_floor_fraction"] > 0
     if "tuned" in kinds:
         child = report["processes"]["tuned"]
         assert child["allocator"] == "tuned" and child["env"] == cpu_allocator_env()
@@ -503,6 +507,10 @@ def test_bench_oracle_columns(tmp_path, monkeypatch, capsys):
         if result["mode"] == "mmpose":
             assert result["mmpose_numpy_encode_samples_per_s"] == row["encode_samples_per_s"]
             assert result["mmpose_numpy_decode_samples_per_s"] == row["decode_samples_per_s"]
+            assert result["decode_speedup"] == pytest.approx(
+                result["decode_samples_per_s"] / row["decode_samples_per_s"])
+            assert result["decode_floor_speedup"] == pytest.approx(
+                result["batch_size"] / result["read_floor_step_s"] / row["decode_samples_per_s"])
         else:
             assert "mmpose_numpy_encode_samples_per_s" not in result
 

@@ -245,6 +245,19 @@ def test_argmax_3d_matches_reference(variant):
     np.testing.assert_array_equal(np.asarray(val_v), want_val)
 
 
+def test_argmax_3d_ranks_nan_as_infinity(variant):
+    """NaN ranks as +inf in every plane, as the 2-D argmax ranks it: a later
+    plane's NaN beats an earlier plane's larger finite maximum; +inf before it
+    ties and wins; a plane with both infinities is ranked by its +inf."""
+    volumes = np.zeros((3, 4, 3, 5), np.float32)
+    volumes[0, 0, 1, 1], volumes[0, 2, 2, 3] = 9.0, np.nan
+    volumes[1, 1, 0, 4], volumes[1, 3, 0, 0] = np.inf, np.nan
+    volumes[2, 1, 2, 2], volumes[2, 1, 1, 1], volumes[2, 0, 0, 0] = np.inf, -np.inf, 5.0
+    locations, values = variant(ops.heatmap_argmax_3d)(volumes)
+    np.testing.assert_array_equal(np.asarray(locations), [[3, 2, 2], [4, 0, 1], [2, 2, 1]])
+    np.testing.assert_array_equal(np.asarray(values), [np.nan, np.inf, np.inf])
+
+
 # -------------------------------------------------------------------- codec
 def make_codec(compat=True, **kwargs):
     config = dict(image_size=IMAGE, heatmap_size=HEATMAP, heatmap3d_depth_bound=BOUND,

@@ -62,6 +62,51 @@ def test_argmax_batched_and_rank_error(npref):
         ops.heatmap_argmax(np.zeros((5,)))
 
 
+def _ranked_argmax_reference(maps):
+    """Loop over pixels: the first maximum in row-major order with NaN ranked
+    as +inf, its raw value, and (-1, -1) where that value is <= 0."""
+    locs, vals = [], []
+    for channel in maps:
+        ranked = np.where(np.isnan(channel), np.inf, channel.astype(np.float64))
+        best, at = None, (0, 0)
+        for y in range(channel.shape[0]):
+            for x in range(channel.shape[1]):
+                if best is None or ranked[y, x] > best:
+                    best, at = ranked[y, x], (x, y)
+        value = channel[at[1], at[0]]
+        no_peak = float(value) <= 0  # False for NaN
+        locs.append([-1.0, -1.0] if no_peak else [float(at[0]), float(at[1])])
+        vals.append(value)
+    return np.asarray(locs), np.asarray(vals)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float16, jnp.bfloat16, np.int32])
+def test_argmax_non_finite_and_huge_values(variant, dtype):
+    """NaN ranks as +inf (ties with +inf: the first wins); rows holding both
+    infinities, only -inf, or finite values near the dtype's largest (whose
+    sums overflow to both infinities) are ranked by their true maximum."""
+    big = float(jnp.finfo(dtype).max) if jnp.issubdtype(dtype, jnp.floating) else 2**31 - 1
+    maps = np.zeros((8, 5, 6), np.float64)
+    maps[0, 1, 2], maps[0, 3, 1] = np.nan, 2.0          # NaN wins over a larger finite
+    maps[1, 0, 4], maps[1, 2, 0] = np.inf, np.nan        # +inf first: tie, the first wins
+    maps[2, 1, :] = [big, big, -big, -big, big, -big]    # finite, sums overflow both ways
+    maps[2, 3, 3] = big                                  # a later tie: row 1 wins
+    maps[3, 2, 1], maps[3, 2, 4], maps[3, 4, 4] = np.inf, -np.inf, 1.0
+    maps[4] = -np.inf
+    maps[4, 4, 5] = -1.0                                 # only -inf and a negative: no peak
+    maps[5, 1, 1], maps[5, 1, 2], maps[5, 3, 3] = -np.inf, 0.5, 0.75
+    maps[6] = np.nan                                     # all NaN: the first pixel
+    maps[7, :, :] = np.arange(30).reshape(5, 6) % 7      # ties of the finite maximum
+    if not jnp.issubdtype(dtype, jnp.floating):
+        maps = np.nan_to_num(maps, nan=0.0, posinf=big, neginf=-big)
+    maps = np.asarray(maps.astype(np.float64), dtype=dtype) if dtype is not jnp.bfloat16 else \
+        np.asarray(jnp.asarray(maps, jnp.bfloat16))
+    locs, vals = variant(ops.heatmap_argmax)(maps)
+    want_locs, want_vals = _ranked_argmax_reference(np.asarray(maps))
+    np.testing.assert_array_equal(np.asarray(locs, np.float64), want_locs)
+    np.testing.assert_array_equal(np.asarray(vals, np.float64), np.asarray(want_vals, np.float64))
+
+
 # ------------------------------------------------------------ quarter pixel
 @pytest.mark.parametrize("mmpose_compat", [True, False])
 @pytest.mark.parametrize("frac", [0.0, 0.4])

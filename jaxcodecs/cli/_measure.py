@@ -11,7 +11,9 @@ encoder returns into buffers the process already holds (each output leaf,
 overwritten but for its first slab along its first axis longer than 1, by a
 ``dynamic_update_slice`` into a donated buffer, the time scaled up by the
 bytes left out), so it costs the memory write alone, without allocation or
-page faults, on any backend.
+page faults, on any backend. Every decoder is measured beside its *read
+floor*: a jitted call that reads each of its array arguments once (the
+maximum of every leaf), the least any decode of those inputs must do.
 
 :class:`ChildMeasurer` runs the same in a child process started with another
 environment (the tuned C allocator, whose settings glibc reads at start-up)
@@ -110,6 +112,16 @@ def _write_floor(outputs: Any) -> tuple[Callable[[], Any], float]:
     return call, (_nbytes(outputs) / written if written else 1.0)
 
 
+def _read_floor(args: Any, kwargs: Any) -> Callable[[], Any]:
+    """A call that reads every array leaf of ``(args, kwargs)`` once (its maximum)."""
+    import jax
+    import jax.numpy as jnp
+
+    leaves = [leaf for leaf in jax.tree.leaves((args, kwargs)) if getattr(leaf, "size", 0)]
+    read = jax.jit(lambda arrays: [jnp.max(a) for a in arrays])
+    return lambda: read(leaves)
+
+
 def _nbytes(tree: Any) -> int:
     import jax
 
@@ -158,6 +170,9 @@ class Measurer:
             report[f"{part}_lower_s"] = lowered_at - start
             report[f"{part}_compile_s"] = time.perf_counter() - lowered_at
             cell[part] = (lambda c=compiled, a=args, k=kwargs: c(*a, **k))
+            if part == "decode":
+                cell["read_floor"] = _read_floor(args, kwargs)
+                jax.block_until_ready(cell["read_floor"]())  # compile it now
         outputs = jax.block_until_ready(cell["encode"]())
         report["encode_output_bytes"] = _nbytes(outputs)
         if isinstance(outputs, Mapping) and any("heatmaps" in str(key) for key in outputs):
@@ -174,7 +189,7 @@ class Measurer:
             return {"error": "not prepared"}
         result: dict[str, Any] = {}
         try:
-            for part in ("encode", "floor", "decode"):
+            for part in ("encode", "floor", "decode", "read_floor"):
                 if part in cell:
                     step, faults = steps(cell[part], self.repeats, self.min_time)
                     step *= cell["floor_scale"] if part == "floor" else 1.0

@@ -10,7 +10,11 @@ targets include heatmaps, the *write floor* is measured beside them (the time
 to write as many bytes as the encoder returns into memory the process
 already holds; :mod:`jaxcodecs.cli._measure`) and reported as
 ``floor / encode step``: 100 % means the encoder runs at the speed of writing
-its output.
+its output. Every decoder is measured beside its *read floor* (the time to
+read each of its inputs once), reported as ``read floor / decode step``; with
+MMPose's loop measured, ``decode_floor_speedup`` in the JSON is the read
+floor's speedup over it: the most any decode that reads its inputs could
+reach on this machine.
 
 Each cell runs under the default C allocator and under the tuned one
 (:func:`jaxcodecs.allocator.cpu_allocator_env`), the latter in a child
@@ -46,9 +50,9 @@ __all__ = ["BENCH_HEADERS", "QUICK", "add_parser", "run_bench"]
 
 BENCH_HEADERS = (
     "codec", "config", "mode", "B", "allocator", "compile enc s", "compile dec s", "encode/s",
-    "floor", "decode/s", "mmpose enc/s", "mmpose dec/s", "enc x", "dec x", "note",
+    "floor", "decode/s", "dec floor", "mmpose enc/s", "mmpose dec/s", "enc x", "dec x", "note",
 )
-_RIGHT = (False, False, False, True, False, True, True, True, True, True, True, True, True, True, False)
+_RIGHT = (False, False, False, True, False, True, True, True, True, True, True, True, True, True, True, False)
 #: What ``--quick`` sets unless given: MMPose's mode only, one round, short
 #: measurements; besides, the tuned allocator runs at the largest batch size only.
 QUICK = {"modes": ["mmpose"], "rounds": 1, "repeats": 3, "min_time": 0.05, "oracle_samples": 16}
@@ -98,6 +102,8 @@ def _summarise(prepared: dict, rounds: list[dict]) -> dict:
         row[f"{part}_samples_per_s"] = size / step if step else None
     if row.get("floor_step_s") and row.get("encode_step_s"):
         row["encode_floor_fraction"] = row["floor_step_s"] / row["encode_step_s"]
+    if row.get("read_floor_step_s") and row.get("decode_step_s"):
+        row["decode_floor_fraction"] = row["read_floor_step_s"] / row["decode_step_s"]
     return row
 
 
@@ -154,6 +160,9 @@ def _run_cells(selection, args, measurers, oracle, oracle_index, oracle_log) -> 
                         row[f"mmpose_numpy_{part}_samples_per_s"] = mmpose[part]
                         ours = row.get(f"{part}_samples_per_s")
                         row[f"{part}_speedup"] = ours / mmpose[part] if ours and mmpose[part] else None
+                    floor = row.get("read_floor_step_s")
+                    row["decode_floor_speedup"] = (
+                        row["batch_size"] / floor / mmpose["decode"] if floor and mmpose["decode"] else None)
                 results.append(row)
     return results
 
@@ -169,15 +178,15 @@ def _table(results: list[dict], markdown: bool = False) -> str:
     rows = []
     for r in results:
         if "batch_size" not in r:
-            rows.append([r["codec"], "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-",
-                         r.get("note", "")])
+            rows.append([r["codec"], *["-"] * (len(BENCH_HEADERS) - 2), r.get("note", "")])
             continue
-        floor = r.get("encode_floor_fraction")
+        floor, read_floor = r.get("encode_floor_fraction"), r.get("decode_floor_fraction")
         rows.append([
             r["codec"], r["config_label"], r["mode"], str(r["batch_size"]), r["allocator"],
             fmt(r.get("encode_compile_s"), 2), fmt(r.get("decode_compile_s"), 2),
             cell_rate(r.get("encode_samples_per_s")), "-" if floor is None else f"{100 * floor:.0f}%",
             cell_rate(r.get("decode_samples_per_s")),
+            "-" if read_floor is None else f"{100 * read_floor:.0f}%",
             cell_rate(r.get("mmpose_numpy_encode_samples_per_s")),
             cell_rate(r.get("mmpose_numpy_decode_samples_per_s")),
             ratio(r.get("encode_speedup")), ratio(r.get("decode_speedup")),
@@ -249,7 +258,7 @@ def run_bench(args: argparse.Namespace) -> int:
         f"{jax.__version__}: jitted batch_encode / batch_decode, samples/s = B / median step "
         f"(>= {args.repeats} runs, >= {args.min_time:g} s), median of {args.rounds} interleaved "
         f"round(s); compile s = XLA compile (trace + lower in the JSON); floor = write floor / "
-        f"encode step; allocator: {' and '.join(kinds)}\n", flush=True)
+        f"encode step; dec floor = read floor / decode step; allocator: {' and '.join(kinds)}\n", flush=True)
 
     oracle, oracle_index, oracle_info = None, {}, None
     if args.oracle_python:
@@ -306,6 +315,9 @@ def run_bench(args: argparse.Namespace) -> int:
                      "central 70% of the input, sub-pixel jitter",
             "write_floor": "jitted in-place overwrite (donated buffers) of as many bytes as the "
                            "encoder returns; encode_floor_fraction = floor step / encode step",
+            "read_floor": "jitted maximum of every decode input (each read once); "
+                          "decode_floor_fraction = read floor step / decode step; "
+                          "decode_floor_speedup = read floor samples/s / MMPose's decode samples/s",
         },
         "processes": processes,
         "results": results,

@@ -30,7 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxcodecs.ops.heatmap import gaussian_profile
-from jaxcodecs.ops.maxima import heatmap_argmax
+from jaxcodecs.ops.maxima import first_index, heatmap_argmax, ranked_max
 from jaxcodecs.ops.numerics import divide_exact
 from jaxcodecs.ops.validation import (
     as_float_array,
@@ -331,12 +331,14 @@ def heatmap_argmax_3d(heatmaps: Any) -> tuple[jnp.ndarray, jnp.ndarray]:
     """
     heatmaps = jnp.asarray(heatmaps)
     check_min_rank(heatmaps, 3, "heatmaps", "(..., D, H, W)")
-    # The first depth plane that holds the maximum, then the 2-D first
-    # maximum inside it: plain max-reductions and single-axis argmaxes, as
-    # a flat (variadic) argmax is slow on XLA:CPU.
-    plane_max = jnp.max(heatmaps, axis=(-2, -1))
-    z = jnp.argmax(plane_max, axis=-1)
+    # The first depth plane that holds the maximum (NaN ranked as +inf, as
+    # the 2-D argmax ranks it), then the 2-D first maximum inside it: plain
+    # max-reductions and first-index searches, as a flat (variadic) argmax
+    # is slow on XLA:CPU.
+    height, width = heatmaps.shape[-2:]
+    plane_max = ranked_max(heatmaps.reshape(heatmaps.shape[:-2] + (height * width,)))
+    z = first_index(plane_max, jnp.max(plane_max, axis=-1))
     plane = jnp.take_along_axis(heatmaps, z[..., None, None, None], axis=-3)[..., 0, :, :]
     xy, values = heatmap_argmax(plane)
-    z = jnp.where(values > 0, z.astype(xy.dtype), -jnp.ones_like(xy[..., 0]))
+    z = jnp.where(values <= 0, -jnp.ones_like(xy[..., 0]), z.astype(xy.dtype))  # as x and y (NaN: kept)
     return jnp.concatenate([xy, z[..., None]], axis=-1), values

@@ -13,12 +13,43 @@ from jaxcodecs.ops.validation import check_min_rank
 __all__ = ["heatmap_argmax", "heatmap_nms", "topk_peaks"]
 
 
+def first_index(values: jnp.ndarray, target: jnp.ndarray) -> jnp.ndarray:
+    """The first index along the last axis where ``values == target[..., None]``
+    (the last index where there is none): a comparison and a min-reduction,
+    as a variadic (value, index) argmax is slow on XLA:CPU."""
+    size = values.shape[-1]
+    index = jnp.arange(size, dtype=jnp.int32)
+    return jnp.min(jnp.where(values == target[..., None], index, size - 1), axis=-1)
+
+
+def ranked_max(x: jnp.ndarray) -> jnp.ndarray:
+    """The maximum along the last axis with NaN ranked as ``+inf``.
+
+    XLA:CPU's vectorised maximum may skip NaN, and testing ``isnan`` inside
+    a reduction costs five plain passes, so NaN is found by a product with a
+    constant vector: ``x @ (2^-e, ...)`` is NaN exactly where the row holds
+    NaN or both infinities (the scale ``2^-e < 1 / (2 L)`` keeps every
+    partial sum of finite values finite); a row holding ``+inf`` has maximum
+    ``+inf`` anyway. Integer arrays are returned as their plain maximum.
+    """
+    top = jnp.max(x, axis=-1)
+    if not jnp.issubdtype(x.dtype, jnp.floating):
+        return top
+    length = x.shape[-1]
+    scale = np.ldexp(1.0, -(int(np.ceil(np.log2(max(length, 1)))) + 1))
+    # DEFAULT precision: only NaN matters, and every backend keeps NaN and
+    # infinities through a single-pass product.
+    probe = jnp.matmul(x, jnp.full((length,), scale, x.dtype), precision=jax.lax.Precision.DEFAULT)
+    return jnp.where(jnp.isnan(probe), jnp.asarray(np.inf, x.dtype), top)
+
+
 def heatmap_argmax(heatmaps: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
     """Location and value of each map's maximum.
 
     The first maximum in row-major order wins (lowest y, then lowest x), as
-    with NumPy's ``argmax``. Where the maximum is ``<= 0`` the map has no
-    peak and the location is ``(-1, -1)``.
+    with NumPy's ``argmax``; NaN ranks as ``+inf`` (a map holding NaN has
+    its maximum at the first NaN or ``+inf``). Where the maximum is ``<= 0``
+    the map has no peak and the location is ``(-1, -1)``.
 
     Args:
       heatmaps: ``(..., H, W)``, e.g. ``(K, H, W)`` or ``(B, K, H, W)``.
@@ -29,31 +60,21 @@ def heatmap_argmax(heatmaps: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
     """
     heatmaps = jnp.asarray(heatmaps)
     check_min_rank(heatmaps, 2, "heatmaps", "(..., H, W)")
-    # Row maxima first, then the first row that attains the maximum, then the
-    # first column in that row: the row-major first maximum, found with one
-    # fast max-reduction over the map and two argmaxes over a single axis
-    # (a flat argmax is a slow variadic reduction on XLA:CPU; ~15x slower).
-    # NaN ranks above everything, as in NumPy (XLA's vectorised max may
-    # skip it); the substitution fuses into the reductions.
-    def ranked(maps):
-        if not jnp.issubdtype(maps.dtype, jnp.floating):
-            return maps
-        return jnp.where(jnp.isnan(maps), jnp.inf, maps)
-
-    row_max = jnp.max(heatmaps, axis=-1)
-    if jnp.issubdtype(heatmaps.dtype, jnp.floating):
-        # A separate NaN test (a reduction that only reads the maps): ranking
-        # NaN inside the maximum would make XLA write a whole ranked copy of
-        # the maps when they have other consumers (a refinement).
-        row_max = jnp.where(jnp.any(jnp.isnan(heatmaps), axis=-1), jnp.inf, row_max)
-    y = jnp.argmax(row_max, axis=-1)
+    # Row maxima (one plain reduction over the maps, and a product that
+    # finds the rows holding NaN), the first row that attains the largest,
+    # then the first column in that row that does: one pass over the maps
+    # and one over a row of each.
+    row_max = ranked_max(heatmaps)
+    top = jnp.max(row_max, axis=-1)
+    y = first_index(row_max, top)
     row = jnp.take_along_axis(heatmaps, y[..., None, None], axis=-2)[..., 0, :]
-    x = jnp.argmax(ranked(row), axis=-1)
+    ranked_row = jnp.where(jnp.isnan(row), jnp.inf, row) if jnp.issubdtype(row.dtype, jnp.floating) else row
+    x = first_index(ranked_row, top)
     values = jnp.take_along_axis(row, x[..., None], axis=-1)[..., 0]
     loc_dtype = heatmaps.dtype if jnp.issubdtype(heatmaps.dtype, jnp.floating) else jnp.float32
     locations = jnp.stack([x, y], axis=-1).astype(loc_dtype)
-    # NumPy's rule: a map holding NaN has its maximum at the first NaN (with
-    # value NaN), which is not <= 0, so that location is kept.
+    # A map holding NaN has its maximum at a NaN (value NaN, not <= 0) or
+    # at +inf, so that location is kept.
     locations = jnp.where((values <= 0)[..., None], -jnp.ones_like(locations), locations)
     return locations, values
 
