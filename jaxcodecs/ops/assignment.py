@@ -97,11 +97,16 @@ def _solve(cost: jnp.ndarray, row_valid: jnp.ndarray, col_valid: jnp.ndarray) ->
     def fresh(owner_, step):
         # Before searching for line order[step]: it starts at the virtual slot.
         start = jnp.where(step < count, order[jnp.minimum(step, size - 1)] + 1, 0)
-        return (jnp.where(slot_ids == 0, start, owner_),
-                constant_like(False, cost, (size + 1,)), constant_like(jnp.inf, cost, (size + 1,), dtype))
+        return jnp.where(slot_ids == 0, start, owner_)
 
+    # The loop state is packed into four arrays (scalars; u; v and minv;
+    # owner, way and used): under ``vmap`` every carried array is selected
+    # and often copied on each iteration, one kernel each.
     def body(state):
-        step, back, col, u_, v_, owner_, minv, way, used, iteration = state
+        scalars, u_, floats, ints = state
+        step, back, col, iteration = scalars[0], scalars[1] > 0, scalars[2], scalars[3]
+        v_, minv = floats[0], floats[1]
+        owner_, way, used = ints[0], ints[1], ints[2] > 0
         # A search step: settle ``col``, relax the slots reachable from its
         # line, move to the nearest unsettled slot.
         used_s = used | (slot_ids == col)
@@ -122,29 +127,23 @@ def _solve(cost: jnp.ndarray, row_valid: jnp.ndarray, col_valid: jnp.ndarray) ->
         prev = way[col]
         owner_b = jnp.where(slot_ids == col, owner_[prev], owner_)
         done = prev == 0
-        owner_n, used_n, minv_n = fresh(owner_b, step + 1)
+        owner_n = fresh(owner_b, step + 1)
         pick = lambda b_value, s_value: jnp.where(back, b_value, s_value)  # noqa: E731
-        return (
-            step + (back & done),
-            jnp.where(back, ~done, found),
-            pick(prev, nxt),
-            pick(u_, u_s),
-            pick(v_, v_s),
-            pick(jnp.where(done, owner_n, owner_b), owner_),
-            pick(jnp.where(done, minv_n, minv), minv_s),
-            pick(way, way_s),
-            pick(jnp.where(done, used_n, used), used_s),
-            iteration + 1,
-        )
+        scalars = jnp.stack([step + (back & done), pick(~done, found).astype(jnp.int32), pick(prev, nxt),
+                             iteration + 1])
+        floats = jnp.stack([pick(v_, v_s), pick(jnp.where(done, inf, minv), minv_s)])
+        ints = jnp.stack([pick(jnp.where(done, owner_n, owner_b), owner_), pick(way, way_s),
+                          pick(jnp.where(done, False, used), used_s).astype(jnp.int32)])
+        return scalars, pick(u_, u_s), floats, ints
 
-    owner, used, minv = fresh(owner, 0)
-    zero = constant_like(0, cost, (), jnp.int32)
-    state = (zero, constant_like(False, cost, ()), zero, u, constant_like(0.0, cost, (size + 1,), dtype), owner,
-             minv, constant_like(0, cost, (size + 1,), jnp.int32), used, zero)
+    owner = fresh(owner, 0)
+    zero = constant_like(0, cost, (size + 1,), jnp.int32)
+    state = (zero[:4], u, jnp.stack([zero.astype(dtype), zero.astype(dtype) + inf]),
+             jnp.stack([owner, zero, zero]))
     # Each search settles at most ``size`` slots and each path is at most
     # as long: the bound only guards against a non-terminating loop.
     limit = 2 * (size + 1) * (size + 1)
-    owner = jax.lax.while_loop(lambda s: (s[0] < count) & (s[9] < limit), body, state)[5][1:] - 1
+    owner = jax.lax.while_loop(lambda s: (s[0][0] < count) & (s[0][3] < limit), body, state)[3][0][1:] - 1
     # owner[j]: the line matched to slot j. Back to a column per row.
     slot_of_line = jnp.full((size + 1,), -1, jnp.int32).at[jnp.where(owner >= 0, owner, size)].set(lines)[:size]
     col_of_row_flipped = jnp.where(slot_valid[:num_rows] & (owner[:num_rows] >= 0), owner[:num_rows], -1)

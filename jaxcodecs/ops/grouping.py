@@ -232,18 +232,23 @@ def fill_missing_keypoints_by_tags(
     pairs = jnp.argsort(~todo.reshape(-1), stable=True)  # the pairs to fill first, in order
     count = jnp.sum(todo)
 
+    # Locations and scores are carried as one (M, K, 3) array: one write per
+    # step, and one carried value fewer to copy under ``vmap``.
     def fill(state):
-        i, kp, sc = state
+        i, filled = state
         flat = pairs[i]
         group, kind = flat // num_types, flat % num_types
         distance = jnp.sqrt(jnp.sum((tags[dims + kind] - group_tag[:, group, None, None]) ** 2, axis=0))
         cost = _tag_cost(distance, maps[kind])
         best = jnp.argmin(cost.reshape(-1))
         px, py = best % width, best // width
-        kp = kp.at[group, kind].set(jnp.stack([px, py]).astype(kp.dtype))
-        sc = sc.at[group, kind].set(maps[kind, py, px].astype(sc.dtype))
-        return i + 1, kp, sc
+        entry = jnp.concatenate([jnp.stack([px, py]).astype(filled.dtype), maps[kind, py, px][None].astype(filled.dtype)])
+        return i + 1, filled.at[group, kind].set(entry)
 
-    _, keypoints, scores = jax.lax.while_loop(
-        lambda s: s[0] < count, fill, (constant_like(0, scores, (), count.dtype), keypoints, scores))
+    dtype = jnp.result_type(keypoints.dtype, scores.dtype)
+    start = jnp.concatenate([keypoints.astype(dtype), scores[..., None].astype(dtype)], axis=-1)
+    _, filled = jax.lax.while_loop(
+        lambda s: s[0] < count, fill, (constant_like(0, scores, (), count.dtype), start))
+    keypoints = filled[..., :2].astype(keypoints.dtype)
+    scores = filled[..., 2].astype(scores.dtype)
     return keypoints, scores
