@@ -163,7 +163,9 @@ def _first_argmax(x: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
     read as the final ``_ARGMAX_CHUNK`` bins, whose earlier bins are all below
     the maximum). A variadic (value, index) reduction is slow on XLA:CPU, and
     a maximum followed by a masked index reduction reads the vectors twice.
-    A vector holding NaN has a NaN maximum and an unspecified index.
+    A vector holding NaN has an unspecified maximum and index (XLA:CPU's
+    vectorised maximum may skip NaN; ``docs/parity.md`` says why it is not
+    tested for).
     """
     length = x.shape[-1]
     chunk = min(_ARGMAX_CHUNK, length)
