@@ -46,6 +46,16 @@ def test_matches_scipy_on_masked_rectangular_problems(data):
     _check(cost.T, col_valid, row_valid, matched)
 
 
+@pytest.mark.parametrize("shape", [(1, 1), (1, 2), (2, 1), (1, 3), (3, 1), (2, 2), (2, 3)])
+def test_tiny_problems(shape):
+    """The smallest shapes, where the solver's state vectors are shortest."""
+    rng = np.random.default_rng(sum(shape))
+    cost = rng.normal(size=shape).astype(np.float32)
+    every_row, every_col = np.ones(shape[0], bool), np.ones(shape[1], bool)
+    _check(cost, every_row, every_col, np.asarray(ops.linear_assignment(cost)))
+    _check(cost, every_row, every_col, np.asarray(SOLVE(cost, every_row, every_col)))
+
+
 def test_large_pool_and_vmap():
     rng = np.random.default_rng(1)
     cost = rng.normal(size=(4, 30, 120)).astype(np.float32) * 100

@@ -138,7 +138,7 @@ def _solve(cost: jnp.ndarray, row_valid: jnp.ndarray, col_valid: jnp.ndarray) ->
 
     owner = fresh(owner, 0)
     zero = constant_like(0, cost, (size + 1,), jnp.int32)
-    state = (zero[:4], u, jnp.stack([zero.astype(dtype), zero.astype(dtype) + inf]),
+    state = (constant_like(0, cost, (4,), jnp.int32), u, jnp.stack([zero.astype(dtype), zero.astype(dtype) + inf]),
              jnp.stack([owner, zero, zero]))
     # Each search settles at most ``size`` slots and each path is at most
     # as long: the bound only guards against a non-terminating loop.
