@@ -496,6 +496,18 @@ _NPREF = types.SimpleNamespace(
 )
 
 
+def load_script(path):
+    """A script of the repository (e.g. ``benchmarks/x.py``) loaded as a module."""
+    import importlib.util
+    from pathlib import Path
+
+    file = Path(__file__).resolve().parents[1] / path
+    spec = importlib.util.spec_from_file_location(file.stem, file)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 @pytest.fixture(scope="session")
 def npref():
     """The independent NumPy references above, as one namespace."""

@@ -4,22 +4,14 @@ mode's interior accuracy for MSRA-DARK."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
-
-REPO = Path(__file__).resolve().parents[1]
+from conftest import load_script
 
 
 def _module():
-    spec = importlib.util.spec_from_file_location(
-        "border_accuracy", REPO / "benchmarks" / "border_accuracy.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("benchmarks/border_accuracy.py")
 
 
 def test_keypoints_sit_at_their_distance_from_each_border():

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
@@ -15,6 +14,7 @@ import numpy as np
 import pytest
 
 import jaxcodecs
+from conftest import load_script
 from jaxcodecs import cli, examples, viz
 from jaxcodecs.base import Codec
 from jaxcodecs.registry import _REGISTRY
@@ -52,12 +52,7 @@ def _table_rows(stdout: str) -> dict[tuple[str, str, str], list[str]]:
 
 # ----------------------------------------------------------------- sample
 def _generator():
-    spec = importlib.util.spec_from_file_location(
-        "make_coco17_sample", REPO / "benchmarks" / "make_coco17_sample.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("benchmarks/make_coco17_sample.py")
 
 
 def test_sample_shapes_dtypes_range():
