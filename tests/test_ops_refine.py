@@ -263,3 +263,115 @@ def test_dark_gradient_signs_and_channels(name, npref):
     assert jac[1, 0, y + 1, x] > 0 and jac[1, 0, y - 1, x] < 0
     # Channel 0's keypoint does not depend on channel 1's values.
     np.testing.assert_array_equal(jac[:, 1], 0.0)
+
+
+# ------------------------------------------------------- Gaussian fit (R4)
+def _gaussians(centres, sigma, height, width):
+    """NumPy maps ``exp(-(x - mx)^2 / (2 sx^2) - (y - my)^2 / (2 sy^2))``, one per centre."""
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float64)
+    sx, sy = sigma
+    return np.stack([np.exp(-(xs - mx) ** 2 / (2 * sx * sx) - (ys - my) ** 2 / (2 * sy * sy))
+                     for mx, my in centres]).astype(np.float32)
+
+
+def _fit_reference(maps, keypoints, sigma, radius=3, min_fraction=1e-3, max_step=1.5):
+    """The weighted least-squares fit, written with np.linalg.lstsq over the
+    usable in-map pixels of each window."""
+    out = np.array(keypoints, np.float64)
+    _, height, width = maps.shape
+    for k, (kx, ky) in enumerate(keypoints):
+        cx, cy = int(kx), int(ky)
+        if kx < 0 or ky < 0:
+            continue
+        rows, values = [], []
+        for dy in range(-radius, radius + 1):
+            for dx in range(-radius, radius + 1):
+                if 0 <= cx + dx < width and 0 <= cy + dy < height:
+                    rows.append((dx, dy))
+                    values.append(float(maps[k, cy + dy, cx + dx]))
+        values = np.asarray(values)
+        keep = (values > min_fraction * values.max()) & (values > 0)
+        d = np.asarray(rows, np.float64)[keep]
+        v = values[keep]
+        design = np.stack([np.ones(len(v)), d[:, 0], d[:, 1]], -1) * v[:, None]
+        rhs = (np.log(v) + d[:, 0] ** 2 / (2 * sigma[0] ** 2) + d[:, 1] ** 2 / (2 * sigma[1] ** 2)) * v
+        coef = np.linalg.lstsq(design, rhs, rcond=None)[0]
+        step = coef[1:] * np.square(sigma)
+        if np.all(np.abs(step) <= max_step):
+            out[k] += step
+    return out
+
+
+def test_gaussian_fit_recovers_gaussians_up_to_the_border(variant):
+    """Exact Gaussians of the given widths, centred anywhere (within 0.4 px of
+    every border, on pixel centres, outside the map by up to 0.45 px): the
+    fit returns the centre."""
+    rng = np.random.default_rng(11)
+    height, width, sigma = 20, 16, (1.5, 2.5)
+    centres = np.concatenate([
+        rng.uniform([-0.45, -0.45], [width - 0.55, height - 0.55], (40, 2)),
+        [[0.0, 0.0], [width - 1.0, height - 1.0], [0.3, 9.5], [7.2, height - 1.3], [-0.45, -0.45]],
+    ])
+    maps = _gaussians(centres, sigma, height, width)
+    located = np.asarray(ops.heatmap_argmax(maps)[0])
+    fitted = np.asarray(variant(lambda k, h: ops.refine_keypoints_gaussian_fit(k, h, sigma))(located[None], maps))
+    np.testing.assert_allclose(fitted[0], centres, atol=2e-4)
+
+
+def test_gaussian_fit_matches_a_least_squares_reference():
+    """Noisy blobs (some cut by the border, one weak one): the same fit as
+    np.linalg.lstsq over the usable in-map pixels."""
+    rng = np.random.default_rng(12)
+    height, width, sigma = 18, 14, (2.0, 2.0)
+    centres = np.array([[1.2, 8.0], [13.1, 3.3], [6.5, 0.4], [7.0, 9.0], [0.2, 17.6], [10.0, 10.0]])
+    maps = _gaussians(centres, sigma, height, width) * rng.uniform(0.2, 1.0, (len(centres), 1, 1)).astype(np.float32)
+    maps = maps + rng.normal(0, 0.01, maps.shape).astype(np.float32)
+    located = np.asarray(ops.heatmap_argmax(maps)[0])
+    fitted = np.asarray(jax.jit(lambda k, h: ops.refine_keypoints_gaussian_fit(k, h, sigma))(located[None], maps))
+    np.testing.assert_allclose(fitted[0], _fit_reference(maps, located, sigma), atol=2e-4)
+    # Leading batch axes: each sample as on its own.
+    batch = np.stack([maps, maps[::-1]])
+    locs = np.asarray(ops.heatmap_argmax(batch)[0])[:, None]
+    both = np.asarray(ops.refine_keypoints_gaussian_fit(locs, batch, sigma))
+    np.testing.assert_allclose(both[0, 0], fitted[0], atol=1e-5)
+
+
+def test_gaussian_fit_leaves_what_it_cannot_fit_unchanged():
+    """No peak (-1), an all-zero map, a NaN at the maximum's side, a single
+    usable pixel, and a step beyond ``max_step``: the keypoint stays as given
+    and is finite."""
+    height, width = 10, 10
+    maps = _gaussians([[4.0, 4.0]] * 5, (1.5, 1.5), height, width)
+    maps[1] = 0.0
+    maps[2, 4, 5] = np.nan
+    maps[3] = 0.0
+    maps[3, 6, 6] = 1.0                               # one usable pixel
+    keypoints = np.array([[[-1.0, -1.0], [0.0, 0.0], [4.0, 4.0], [6.0, 6.0], [4.0, 4.0]]], np.float32)
+    fitted = np.asarray(ops.refine_keypoints_gaussian_fit(keypoints, maps, 1.5))
+    np.testing.assert_array_equal(fitted[0, :4], keypoints[0, :4])
+    # A far-off width makes the step from (4, 4) toward a shifted blob exceed 0.1 px.
+    shifted = _gaussians([[4.6, 4.0]], (1.5, 1.5), height, width)
+    still = np.asarray(ops.refine_keypoints_gaussian_fit(keypoints[:, :1] * 0 + 4.0, shifted, 1.5, max_step=0.1))
+    np.testing.assert_array_equal(still, np.full((1, 1, 2), 4.0, np.float32))
+    with pytest.raises(ValueError, match="radius"):
+        ops.refine_keypoints_gaussian_fit(keypoints, maps, 1.5, radius=0)
+    with pytest.raises(ValueError, match="heatmaps"):
+        ops.refine_keypoints_gaussian_fit(keypoints, maps[0], 1.5)
+
+
+def test_gaussian_fit_gradients():
+    """Raising the right neighbour of a maximum pulls x toward it, and the
+    Jacobian agrees with central differences; the derivative w.r.t. sigma
+    exists (finite)."""
+    maps = jnp.asarray(_gaussians([[5.3, 4.6]], (2.0, 2.0), 12, 11) + 0.02)
+    kp = jnp.asarray(ops.heatmap_argmax(maps)[0])[None]
+    fit = jax.jit(lambda h: ops.refine_keypoints_gaussian_fit(kp, h, 2.0)[0, 0])
+    jac = np.asarray(jax.jacrev(fit)(maps))
+    x, y = (int(v) for v in kp[0, 0])
+    assert jac[0, 0, y, x + 1] > 0 and jac[0, 0, y, x - 1] < 0
+    eps = 1e-3
+    bump = np.zeros(maps.shape, np.float32)
+    bump[0, y + 1, x + 1] = eps
+    numeric = (np.asarray(fit(maps + bump)) - np.asarray(fit(maps - bump))) / (2 * eps)
+    np.testing.assert_allclose(jac[:, 0, y + 1, x + 1], numeric, rtol=2e-2, atol=1e-3)
+    assert np.all(np.isfinite(jax.grad(lambda s: ops.refine_keypoints_gaussian_fit(kp, maps, s)[0, 0, 0])(2.0)))

@@ -45,6 +45,7 @@ from jaxcodecs.ops.normalize import (
 )
 from jaxcodecs.ops.numerics import constant_like, divide_exact
 from jaxcodecs.ops.offsets import decode_udp_offset_maps, render_udp_offset_maps
+from jaxcodecs.ops.gaussian_fit import refine_keypoints_gaussian_fit
 from jaxcodecs.ops.refine import (
     modulate_simcc_dark,
     refine_keypoints_dark,
@@ -116,6 +117,7 @@ __all__ = [
     "divide_exact",
     "refine_keypoints_dark",
     "refine_keypoints_dark_udp",
+    "refine_keypoints_gaussian_fit",
     "refine_keypoints_megvii",
     "refine_keypoints_quarter",
     "modulate_simcc_dark",
