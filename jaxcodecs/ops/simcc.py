@@ -21,6 +21,7 @@ import numpy as np
 from jax import lax
 
 from jaxcodecs.ops.heatmap import gaussian_profile
+from jaxcodecs.ops.maxima import first_index
 
 from jaxcodecs.ops.soft import spatial_softmax
 
@@ -178,12 +179,12 @@ def _first_argmax(x: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
         ((0, 0),) * len(lead) + ((0, count * chunk - length),),
     )
     top = jnp.max(maxima, axis=-1)
-    first = jnp.min(jnp.where(maxima == top[..., None], jnp.arange(count), count - 1), axis=-1)
+    first = first_index(maxima, top)
     start = jnp.minimum(first * chunk, length - chunk)
     rows = x.reshape((-1, length))
     window = jax.vmap(lambda row, at: lax.dynamic_slice_in_dim(row, at, chunk))(rows, start.reshape(-1))
     window = window.reshape(lead + (chunk,))
-    offset = jnp.min(jnp.where(window == top[..., None], jnp.arange(chunk), chunk - 1), axis=-1)
+    offset = first_index(window, top)
     return start + offset, top
 
 
