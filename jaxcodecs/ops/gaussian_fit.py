@@ -24,6 +24,8 @@ The fit has two stages, both linear solves of at most three unknowns
 from __future__ import annotations
 
 import jax.numpy as jnp
+import numpy as np
+from jax import lax
 
 from jaxcodecs.ops.refine import _batched_inputs, _locations
 from jaxcodecs.ops.validation import as_float_array, check_rank, check_same_leading
@@ -34,53 +36,90 @@ __all__ = ["refine_keypoints_gaussian_fit", "refine_simcc_gaussian_fit"]
 
 def _solve(m, r):
     """The solution of the symmetric 2x2 or 3x3 system ``m x = r`` (nested
-    lists of ``(...)`` arrays) by Cramer's rule, and where it is well posed:
+    lists of ``(...)`` arrays) by its cofactors, and where it is well posed:
     ``|det| > 1e-6 prod(diag)`` (Hadamard's bound, scale-free)."""
-    n = len(r)
-    if n == 2:
-        det = m[0][0] * m[1][1] - m[0][1] * m[1][0]
-        num = [r[0] * m[1][1] - m[0][1] * r[1], m[0][0] * r[1] - r[0] * m[1][0]]
+    if len(r) == 2:
+        (a, b), (_, c) = m
+        det = a * c - b * b
+        num = [c * r[0] - b * r[1], a * r[1] - b * r[0]]
+        bound = a * c
     else:
-        def det3(c0, c1, c2):  # columns
-            return (c0[0] * (c1[1] * c2[2] - c2[1] * c1[2]) - c1[0] * (c0[1] * c2[2] - c2[1] * c0[2])
-                    + c2[0] * (c0[1] * c1[2] - c1[1] * c0[2]))
-        cols = [[m[i][j] for i in range(3)] for j in range(3)]
-        det = det3(*cols)
-        num = [det3(*(r if k == j else cols[k] for k in range(3))) for j in range(3)]
-    bound = m[0][0]
-    for i in range(1, n):
-        bound = bound * m[i][i]
+        (a, b, c), (_, d, e), (_, _, f) = m
+        cof = [d * f - e * e, c * e - b * f, b * e - c * d, a * f - c * c, b * c - a * e, a * d - b * b]
+        det = a * cof[0] + b * cof[1] + c * cof[2]
+        num = [cof[0] * r[0] + cof[1] * r[1] + cof[2] * r[2],
+               cof[1] * r[0] + cof[3] * r[1] + cof[4] * r[2],
+               cof[2] * r[0] + cof[4] * r[1] + cof[5] * r[2]]
+        bound = a * d * f
     ok = jnp.abs(det) > 1e-6 * bound
     safe = jnp.where(ok, det, jnp.ones_like(det))
     return [v / safe for v in num], ok
 
 
-def _fit(values, usable, offsets, sigmas, axes, gauss_newton_steps):
+def _pairs(offsets: np.ndarray) -> tuple[np.ndarray, list[list[int]]]:
+    """The products ``f_p f_q`` of the basis ``f = (1, d_1, ..., d_D)`` as
+    columns ``(S, P)`` of a constant matrix, and the column of each ``(p, q)``."""
+    count = offsets.shape[1] + 1
+    basis = np.concatenate([np.ones((offsets.shape[0], 1)), offsets], axis=1)
+    columns, where = [], [[0] * count for _ in range(count)]
+    for p in range(count):
+        for q in range(p, count):
+            where[p][q] = where[q][p] = len(columns)
+            columns.append(basis[:, p] * basis[:, q])
+    return np.stack(columns, axis=1), where
+
+
+def _moments(weights, products, where, count):
+    """``(m, r)``: ``m[p][q] = sum_s w_0 f_p f_q`` and ``r[p] = sum_s w_1 f_p``
+    for ``weights (..., 2, S)``, as one product with the constant matrix (the
+    sums over a window's few samples are the fit's whole cost; as separate
+    reductions over a short minor axis they are several times slower)."""
+    sums = jnp.matmul(weights, jnp.asarray(products, weights.dtype), precision=lax.Precision.HIGHEST)
+    m = [[sums[..., 0, where[p][q]] for q in range(count)] for p in range(count)]
+    return m, [sums[..., 1, where[0][p]] for p in range(count)]
+
+
+def _fit(values, usable, offsets: np.ndarray, sigmas, gauss_newton_steps):
     """Fits ``A exp(-sum_i (d_i - mu_i)^2 / (2 s_i^2))`` to the ``usable``
-    samples of windows ``values (..., *S)``; ``offsets[i]`` is ``d_i``, the
-    offset from the window's centre along axis ``i``, broadcastable to ``S``.
-    Returns ``[mu_i (...)]`` and where the fit is defined."""
+    samples of windows ``values (..., S)``, whose offsets from the window's
+    centre are ``offsets (S, D)`` (static). Returns ``[mu_i (...)]`` and where
+    the fit is defined."""
+    dims = offsets.shape[1]
+    products, where = _pairs(offsets)
+    d = [jnp.asarray(offsets[:, i], values.dtype) for i in range(dims)]
     mask = usable.astype(values.dtype)
     v = jnp.where(usable, values, jnp.ones_like(values))
     weight = mask * v * v
     inv = [1 / (s * s) for s in sigmas]
-
-    def normal(basis, w, rhs):
-        m = [[jnp.sum(w * f * g, axis=axes) for g in basis] for f in basis]
-        return _solve(m, [jnp.sum(w * rhs * f, axis=axes) for f in basis])
-
-    target = jnp.log(v) + sum(0.5 * d * d * k for d, k in zip(offsets, inv))
-    coef, ok = normal([jnp.ones_like(v)] + [jnp.broadcast_to(d, v.shape) for d in offsets], weight, target)
+    target = jnp.log(v) + sum(0.5 * di * di * k for di, k in zip(d, inv))
+    m, r = _moments(jnp.stack([weight, weight * target], axis=-2), products, where, dims + 1)
+    coef, ok = _solve(m, r)
     mu = [c * s * s for c, s in zip(coef[1:], sigmas)]
     log_level = coef[0] + sum(0.5 * c * c * k for c, k in zip(mu, inv))
     ok &= jnp.isfinite(log_level)
     level = jnp.exp(jnp.where(ok, log_level, jnp.zeros_like(log_level)))
-    expand = (Ellipsis,) + (None,) * len(axes)
     for _ in range(gauss_newton_steps):
-        rel = [d - c[expand] for d, c in zip(offsets, mu)]
-        g = jnp.exp(-sum(0.5 * e * e * k for e, k in zip(rel, inv)))
-        residual = v - level[expand] * g
-        step, solved = normal([g] + [level[expand] * g * e * k for e, k in zip(rel, inv)], mask, residual)
+        # The Jacobian is (g, A g e_i / s_i^2) with e = d - mu: its moments are
+        # those of u = g^2 (and of z = g * residual) over (1, e_i, e_i e_j),
+        # shifted from the constant basis (1, d_i, d_i d_j).
+        e = [di - c[..., None] for di, c in zip(d, mu)]
+        g = jnp.exp(-sum(0.5 * ei * ei * k for ei, k in zip(e, inv)))
+        residual = v - level[..., None] * g
+        raw, raw_r = _moments(jnp.stack([mask * g * g, mask * g * residual], axis=-2), products, where, dims + 1)
+
+        def shifted(p, q, raw=raw):  # sum u e_p e_q with e_0 = 1, from sums of d
+            if p == 0 and q == 0:
+                return raw[0][0]
+            if p == 0 or q == 0:
+                i = max(p, q)
+                return raw[0][i] - mu[i - 1] * raw[0][0]
+            return (raw[p][q] - mu[p - 1] * raw[0][q] - mu[q - 1] * raw[0][p]
+                    + mu[p - 1] * mu[q - 1] * raw[0][0])
+
+        scale = [jnp.ones_like(level)] + [level * k for k in inv]
+        m = [[scale[p] * scale[q] * shifted(p, q) for q in range(dims + 1)] for p in range(dims + 1)]
+        r = [raw_r[0]] + [scale[i] * (raw_r[i] - mu[i - 1] * raw_r[0]) for i in range(1, dims + 1)]
+        step, solved = _solve(m, r)
         solved &= jnp.all(jnp.stack([jnp.isfinite(s) for s in step]), axis=0)
         level = jnp.where(solved, level + step[0], level)
         mu = [jnp.where(solved, c + s, c) for c, s in zip(mu, step[1:])]
@@ -113,9 +152,10 @@ def fit_keypoints(keypoints, heatmaps, sigma, radius, min_fraction, max_step, ga
     in_map = (((y[..., None] + span) >= 0) & ((y[..., None] + span) < height))[..., :, None] & (
         ((x[..., None] + span) >= 0) & ((x[..., None] + span) < width))[..., None, :]
     usable, peak = _keep(windows, in_map, min_fraction, (-2, -1))
-    d = span.astype(dtype)
-    (mu_x, mu_y), ok = _fit(windows, usable, [d[None, :], d[:, None]], [sigma[0], sigma[1]], (-2, -1),
-                            gauss_newton_steps)
+    dy, dx = np.meshgrid(np.arange(-radius, radius + 1), np.arange(-radius, radius + 1), indexing="ij")
+    flat = windows.shape[:-2] + (-1,)
+    (mu_x, mu_y), ok = _fit(windows.reshape(flat), usable.reshape(flat), np.stack([dx.ravel(), dy.ravel()], -1),
+                            [sigma[0], sigma[1]], gauss_newton_steps)
     step = jnp.stack([mu_x, mu_y], axis=-1)
     located = (x >= 0) & (x < width) & (y >= 0) & (y < height) & (keypoints[..., 0] >= 0) & (keypoints[..., 1] >= 0)
     ok = located & ok & (peak[..., 0, 0] > 0) & jnp.all(jnp.isfinite(step) & (jnp.abs(step) <= max_step), axis=-1)
@@ -187,8 +227,8 @@ def fit_simcc(locations, simcc, sigma, radius, min_fraction, max_step, gauss_new
     windows = jnp.take_along_axis(simcc, jnp.clip(index, 0, length - 1), axis=-1).astype(dtype)
     windows = jnp.where(in_map, windows, jnp.zeros_like(windows))
     usable, peak = _keep(windows, in_map, min_fraction, (-1,))
-    d = jnp.arange(-radius, radius + 1).astype(dtype)
-    (mu,), ok = _fit(windows, usable, [d], [jnp.asarray(sigma, dtype)], (-1,), gauss_newton_steps)
+    offsets = np.arange(-radius, radius + 1)[:, None]
+    (mu,), ok = _fit(windows, usable, offsets, [jnp.asarray(sigma, dtype)], gauss_newton_steps)
     ok &= (locations >= 0) & (centre < length) & (peak[..., 0] > 0) & jnp.isfinite(mu) & (jnp.abs(mu) <= max_step)
     return jnp.where(ok, locations + mu.astype(locations.dtype), locations), ok
 
