@@ -49,6 +49,7 @@ from jaxcodecs.ops.gaussian_fit import refine_keypoints_gaussian_fit, refine_sim
 from jaxcodecs.ops.border_fit import (
     dark_border_reach,
     gaussian_fit_radius,
+    max_fit_step,
     refine_keypoints_dark_to_border,
     refine_simcc_dark_to_border,
 )
@@ -127,6 +128,7 @@ __all__ = [
     "refine_simcc_gaussian_fit",
     "dark_border_reach",
     "gaussian_fit_radius",
+    "max_fit_step",
     "refine_keypoints_dark_to_border",
     "refine_simcc_dark_to_border",
     "refine_keypoints_megvii",

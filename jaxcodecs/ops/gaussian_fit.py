@@ -15,10 +15,11 @@ The fit has two stages, both linear solves of at most three unknowns
    weights ``h^2``, the inverse variance of ``log h`` under additive noise;
 2. optionally, Gauss-Newton steps of the least-squares fit of the model
    itself (not its log) to the same samples. To first order in the noise
-   both are the same estimator; at a few percent of noise the second stays
-   unbiased where the log of small noisy samples does not, and attains the
-   spread of the blurred-map refinements it replaces (benchmarks/NOTES.md,
-   "Border accuracy"). An exact Gaussian leaves nothing to correct.
+   both are the same estimator; at a few percent of noise the log of small
+   noisy samples, and weights taken from the noisy samples, widen the
+   first's spread, and the step brings it to that of the blurred-map
+   refinements (benchmarks/NOTES.md, "Border accuracy"). An exact Gaussian
+   leaves nothing to correct.
 """
 
 from __future__ import annotations
