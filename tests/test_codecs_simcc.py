@@ -109,15 +109,17 @@ def np_fit1d(row, i, sigma, radius, max_step):
     return i + mu if abs(mu) <= max_step else None
 
 
-def np_dark(loc, simcc, k, npref, exact=False, sigma=None):
+def np_dark(loc, simcc, k, npref, exact=False, sigma=None, radius=None):
     """R4 per row, with MMPose's edge replication (compat) or, in the exact
-    mode, the known-width fit within ``k // 2 + 2`` bins of an end and
-    elsewhere the inward stencil, maximum-only step and a clamp of
-    ``max(1.5, ceil(2 sigma) / 2)`` bins."""
+    mode, the known-width fit over ``radius`` bins each way (by default
+    ``ceil(2 sigma)``; the codec fits both axes with the larger) within
+    ``k // 2 + 2`` bins of an end, and elsewhere the inward stencil,
+    maximum-only step and a clamp of ``max(1.5, radius / 2)`` bins."""
     logs = np.log(np.clip(npref.blur1d_rescaled(simcc, k), 1e-3, 50))
     out = np.array(loc, np.float64)
     length = simcc.shape[-1]
-    radius = int(np.ceil(2 * sigma)) if exact else 0
+    if radius is None:
+        radius = int(np.ceil(2 * sigma)) if exact else 0
     clamp = max(1.5, radius / 2)
     for idx in np.ndindex(*loc.shape):
         if loc[idx] == -1:
@@ -236,8 +238,8 @@ def test_dark_decode_matches_numpy(variant, npref, compat):
     out, _ = variant(codec.decode)(sx, sy)
     loc, _ = np_argmax(sx, sy)
     kx, ky = dark_kernel_size(3.0), dark_kernel_size(4.0)
-    ref = np.stack([np_dark(loc[..., 0], sx, kx, npref, exact=not compat, sigma=3.0),
-                    np_dark(loc[..., 1], sy, ky, npref, exact=not compat, sigma=4.0)], -1) / 2.0
+    ref = np.stack([np_dark(loc[..., 0], sx, kx, npref, exact=not compat, sigma=3.0, radius=8),
+                    np_dark(loc[..., 1], sy, ky, npref, exact=not compat, sigma=4.0, radius=8)], -1) / 2.0
     assert np.isfinite(np.asarray(out)).all()
     np.testing.assert_allclose(out, ref, atol=2e-3)
     assert np.asarray(out)[1, 4].tolist() == [-0.5, -0.5]

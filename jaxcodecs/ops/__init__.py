@@ -52,6 +52,7 @@ from jaxcodecs.ops.border_fit import (
     max_fit_step,
     refine_keypoints_dark_to_border,
     refine_simcc_dark_to_border,
+    refine_simcc_xy_dark_to_border,
 )
 from jaxcodecs.ops.refine import (
     modulate_simcc_dark,
@@ -131,6 +132,7 @@ __all__ = [
     "max_fit_step",
     "refine_keypoints_dark_to_border",
     "refine_simcc_dark_to_border",
+    "refine_simcc_xy_dark_to_border",
     "refine_keypoints_megvii",
     "refine_keypoints_quarter",
     "modulate_simcc_dark",

@@ -57,6 +57,7 @@ __all__ = [
     "max_fit_step",
     "refine_keypoints_dark_to_border",
     "refine_simcc_dark_to_border",
+    "refine_simcc_xy_dark_to_border",
 ]
 
 _MIN_FRACTION = 1e-3
@@ -135,10 +136,38 @@ def refine_keypoints_dark_to_border(
     return jnp.where(use_fit[..., None], fitted, refined)
 
 
+def _simcc_inputs(locations, simcc) -> tuple[jnp.ndarray, jnp.ndarray]:
+    locations = as_float_array(locations, "locations")
+    simcc = as_float_array(simcc, "simcc")
+    expected = f"(..., L) with leading shape {locations.shape} (the locations')"
+    check_rank(simcc, locations.ndim + 1, "simcc", expected)
+    check_same_leading(locations, "locations", simcc, "simcc", locations.ndim, expected)
+    return locations, simcc
+
+
+def _simcc_to_border(locations, simcc, kernels, sigmas, radius):
+    """Both steps of :func:`refine_simcc_dark_to_border` for one or more
+    axes (lists), the fits of all axes in one pass."""
+    radius = _check_radius(max(gaussian_fit_radius(s, k) for s, k in zip(sigmas, kernels)) if radius is None
+                           else radius)
+    step = max_fit_step(radius)
+    fitted, ok = fit_simcc(list(locations), list(simcc), list(sigmas), radius, _MIN_FRACTION, step,
+                           _GAUSS_NEWTON_STEPS)
+    out = []
+    for loc, vectors, kernel, fit, fit_ok in zip(locations, simcc, kernels, fitted, ok):
+        length = vectors.shape[-1]
+        centre = jnp.trunc(loc).astype(jnp.int32)
+        use_fit = (jnp.minimum(centre, length - 1 - centre) < dark_border_reach(kernel, 2)) & fit_ok
+        dark = refine_simcc_dark(loc, vectors, kernel, mmpose_compat=False, max_step=step)
+        out.append(jnp.where(use_fit, fit, dark))
+    return out
+
+
 def refine_simcc_dark_to_border(
     locations: jnp.ndarray, simcc: jnp.ndarray, blur_kernel_size: int, sigma, *, radius: int | None = None
 ) -> jnp.ndarray:
-    """SimCC-DARK (:func:`~jaxcodecs.ops.refine_simcc_dark`, exact mode) from
+    """SimCC-DARK (:func:`~jaxcodecs.ops.refine_simcc_dark`, exact mode, its
+    step bounded by :func:`max_fit_step`) from
     ``dark_border_reach(blur_kernel_size, 2)`` bins inside either end, the
     fit of a Gaussian of width ``sigma`` bins closer to an end.
 
@@ -153,17 +182,26 @@ def refine_simcc_dark_to_border(
       Refined locations, shape and dtype of ``locations``; differentiable
       w.r.t. ``simcc``.
     """
+    locations, simcc = _simcc_inputs(locations, simcc)
+    return _simcc_to_border([locations], [simcc], [blur_kernel_size], [sigma], radius)[0]
+
+
+def refine_simcc_xy_dark_to_border(
+    locations: jnp.ndarray, simcc_x: jnp.ndarray, simcc_y: jnp.ndarray, blur_kernel_sizes, sigmas,
+    *, radius: int | None = None,
+) -> jnp.ndarray:
+    """:func:`refine_simcc_dark_to_border` of both axes of SimCC maxima
+    ``locations (..., 2)`` with ``simcc_x (..., Lx)``, ``simcc_y (..., Ly)``,
+    blur sizes ``(kx, ky)`` and widths ``(sigma_x, sigma_y)``: the same
+    values, with the two axes' fits in one pass (one window size, from the
+    larger default radius), so that the compiled program has half their
+    kernels.
+
+    Returns:
+      Refined ``(..., 2)``; differentiable w.r.t. the vectors.
+    """
     locations = as_float_array(locations, "locations")
-    simcc = as_float_array(simcc, "simcc")
-    expected = f"(..., L) with leading shape {locations.shape} (the locations')"
-    check_rank(simcc, locations.ndim + 1, "simcc", expected)
-    check_same_leading(locations, "locations", simcc, "simcc", locations.ndim, expected)
-    radius = _check_radius(gaussian_fit_radius(sigma, blur_kernel_size) if radius is None else radius)
-    length = simcc.shape[-1]
-    centre = jnp.trunc(locations).astype(jnp.int32)
-    distance = jnp.minimum(centre, length - 1 - centre)
-    step = max_fit_step(radius)
-    fitted, ok = fit_simcc(locations, simcc, sigma, radius, _MIN_FRACTION, step, _GAUSS_NEWTON_STEPS)
-    use_fit = (distance < dark_border_reach(blur_kernel_size, 2)) & ok
-    refined = refine_simcc_dark(locations, simcc, blur_kernel_size, mmpose_compat=False, max_step=step)
-    return jnp.where(use_fit, fitted, refined)
+    x, simcc_x = _simcc_inputs(locations[..., 0], simcc_x)
+    y, simcc_y = _simcc_inputs(locations[..., 1], simcc_y)
+    refined = _simcc_to_border([x, y], [simcc_x, simcc_y], list(blur_kernel_sizes), list(sigmas), radius)
+    return jnp.stack(refined, axis=-1)

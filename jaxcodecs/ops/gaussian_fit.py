@@ -53,8 +53,8 @@ def _solve(m, r):
                cof[2] * r[0] + cof[4] * r[1] + cof[5] * r[2]]
         bound = a * d * f
     ok = jnp.abs(det) > 1e-6 * bound
-    safe = jnp.where(ok, det, jnp.ones_like(det))
-    return [v / safe for v in num], ok
+    inverse = 1 / jnp.where(ok, det, jnp.ones_like(det))  # one division: each is a kernel of its own
+    return [v * inverse for v in num], ok
 
 
 def _pairs(offsets: np.ndarray) -> tuple[np.ndarray, list[list[int]]]:
@@ -83,16 +83,18 @@ def _moments(weights, products, where, count):
 def _fit(values, usable, offsets: np.ndarray, sigmas, gauss_newton_steps):
     """Fits ``A exp(-sum_i (d_i - mu_i)^2 / (2 s_i^2))`` to the ``usable``
     samples of windows ``values (..., S)``, whose offsets from the window's
-    centre are ``offsets (S, D)`` (static). Returns ``[mu_i (...)]`` and where
-    the fit is defined."""
+    centre are ``offsets (S, D)`` (static), and ``sigmas`` the widths per axis
+    (scalars, or arrays broadcasting against the windows' leading shape).
+    Returns ``[mu_i (...)]`` and where the fit is defined."""
     dims = offsets.shape[1]
     products, where = _pairs(offsets)
     d = [jnp.asarray(offsets[:, i], values.dtype) for i in range(dims)]
     mask = usable.astype(values.dtype)
     v = jnp.where(usable, values, jnp.ones_like(values))
     weight = mask * v * v
-    inv = [1 / (s * s) for s in sigmas]
-    target = jnp.log(v) + sum(0.5 * di * di * k for di, k in zip(d, inv))
+    inv = [1 / (s * s) for s in sigmas]  # scalars, or one per window
+    per_sample = [k[..., None] if jnp.ndim(k) else k for k in inv]
+    target = jnp.log(v) + sum(0.5 * di * di * k for di, k in zip(d, per_sample))
     m, r = _moments(jnp.stack([weight, weight * target], axis=-2), products, where, dims + 1)
     coef, ok = _solve(m, r)
     mu = [c * s * s for c, s in zip(coef[1:], sigmas)]
@@ -104,7 +106,7 @@ def _fit(values, usable, offsets: np.ndarray, sigmas, gauss_newton_steps):
         # those of u = g^2 (and of z = g * residual) over (1, e_i, e_i e_j),
         # shifted from the constant basis (1, d_i, d_i d_j).
         e = [di - c[..., None] for di, c in zip(d, mu)]
-        g = jnp.exp(-sum(0.5 * ei * ei * k for ei, k in zip(e, inv)))
+        g = jnp.exp(-sum(0.5 * ei * ei * k for ei, k in zip(e, per_sample)))
         residual = v - level[..., None] * g
         raw, raw_r = _moments(jnp.stack([mask * g * g, mask * g * residual], axis=-2), products, where, dims + 1)
 
@@ -218,20 +220,34 @@ def refine_keypoints_gaussian_fit(
 
 
 def fit_simcc(locations, simcc, sigma, radius, min_fraction, max_step, gauss_newton_steps):
-    """``(refined (...), fitted (...))`` for validated inputs (see
-    :func:`refine_simcc_gaussian_fit`)."""
-    dtype = jnp.promote_types(simcc.dtype, jnp.float32)
-    length = simcc.shape[-1]
-    centre = jnp.trunc(locations).astype(jnp.int32)
-    index = centre[..., None] + jnp.arange(-radius, radius + 1, dtype=jnp.int32)
-    in_map = (index >= 0) & (index < length)
-    windows = jnp.take_along_axis(simcc, jnp.clip(index, 0, length - 1), axis=-1).astype(dtype)
-    windows = jnp.where(in_map, windows, jnp.zeros_like(windows))
+    """``(refined, fitted)`` for validated inputs (see
+    :func:`refine_simcc_gaussian_fit`); ``locations``, ``simcc`` and ``sigma``
+    may be sequences, one entry per axis (vectors of any lengths, locations
+    of one shape), fitted together in one pass and returned as lists."""
+    if not isinstance(locations, (list, tuple)):
+        refined, fitted = fit_simcc([locations], [simcc], [sigma], radius, min_fraction, max_step,
+                                    gauss_newton_steps)
+        return refined[0], fitted[0]
+    dtype = jnp.promote_types(jnp.result_type(*simcc), jnp.float32)
+    span = jnp.arange(-radius, radius + 1, dtype=jnp.int32)
+    windows, in_map, located = [], [], []
+    for loc, vectors in zip(locations, simcc):
+        length = vectors.shape[-1]
+        centre = jnp.trunc(loc).astype(jnp.int32)
+        index = centre[..., None] + span
+        inside = (index >= 0) & (index < length)
+        read = jnp.take_along_axis(vectors, jnp.clip(index, 0, length - 1), axis=-1).astype(dtype)
+        windows.append(jnp.where(inside, read, jnp.zeros_like(read)))
+        in_map.append(inside)
+        located.append((loc >= 0) & (centre < length))
+    windows, in_map, located = jnp.stack(windows), jnp.stack(in_map), jnp.stack(located)
     usable, peak = _keep(windows, in_map, min_fraction, (-1,))
-    offsets = np.arange(-radius, radius + 1)[:, None]
-    (mu,), ok = _fit(windows, usable, offsets, [jnp.asarray(sigma, dtype)], gauss_newton_steps)
-    ok &= (locations >= 0) & (centre < length) & (peak[..., 0] > 0) & jnp.isfinite(mu) & (jnp.abs(mu) <= max_step)
-    return jnp.where(ok, locations + mu.astype(locations.dtype), locations), ok
+    shape = (len(sigma),) + (1,) * (windows.ndim - 2)
+    sigmas = jnp.stack([jnp.asarray(v, dtype) for v in sigma]).reshape(shape)
+    (mu,), ok = _fit(windows, usable, np.arange(-radius, radius + 1)[:, None], [sigmas], gauss_newton_steps)
+    ok &= located & (peak[..., 0] > 0) & jnp.isfinite(mu) & (jnp.abs(mu) <= max_step)
+    refined = [jnp.where(ok[i], loc + mu[i].astype(loc.dtype), loc) for i, loc in enumerate(locations)]
+    return refined, [ok[i] for i in range(len(locations))]
 
 
 def refine_simcc_gaussian_fit(
