@@ -446,6 +446,56 @@ def refine_dark_udp(kp, hm, k_blur):
     return kp
 
 
+def fit_gaussian(values, offsets, sigma, max_step):
+    """The known-width Gaussian fit (float64): ``values (S,)`` the in-map
+    samples, ``offsets (S, D)`` their offsets from the maximum, ``sigma
+    (D,)``. Samples above 1e-3 of the largest and above 0 are kept; the log
+    of the model is fitted by least squares with weights ``v^2``, then one
+    Gauss-Newton step of the model itself; returns the centre's offset
+    ``(D,)``, or None if undefined or beyond ``max_step`` on an axis."""
+    values = np.asarray(values, np.float64)
+    offsets = np.asarray(offsets, np.float64).reshape(len(values), -1)
+    sigma = np.asarray(sigma, np.float64)
+    keep = (values > 1e-3 * values.max()) & (values > 0)
+    v, d = values[keep], offsets[keep]
+    if len(v) <= d.shape[1] or np.linalg.matrix_rank(np.c_[np.ones(len(v)), d]) <= d.shape[1]:
+        return None
+    design = np.c_[np.ones(len(v)), d] * v[:, None]
+    coef = np.linalg.lstsq(design, (np.log(v) + (d**2 / (2 * sigma**2)).sum(1)) * v, rcond=None)[0]
+    mu = coef[1:] * sigma**2
+    level = np.exp(coef[0] + (mu**2 / (2 * sigma**2)).sum())
+    g = np.exp(-((d - mu) ** 2 / (2 * sigma**2)).sum(1))
+    jac = np.c_[g, level * g[:, None] * (d - mu) / sigma**2]
+    mu = mu + np.linalg.lstsq(jac, v - level * g, rcond=None)[0][1:]
+    return mu if np.all(np.abs(mu) <= max_step) else None
+
+
+def refine_dark_to_border(kp, hm, k_blur, sigma, udp=False):
+    """The exact mode's DARK: R2 (or R3 with ``udp``) where the maximum lies
+    at least ``k_blur // 2 + 2`` (UDP: ``+ 1``) pixels inside every border;
+    closer, the fit of a Gaussian of width ``sigma`` over the in-map pixels
+    within ``ceil(2 sigma)`` of the maximum, bounded by ``max(1.5,
+    ceil(2 sigma) / 2)`` px (R2 / R3 where the fit is undefined)."""
+    out = (refine_dark_udp if udp else refine_dark)(kp, hm, k_blur)
+    _, height, width = hm.shape
+    radius = int(np.ceil(2 * sigma))
+    reach = k_blur // 2 + (1 if udp else 2)
+    for n in range(kp.shape[0]):
+        for k in range(kp.shape[1]):
+            x, y = int(kp[n, k, 0]), int(kp[n, k, 1])
+            if kp[n, k, 0] < 0 or not (0 <= x < width and 0 <= y < height):
+                continue
+            if min(x, width - 1 - x, y, height - 1 - y) >= reach:
+                continue
+            ys, xs = np.mgrid[max(y - radius, 0):min(y + radius + 1, height),
+                              max(x - radius, 0):min(x + radius + 1, width)]
+            offsets = np.stack([xs.ravel() - x, ys.ravel() - y], -1)
+            mu = fit_gaussian(hm[k][ys, xs].ravel(), offsets, [sigma, sigma], max(1.5, radius / 2))
+            if mu is not None:
+                out[n, k] = [x + mu[0], y + mu[1]]
+    return out
+
+
 def cid_sigmas(corners, ov):
     """CID's per-instance sigma from box corners ``(N, 4, 2)`` (left-top,
     left-bottom, right-top, right-bottom), MMPose's formulas transcribed in
@@ -491,6 +541,8 @@ _NPREF = types.SimpleNamespace(
     refine_megvii=refine_megvii,
     refine_dark=refine_dark,
     refine_dark_udp=refine_dark_udp,
+    fit_gaussian=fit_gaussian,
+    refine_dark_to_border=refine_dark_to_border,
     gaussian_blob_maps=gaussian_blob_maps,
     cid_sigmas=cid_sigmas,
 )

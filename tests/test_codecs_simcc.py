@@ -87,16 +87,49 @@ def np_argmax(sx, sy):
     return loc, score
 
 
-def np_dark(loc, simcc, k, npref, exact=False):
-    """R4 per row, with MMPose's edge replication (compat) or the inward
-    stencil, maximum-only step and one-bin clamp (exact)."""
+def np_fit1d(row, i, sigma, radius, max_step):
+    """The known-width Gaussian fit of one vector around bin ``i`` (float64):
+    weighted least squares of the log over the in-vector bins within
+    ``radius`` that exceed 1e-3 of the window's largest (weights v^2), then
+    one Gauss-Newton step of the fit of the values; None where undefined."""
+    bins = np.arange(i - radius, i + radius + 1)
+    bins = bins[(bins >= 0) & (bins < row.size)]
+    v = row[bins].astype(np.float64)
+    keep = (v > 1e-3 * v.max()) & (v > 0)
+    d, v = (bins - i)[keep].astype(np.float64), v[keep]
+    if v.size < 2:
+        return None
+    design = np.stack([np.ones_like(d), d], -1) * v[:, None]
+    a, b = np.linalg.lstsq(design, (np.log(v) + d * d / (2 * sigma**2)) * v, rcond=None)[0]
+    mu = b * sigma**2
+    level = np.exp(a + mu * mu / (2 * sigma**2))
+    g = np.exp(-((d - mu) ** 2) / (2 * sigma**2))
+    jac = np.stack([g, level * g * (d - mu) / sigma**2], -1)
+    mu += np.linalg.lstsq(jac, v - level * g, rcond=None)[0][1]
+    return i + mu if abs(mu) <= max_step else None
+
+
+def np_dark(loc, simcc, k, npref, exact=False, sigma=None, radius=None):
+    """R4 per row, with MMPose's edge replication (compat) or, in the exact
+    mode, the known-width fit over ``radius`` bins each way (by default
+    ``ceil(2 sigma)``; the codec fits both axes with the larger) within
+    ``k // 2 + 2`` bins of an end, and elsewhere the inward stencil,
+    maximum-only step and a clamp of ``max(1.5, radius / 2)`` bins."""
     logs = np.log(np.clip(npref.blur1d_rescaled(simcc, k), 1e-3, 50))
     out = np.array(loc, np.float64)
     length = simcc.shape[-1]
+    if radius is None:
+        radius = int(np.ceil(2 * sigma)) if exact else 0
+    clamp = max(1.5, radius / 2)
     for idx in np.ndindex(*loc.shape):
         if loc[idx] == -1:
             continue
         i = int(loc[idx])
+        if exact and min(i, length - 1 - i) < k // 2 + 2:
+            fitted = np_fit1d(simcc[idx], i, sigma, radius, clamp)
+            if fitted is not None:
+                out[idx] = fitted
+                continue
         c = min(max(i, 2), length - 3) if exact else i
         row = logs[idx]
         at = lambda o: row[min(max(c + o, 0), length - 1)]  # noqa: E731
@@ -104,7 +137,7 @@ def np_dark(loc, simcc, k, npref, exact=False):
         dd = 1e-9 + 0.25 * (at(2) - 2 * at(0) + at(-2))
         if exact:
             if dd < 0:
-                out[idx] = min(max(c - d / dd, i - 1), i + 1)
+                out[idx] = min(max(c - d / dd, i - clamp), i + clamp)
         elif dd != 0:
             out[idx] = i - d / dd
     return out
@@ -205,8 +238,8 @@ def test_dark_decode_matches_numpy(variant, npref, compat):
     out, _ = variant(codec.decode)(sx, sy)
     loc, _ = np_argmax(sx, sy)
     kx, ky = dark_kernel_size(3.0), dark_kernel_size(4.0)
-    ref = np.stack([np_dark(loc[..., 0], sx, kx, npref, exact=not compat),
-                    np_dark(loc[..., 1], sy, ky, npref, exact=not compat)], -1) / 2.0
+    ref = np.stack([np_dark(loc[..., 0], sx, kx, npref, exact=not compat, sigma=3.0, radius=8),
+                    np_dark(loc[..., 1], sy, ky, npref, exact=not compat, sigma=4.0, radius=8)], -1) / 2.0
     assert np.isfinite(np.asarray(out)).all()
     np.testing.assert_allclose(out, ref, atol=2e-3)
     assert np.asarray(out)[1, 4].tolist() == [-0.5, -0.5]

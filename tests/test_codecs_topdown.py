@@ -87,7 +87,9 @@ def ref_msra_decode(codec, hm):
     """Returns (keypoints, scores, unrefined keypoints), in input px."""
     locs, vals = NPREF.argmax(hm)
     kp = locs[None]
-    if codec.unbiased:
+    if codec.unbiased and not codec.mmpose_compat:
+        kp = NPREF.refine_dark_to_border(kp, hm, codec.blur_kernel_size, float(codec.sigma))
+    elif codec.unbiased:
         kp = NPREF.refine_dark(kp, hm, codec.blur_kernel_size)
     else:
         kp = NPREF.refine_quarter(kp, hm, codec.mmpose_compat)
@@ -99,7 +101,10 @@ def ref_udp_decode(codec, hm):
     width, height = HEATMAP
     if codec.heatmap_type == "gaussian":
         locs, vals = NPREF.argmax(hm)
-        kp = NPREF.refine_dark_udp(locs[None], hm, codec.blur_kernel_size)
+        if codec.mmpose_compat:
+            kp = NPREF.refine_dark_udp(locs[None], hm, codec.blur_kernel_size)
+        else:
+            kp = NPREF.refine_dark_to_border(locs[None], hm, codec.blur_kernel_size, float(codec.sigma), udp=True)
         base = locs[None]
     else:
         classes = NPREF.blur2d(hm[0::3], 2 * codec.blur_kernel_size + 1)

@@ -183,13 +183,12 @@ class SimCCLabel(Codec):
         vis_x, vis_y = sx, sy
         if self.use_dark:
             kx, ky = self.dark_kernel_sizes
-            locations = jnp.stack(
-                [
-                    ops.refine_simcc_dark(locations[..., 0], sx, kx, mmpose_compat=self.mmpose_compat),
-                    ops.refine_simcc_dark(locations[..., 1], sy, ky, mmpose_compat=self.mmpose_compat),
-                ],
-                axis=-1,
-            )
+            if self.mmpose_compat:
+                refined = [ops.refine_simcc_dark(locations[..., i], s, k) for i, s, k in ((0, sx, kx), (1, sy, ky))]
+                locations = jnp.stack(refined, axis=-1)
+            else:
+                sigma = per_axis_input(self.sigma, "sigma")
+                locations = ops.refine_simcc_xy_dark_to_border(locations, sx, sy, (kx, ky), sigma)
             if self.decode_visibility and self.mmpose_compat:
                 vis_x, vis_y = ops.modulate_simcc_dark(sx, kx), ops.modulate_simcc_dark(sy, ky)
         return self._finish(locations, scores, vis_x, vis_y)

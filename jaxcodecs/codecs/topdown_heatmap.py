@@ -112,8 +112,12 @@ class MSRAHeatmap(_TopDownHeatmap):
         """``heatmaps (..., K, H, W)`` -> ``keypoints (..., 1, K, 2)``, ``scores (..., 1, K)``."""
         locations, scores = ops.heatmap_argmax(heatmaps)
         keypoints = locations[..., None, :, :]
-        if self.unbiased:
+        if self.unbiased and self.mmpose_compat:
             keypoints = ops.refine_keypoints_dark(keypoints, heatmaps, self.blur_kernel_size, maxima=scores)
+        elif self.unbiased:
+            keypoints = ops.refine_keypoints_dark_to_border(
+                keypoints, heatmaps, self.blur_kernel_size, self.sigma, maxima=scores
+            )
         else:
             keypoints = ops.refine_keypoints_quarter(
                 keypoints, heatmaps, mmpose_compat=self.mmpose_compat
@@ -204,9 +208,13 @@ class UDPHeatmap(_TopDownHeatmap):
     def _decode_gaussian(self, heatmaps):
         """``heatmaps (..., K, H, W)`` -> ``keypoints (..., 1, K, 2)``, ``scores (..., 1, K)``."""
         locations, scores = ops.heatmap_argmax(heatmaps)
-        keypoints = ops.refine_keypoints_dark_udp(
-            locations[..., None, :, :], heatmaps, self.blur_kernel_size, maxima=scores
-        )
+        keypoints = locations[..., None, :, :]
+        if self.mmpose_compat:
+            keypoints = ops.refine_keypoints_dark_udp(keypoints, heatmaps, self.blur_kernel_size, maxima=scores)
+        else:
+            keypoints = ops.refine_keypoints_dark_to_border(
+                keypoints, heatmaps, self.blur_kernel_size, self.sigma, udp=True, maxima=scores
+            )
         return keypoints * self._decode_scale(), scores[..., None, :]
 
     def _decode_scale(self) -> np.ndarray:

@@ -45,7 +45,15 @@ from jaxcodecs.ops.normalize import (
 )
 from jaxcodecs.ops.numerics import constant_like, divide_exact
 from jaxcodecs.ops.offsets import decode_udp_offset_maps, render_udp_offset_maps
-from jaxcodecs.ops.gaussian_fit import refine_keypoints_gaussian_fit
+from jaxcodecs.ops.gaussian_fit import refine_keypoints_gaussian_fit, refine_simcc_gaussian_fit
+from jaxcodecs.ops.border_fit import (
+    dark_border_reach,
+    gaussian_fit_radius,
+    max_fit_step,
+    refine_keypoints_dark_to_border,
+    refine_simcc_dark_to_border,
+    refine_simcc_xy_dark_to_border,
+)
 from jaxcodecs.ops.refine import (
     modulate_simcc_dark,
     refine_keypoints_dark,
@@ -118,6 +126,13 @@ __all__ = [
     "refine_keypoints_dark",
     "refine_keypoints_dark_udp",
     "refine_keypoints_gaussian_fit",
+    "refine_simcc_gaussian_fit",
+    "dark_border_reach",
+    "gaussian_fit_radius",
+    "max_fit_step",
+    "refine_keypoints_dark_to_border",
+    "refine_simcc_dark_to_border",
+    "refine_simcc_xy_dark_to_border",
     "refine_keypoints_megvii",
     "refine_keypoints_quarter",
     "modulate_simcc_dark",

@@ -212,7 +212,8 @@ _DARK_UDP_READS = ((0, 0), (1, 0), (-1, 0), (0, 1), (0, -1), (1, 1), (-1, -1))
 
 
 def refine_keypoints_dark(
-    keypoints: jnp.ndarray, heatmaps: jnp.ndarray, blur_kernel_size: int, *, maxima=None, lazy: bool = True
+    keypoints: jnp.ndarray, heatmaps: jnp.ndarray, blur_kernel_size: int, *, maxima=None, lazy: bool = True,
+    where=None,
 ) -> jnp.ndarray:
     """Distribution-aware (DARK) refinement (Zhang et al., CVPR 2020).
 
@@ -233,6 +234,9 @@ def refine_keypoints_dark(
         :func:`~jaxcodecs.ops.heatmap_argmax`), to save a pass over the maps.
       lazy: ``False`` when the caller maps this function with ``jax.vmap``
         (see :func:`~jaxcodecs.ops.windows.modulated_step`).
+      where: optional bool ``(..., N, K)``: only these keypoints are refined
+        (the others are returned unchanged and never ask for the whole-map
+        blur).
 
     Returns:
       Refined keypoints ``(..., N, K, 2)``; differentiable w.r.t. ``heatmaps``.
@@ -241,6 +245,8 @@ def refine_keypoints_dark(
     height, width = heatmaps.shape[-2:]
     x, y = _locations(keypoints)
     inside = (1 < x) & (x < width - 2) & (1 < y) & (y < height - 2)
+    if where is not None:
+        inside &= where
 
     def step(logs):
         centre, xp, xm, yp, ym, xpp, xmm, ypp, ymm, pp, pm, mp, mm = (logs[..., i] for i in range(13))
@@ -258,7 +264,8 @@ def refine_keypoints_dark(
 
 
 def refine_keypoints_dark_udp(
-    keypoints: jnp.ndarray, heatmaps: jnp.ndarray, blur_kernel_size: int, *, maxima=None, lazy: bool = True
+    keypoints: jnp.ndarray, heatmaps: jnp.ndarray, blur_kernel_size: int, *, maxima=None, lazy: bool = True,
+    where=None,
 ) -> jnp.ndarray:
     """DARK refinement as used with UDP (Huang et al., CVPR 2020).
 
@@ -278,6 +285,9 @@ def refine_keypoints_dark_udp(
         :func:`~jaxcodecs.ops.heatmap_argmax`), to save a pass over the maps.
       lazy: ``False`` when the caller maps this function with ``jax.vmap``
         (see :func:`~jaxcodecs.ops.windows.modulated_step`).
+      where: optional bool ``(..., N, K)``: only these keypoints are refined
+        (the others are returned unchanged and never ask for the whole-map
+        blur).
 
     Returns:
       Refined keypoints ``(..., N, K, 2)``; differentiable w.r.t. ``heatmaps``.
@@ -286,6 +296,8 @@ def refine_keypoints_dark_udp(
     height, width = heatmaps.shape[-2:]
     x, y = _locations(keypoints)
     inside = (0 <= x) & (x < width) & (0 <= y) & (y < height)
+    if where is not None:
+        inside &= where
 
     def step(logs):
         centre, xp, xm, yp, ym, pp, mm = (logs[..., i] for i in range(7))
@@ -320,6 +332,7 @@ def refine_simcc_dark(
     blur_kernel_size: int,
     *,
     mmpose_compat: bool = True,
+    max_step: float = 1.0,
 ) -> jnp.ndarray:
     """DARK refinement of 1-D SimCC maxima (Zhang et al., CVPR 2020, as used by
     SimCC, Li et al., ECCV 2022).
@@ -334,7 +347,8 @@ def refine_simcc_dark(
       near the ends unreliable (tens of bins off within ~2 sigma of an end).
     * ``mmpose_compat=False``: the stencil stays inside the vector (``c``
       clipped to ``[2, L-3]``), the step is taken only where ``dd < 0`` (a
-      maximum), and the result is kept within one bin of the maximum.
+      maximum), and the result is kept within ``max_step`` bins of the
+      maximum.
 
     A location ``-1`` (no peak) is returned unchanged, as is one whose step
     would divide by zero.
@@ -344,6 +358,9 @@ def refine_simcc_dark(
       simcc: ``(..., L)`` vectors with the same leading shape.
       blur_kernel_size: odd size of the modulation blur.
       mmpose_compat: see above.
+      max_step: the exact mode's bound on the step, in bins (static or
+        traced); the argmax of a wide, noisy label can lie several bins from
+        its centre, where one bin would cut the step short.
 
     Returns:
       Refined locations, shape and dtype of ``locations``; differentiable
@@ -374,5 +391,5 @@ def refine_simcc_dark(
     step = jnp.where(ok, step, jnp.zeros_like(step))
     if mmpose_compat:
         return locations - jnp.where(ok, step, 0).astype(locations.dtype)
-    refined = jnp.clip(centre - step, index - 1, index + 1).astype(locations.dtype)
+    refined = jnp.clip(centre - step, index - max_step, index + max_step).astype(locations.dtype)
     return jnp.where(ok, refined, locations)
