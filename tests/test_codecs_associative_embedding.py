@@ -115,9 +115,9 @@ def test_missing_keypoints_are_filled_from_the_tags():
     np.testing.assert_allclose(instance_scores[row], others.sum() / 5, rtol=1e-6)
 
 
-def test_batch_decode_equals_decode_also_when_the_small_pool_overflows():
+def test_batch_decode_equals_decode_also_for_a_crowd_that_fills_the_pool():
     rng = np.random.default_rng(2)
-    codec = ae(decode_topk=4)  # pools of 8 then 20 rows (K = 5)
+    codec = ae(decode_topk=4)  # a pool of 20 rows (K = 5)
     calm = crowd(rng, 2)
     visible = np.ones((2, 5), np.float32)
     heatmaps = np.stack([np.array(codec.encode(calm, visible)["heatmaps"])] * 2)

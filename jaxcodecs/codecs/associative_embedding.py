@@ -196,11 +196,9 @@ class AssociativeEmbedding(Codec):
         tags = tag_maps_input(tags, num_types, self.heatmap_size).astype(heatmaps.dtype)
         return heatmaps, tags, keypoint_order_input(self.decode_keypoint_order, num_types)
 
-    def _capacities(self, num_types: int) -> tuple[int, int]:
-        """The small pool tried first and the pool that cannot overflow."""
-        full = num_types * self.decode_topk
-        rows = self.decode_max_instances or 0
-        return min(full, max(2 * self.decode_topk, rows + self.decode_topk)), full
+    def _capacity(self, num_types: int) -> int:
+        """The group pool: one group per candidate can never overflow."""
+        return num_types * self.decode_topk
 
     def _candidates(self, heatmaps, tags):
         """The top-k NMS peaks of each type: values (K, T), locations
@@ -264,8 +262,7 @@ class AssociativeEmbedding(Codec):
     def batch_decode(self, batch_heatmaps, batch_tags) -> tuple[jnp.ndarray, ...]:
         """``decode`` over a batch: ``batch_heatmaps (B, K, H, W)``,
         ``batch_tags (B, L * K, H, W)`` (MMPose's argument names); every
-        output gets the leading ``B``. Equal to ``decode`` image by image;
-        the full group pool is used only when an image of the batch needs it."""
+        output gets the leading ``B``. Equal to ``decode`` image by image."""
         heatmaps = jnp.asarray(batch_heatmaps)
         tags = jnp.asarray(batch_tags)
         if heatmaps.ndim != 4 or tags.ndim != 4 or heatmaps.shape[0] != tags.shape[0]:
@@ -280,25 +277,20 @@ class AssociativeEmbedding(Codec):
 
     def _decode_image(self, heatmaps, tags):
         order = keypoint_order_input(self.decode_keypoint_order, heatmaps.shape[0])
-        small, full = self._capacities(heatmaps.shape[0])
         candidates = self._candidates(heatmaps, tags)
-        groups = self._group(candidates, order, small)
-        if small < full:
-            # A small pool first; the exact answer needs every group, so a
-            # crowd that overflows it is grouped again in the full pool.
-            groups = jax.lax.cond(groups.overflow, lambda: self._group(candidates, order, full),
-                                  lambda: _padded(groups, full))
+        groups = self._group(candidates, order, self._capacity(heatmaps.shape[0]))
         return self._finish(groups, heatmaps, tags)
 
     def _decode_batch(self, heatmaps, tags):
+        # One grouping, in the pool that cannot overflow: its per-step work
+        # is vectorised over the pool (no scalar reductions or sorts of
+        # pool length), so a small pool with a full-pool fallback would save
+        # little run time and cost a second copy of the grouping loop, the
+        # larger part of the compile time (benchmarks/NOTES.md).
         order = keypoint_order_input(self.decode_keypoint_order, heatmaps.shape[1])
-        small, full = self._capacities(heatmaps.shape[1])
+        capacity = self._capacity(heatmaps.shape[1])
         candidates = jax.vmap(self._candidates)(heatmaps, tags)
-        groups = jax.vmap(lambda c: self._group(c, order, small))(candidates)
-        if small < full:
-            groups = jax.lax.cond(jnp.any(groups.overflow),
-                                  lambda: jax.vmap(lambda c: self._group(c, order, full))(candidates),
-                                  lambda: jax.vmap(lambda g: _padded(g, full))(groups))
+        groups = jax.vmap(lambda c: self._group(c, order, capacity))(candidates)
         return jax.vmap(self._finish)(groups, heatmaps, tags)
 
 
@@ -315,12 +307,3 @@ def _traced(*arrays) -> bool:
 
 _decode_image = jax.jit(lambda codec, heatmaps, tags: codec._decode_image(heatmaps, tags))
 _decode_batch = jax.jit(lambda codec, heatmaps, tags: codec._decode_batch(heatmaps, tags))
-
-
-def _padded(groups, capacity: int):
-    """``groups`` in a pool of ``capacity`` rows (empty rows appended)."""
-    extra = capacity - groups.scores.shape[0]
-    return groups._replace(
-        keypoints=jnp.pad(groups.keypoints, ((0, extra), (0, 0), (0, 0))),
-        scores=jnp.pad(groups.scores, ((0, extra), (0, 0))),
-    )
