@@ -290,8 +290,40 @@ class AssociativeEmbedding(Codec):
         order = keypoint_order_input(self.decode_keypoint_order, heatmaps.shape[1])
         capacity = self._capacity(heatmaps.shape[1])
         candidates = jax.vmap(self._candidates)(heatmaps, tags)
-        groups = jax.vmap(lambda c: self._group(c, order, capacity))(candidates)
+        group = jax.vmap(lambda c: self._group(c, order, capacity))
+        batch = heatmaps.shape[0]
+        chunks, size = _grouping_chunks(batch, self.decode_topk * capacity)
+        if chunks == 1 or jax.typeof(heatmaps).sharding.spec[0] is not None:
+            # (A batch explicitly sharded over devices is already split.)
+            groups = group(candidates)
+        else:
+            # A large batch is grouped a chunk at a time (lax.map), so that
+            # the (images, candidates, groups) arrays of a step stay in
+            # cache; padded images have no candidate above any threshold.
+            pad = chunks * size - batch
+            values, locations, picked = candidates
+            values = jnp.pad(values, ((0, pad), (0, 0), (0, 0)), constant_values=-jnp.inf)
+            locations, picked = (jnp.pad(a, ((0, pad),) + ((0, 0),) * (a.ndim - 1)) for a in (locations, picked))
+            split = tuple(a.reshape((chunks, size) + a.shape[1:]) for a in (values, locations, picked))
+            groups = jax.tree_util.tree_map(lambda a: a.reshape((chunks * size,) + a.shape[2:])[:batch],
+                                            jax.lax.map(group, split))
         return jax.vmap(self._finish)(groups, heatmaps, tags)
+
+
+# A batched grouping step works on (images, candidates, groups) arrays; about
+# this many cells (4 MB of float32) per chunk keeps them in cache: measured on
+# the 2-core CPU, B = 256 took 1.2x as long per image as B = 64 unchunked.
+_GROUPING_CHUNK_CELLS = 1 << 20
+
+
+def _grouping_chunks(batch: int, cells_per_image: int) -> tuple[int, int]:
+    """``(chunks, images per chunk)`` for grouping ``batch`` images, the
+    chunks as equal as possible (the last padded)."""
+    most = max(1, _GROUPING_CHUNK_CELLS // max(cells_per_image, 1))
+    if batch <= most:
+        return 1, batch
+    chunks = -(-batch // most)
+    return chunks, -(-batch // chunks)
 
 
 # An eager decode runs its loops (scan, while, cond) inside one jitted
