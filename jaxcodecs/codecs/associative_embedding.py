@@ -318,9 +318,10 @@ _GROUPING_CHUNK_CELLS = 1 << 20
 
 def _grouping_chunks(batch: int, cells_per_image: int) -> tuple[int, int]:
     """``(chunks, images per chunk)`` for grouping ``batch`` images, the
-    chunks as equal as possible (the last padded)."""
+    chunks as equal as possible (the last padded); one chunk for a symbolic
+    batch size (an exported decoder)."""
     most = max(1, _GROUPING_CHUNK_CELLS // max(cells_per_image, 1))
-    if batch <= most:
+    if not isinstance(batch, int) or batch <= most:  # a symbolic batch (export) is not split
         return 1, batch
     chunks = -(-batch // most)
     return chunks, -(-batch // chunks)
