@@ -115,9 +115,9 @@ def test_missing_keypoints_are_filled_from_the_tags():
     np.testing.assert_allclose(instance_scores[row], others.sum() / 5, rtol=1e-6)
 
 
-def test_batch_decode_equals_decode_also_when_the_small_pool_overflows():
+def test_batch_decode_equals_decode_also_for_a_crowd_that_fills_the_pool():
     rng = np.random.default_rng(2)
-    codec = ae(decode_topk=4)  # pools of 8 then 20 rows (K = 5)
+    codec = ae(decode_topk=4)  # a pool of 20 rows (K = 5)
     calm = crowd(rng, 2)
     visible = np.ones((2, 5), np.float32)
     heatmaps = np.stack([np.array(codec.encode(calm, visible)["heatmaps"])] * 2)
@@ -237,3 +237,28 @@ def test_defaults():
     decoded = jax.jit(ae(decode_topk=3).decode)(np.zeros((5, 32, 32)), np.zeros((5, 32, 32)))
     assert decoded[0].shape == (15, 5, 2) and not np.asarray(decoded[3]).any()
     assert TAG_STEP > 1.0
+
+
+def test_batch_decode_in_chunks_equals_decode(monkeypatch):
+    # A batch larger than a grouping chunk is grouped a chunk at a time, the
+    # last chunk padded: five images in chunks of two give what decode gives
+    # image by image.
+    from jaxcodecs.codecs import associative_embedding as module
+
+    codec = ae(decode_topk=4)  # a pool of 20 groups, 80 cells per image (K = 5)
+    monkeypatch.setattr(module, "_GROUPING_CHUNK_CELLS", 160)
+    assert module._grouping_chunks(5, 80) == (3, 2)
+    rng = np.random.default_rng(7)
+    heatmaps, tags = [], []
+    for people in (1, 2, 3, 2, 4):
+        keypoints = crowd(rng, people)
+        visible = np.ones((people, 5), np.float32)
+        heatmaps.append(np.asarray(codec.encode(keypoints, visible)["heatmaps"]))
+        tags.append(painted_tags(codec, keypoints[None], visible[None])[0])
+    heatmaps, tags = np.stack(heatmaps), np.stack(tags)
+    batch = jax.jit(codec.batch_decode)(heatmaps, tags)
+    decode = jax.jit(codec.decode)
+    for b in range(5):
+        for got, want in zip(batch, decode(heatmaps[b], tags[b])):
+            np.testing.assert_array_equal(np.asarray(got)[b], np.asarray(want))
+    assert np.asarray(batch[3]).sum(1).tolist() == [1, 2, 3, 2, 4]

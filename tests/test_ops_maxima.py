@@ -83,3 +83,37 @@ def test_nms_then_topk_finds_separated_peaks():
 def test_errors_name_the_argument(call, text):
     with pytest.raises(ValueError, match=text):
         call()
+
+
+def test_first_true_and_first_min_are_numpys_argmax_and_argmin():
+    # The index helpers of the grouping (ops.maxima.first_true / first_min)
+    # against NumPy's argmax of bools and a loop that finds the first
+    # minimum with NaN ranking lowest, on rows with ties, no True, NaN and
+    # infinities, jitted.
+    from jaxcodecs.ops.maxima import first_min, first_true
+
+    rng = np.random.default_rng(3)
+    mask = rng.random((6, 40)) < 0.1
+    mask[0] = False
+    mask[1, -1] = True
+    mask[1, :-1] = False
+    got = np.asarray(jax.jit(first_true)(mask))
+    np.testing.assert_array_equal(got, np.argmax(mask, axis=-1))
+
+    values = np.round(rng.normal(size=(7, 33)) * 2).astype(np.float32)  # many ties
+    values[1, 5] = np.nan
+    values[2, [3, 9]] = -np.inf
+    values[3] = np.inf
+    values[4, 7] = np.nan
+    values[4, 2] = -np.inf  # NaN and -inf rank alike: the first of them wins
+    values[5, [0, 32]] = -50.0
+
+    def reference(row):
+        ranked = [(-np.inf if np.isnan(v) else v) for v in row]
+        lowest = min(ranked)
+        return next(i for i, v in enumerate(ranked) if v == lowest)
+
+    got = np.asarray(jax.jit(first_min)(values))
+    np.testing.assert_array_equal(got, [reference(row) for row in values])
+    finite = values[[0, 3, 5, 6]]
+    np.testing.assert_array_equal(np.asarray(first_min(finite)), np.argmin(finite, axis=-1))

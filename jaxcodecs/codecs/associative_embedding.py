@@ -196,11 +196,9 @@ class AssociativeEmbedding(Codec):
         tags = tag_maps_input(tags, num_types, self.heatmap_size).astype(heatmaps.dtype)
         return heatmaps, tags, keypoint_order_input(self.decode_keypoint_order, num_types)
 
-    def _capacities(self, num_types: int) -> tuple[int, int]:
-        """The small pool tried first and the pool that cannot overflow."""
-        full = num_types * self.decode_topk
-        rows = self.decode_max_instances or 0
-        return min(full, max(2 * self.decode_topk, rows + self.decode_topk)), full
+    def _capacity(self, num_types: int) -> int:
+        """The group pool: one group per candidate can never overflow."""
+        return num_types * self.decode_topk
 
     def _candidates(self, heatmaps, tags):
         """The top-k NMS peaks of each type: values (K, T), locations
@@ -264,8 +262,7 @@ class AssociativeEmbedding(Codec):
     def batch_decode(self, batch_heatmaps, batch_tags) -> tuple[jnp.ndarray, ...]:
         """``decode`` over a batch: ``batch_heatmaps (B, K, H, W)``,
         ``batch_tags (B, L * K, H, W)`` (MMPose's argument names); every
-        output gets the leading ``B``. Equal to ``decode`` image by image;
-        the full group pool is used only when an image of the batch needs it."""
+        output gets the leading ``B``. Equal to ``decode`` image by image."""
         heatmaps = jnp.asarray(batch_heatmaps)
         tags = jnp.asarray(batch_tags)
         if heatmaps.ndim != 4 or tags.ndim != 4 or heatmaps.shape[0] != tags.shape[0]:
@@ -280,26 +277,54 @@ class AssociativeEmbedding(Codec):
 
     def _decode_image(self, heatmaps, tags):
         order = keypoint_order_input(self.decode_keypoint_order, heatmaps.shape[0])
-        small, full = self._capacities(heatmaps.shape[0])
         candidates = self._candidates(heatmaps, tags)
-        groups = self._group(candidates, order, small)
-        if small < full:
-            # A small pool first; the exact answer needs every group, so a
-            # crowd that overflows it is grouped again in the full pool.
-            groups = jax.lax.cond(groups.overflow, lambda: self._group(candidates, order, full),
-                                  lambda: _padded(groups, full))
+        groups = self._group(candidates, order, self._capacity(heatmaps.shape[0]))
         return self._finish(groups, heatmaps, tags)
 
     def _decode_batch(self, heatmaps, tags):
+        # One grouping, in the pool that cannot overflow: its per-step work
+        # is vectorised over the pool (no scalar reductions or sorts of
+        # pool length), so a small pool with a full-pool fallback would save
+        # little run time and cost a second copy of the grouping loop, the
+        # larger part of the compile time (benchmarks/NOTES.md).
         order = keypoint_order_input(self.decode_keypoint_order, heatmaps.shape[1])
-        small, full = self._capacities(heatmaps.shape[1])
+        capacity = self._capacity(heatmaps.shape[1])
         candidates = jax.vmap(self._candidates)(heatmaps, tags)
-        groups = jax.vmap(lambda c: self._group(c, order, small))(candidates)
-        if small < full:
-            groups = jax.lax.cond(jnp.any(groups.overflow),
-                                  lambda: jax.vmap(lambda c: self._group(c, order, full))(candidates),
-                                  lambda: jax.vmap(lambda g: _padded(g, full))(groups))
+        group = jax.vmap(lambda c: self._group(c, order, capacity))
+        batch = heatmaps.shape[0]
+        chunks, size = _grouping_chunks(batch, self.decode_topk * capacity)
+        if chunks == 1 or jax.typeof(heatmaps).sharding.spec[0] is not None:
+            # (A batch explicitly sharded over devices is already split.)
+            groups = group(candidates)
+        else:
+            # A large batch is grouped a chunk at a time (lax.map), so that
+            # the (images, candidates, groups) arrays of a step stay in
+            # cache; padded images have no candidate above any threshold.
+            pad = chunks * size - batch
+            values, locations, picked = candidates
+            values = jnp.pad(values, ((0, pad), (0, 0), (0, 0)), constant_values=-jnp.inf)
+            locations, picked = (jnp.pad(a, ((0, pad),) + ((0, 0),) * (a.ndim - 1)) for a in (locations, picked))
+            split = tuple(a.reshape((chunks, size) + a.shape[1:]) for a in (values, locations, picked))
+            groups = jax.tree_util.tree_map(lambda a: a.reshape((chunks * size,) + a.shape[2:])[:batch],
+                                            jax.lax.map(group, split))
         return jax.vmap(self._finish)(groups, heatmaps, tags)
+
+
+# A batched grouping step works on (images, candidates, groups) arrays; about
+# this many cells (4 MB of float32) per chunk keeps them in cache: measured on
+# the 2-core CPU, B = 256 took 1.2x as long per image as B = 64 unchunked.
+_GROUPING_CHUNK_CELLS = 1 << 20
+
+
+def _grouping_chunks(batch: int, cells_per_image: int) -> tuple[int, int]:
+    """``(chunks, images per chunk)`` for grouping ``batch`` images, the
+    chunks as equal as possible (the last padded); one chunk for a symbolic
+    batch size (an exported decoder)."""
+    most = max(1, _GROUPING_CHUNK_CELLS // max(cells_per_image, 1))
+    if not isinstance(batch, int) or batch <= most:  # a symbolic batch (export) is not split
+        return 1, batch
+    chunks = -(-batch // most)
+    return chunks, -(-batch // chunks)
 
 
 # An eager decode runs its loops (scan, while, cond) inside one jitted
@@ -315,12 +340,3 @@ def _traced(*arrays) -> bool:
 
 _decode_image = jax.jit(lambda codec, heatmaps, tags: codec._decode_image(heatmaps, tags))
 _decode_batch = jax.jit(lambda codec, heatmaps, tags: codec._decode_batch(heatmaps, tags))
-
-
-def _padded(groups, capacity: int):
-    """``groups`` in a pool of ``capacity`` rows (empty rows appended)."""
-    extra = capacity - groups.scores.shape[0]
-    return groups._replace(
-        keypoints=jnp.pad(groups.keypoints, ((0, extra), (0, 0), (0, 0))),
-        scores=jnp.pad(groups.scores, ((0, extra), (0, 0))),
-    )

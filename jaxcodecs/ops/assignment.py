@@ -31,6 +31,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from jaxcodecs.ops.maxima import first_index
 from jaxcodecs.ops.numerics import constant_like
 from jaxcodecs.ops.validation import as_float_array, check_rank
 
@@ -71,16 +72,16 @@ def _solve(cost: jnp.ndarray, row_valid: jnp.ndarray, col_valid: jnp.ndarray) ->
     # well-separated problems that is none.
     masked_rows = jnp.where(col_valid[None, :], cost, inf)
     masked_cols = jnp.where(row_valid[:, None], cost, inf)
-    cheapest = jnp.where(flip, pad(jnp.argmin(masked_cols, axis=0), 0), pad(jnp.argmin(masked_rows, axis=1), 0))
-    minimum = jnp.where(flip, pad(jnp.min(masked_cols, axis=0), 0), pad(jnp.min(masked_rows, axis=1), 0))
+    col_min, row_min = jnp.min(masked_cols, axis=0), jnp.min(masked_rows, axis=1)
+    # First indices of the minima by compare-and-min (an argmin is a slow
+    # scalar reduction on XLA:CPU); no NaN reaches these costs.
+    cheapest = jnp.where(flip, pad(first_index(masked_cols.T, col_min), 0), pad(first_index(masked_rows, row_min), 0))
+    minimum = jnp.where(flip, pad(col_min, 0), pad(row_min, 0))
     lines = jnp.arange(size, dtype=jnp.int32)
     claim = jnp.full((size + 1,), size, jnp.int32).at[
         jnp.where(line_valid, cheapest, size)].min(lines)[:size]
     seated = line_valid & (claim[cheapest] == lines)
     pending = line_valid & ~seated
-    # The pending lines first, in order: one sort (a nonzero would be a
-    # prefix sum, several kernels on XLA:CPU).
-    order = jnp.argsort(~pending, stable=True).astype(jnp.int32)
     count = jnp.sum(pending).astype(jnp.int32)
     # Slot j + 1 is slot j; slot 0 is the virtual start of each search.
     # Line i + 1 is line i; index 0 (none) and size + 1 absorb updates.
@@ -94,10 +95,13 @@ def _solve(cost: jnp.ndarray, row_valid: jnp.ndarray, col_valid: jnp.ndarray) ->
     # read makes XLA copy the vector (one kernel each) every iteration.
     slot_ids = jnp.arange(size + 1, dtype=jnp.int32)
 
-    def fresh(owner_, step):
-        # Before searching for line order[step]: it starts at the virtual slot.
-        start = jnp.where(step < count, order[jnp.minimum(step, size - 1)] + 1, 0)
-        return jnp.where(slot_ids == 0, start, owner_)
+    def fresh(owner_):
+        # Before the next search: the first pending line after the one the
+        # virtual slot holds (slot 0 holds line + 1, 0 before the first
+        # search) starts there. The pending lines are taken in index order,
+        # found by a compare-and-min rather than sorted up front.
+        after = jnp.min(jnp.where(pending & (lines >= owner_[0]), lines, size))
+        return jnp.where(slot_ids == 0, jnp.where(after < size, after + 1, 0), owner_)
 
     # The loop state is packed into four arrays (scalars; u; v and minv;
     # owner, way and used): under ``vmap`` every carried array is selected
@@ -127,7 +131,7 @@ def _solve(cost: jnp.ndarray, row_valid: jnp.ndarray, col_valid: jnp.ndarray) ->
         prev = way[col]
         owner_b = jnp.where(slot_ids == col, owner_[prev], owner_)
         done = prev == 0
-        owner_n = fresh(owner_b, step + 1)
+        owner_n = fresh(owner_b)
         pick = lambda b_value, s_value: jnp.where(back, b_value, s_value)  # noqa: E731
         scalars = jnp.stack([step + (back & done), pick(~done, found).astype(jnp.int32), pick(prev, nxt),
                              iteration + 1])
@@ -136,7 +140,7 @@ def _solve(cost: jnp.ndarray, row_valid: jnp.ndarray, col_valid: jnp.ndarray) ->
                           pick(jnp.where(done, False, used), used_s).astype(jnp.int32)])
         return scalars, pick(u_, u_s), floats, ints
 
-    owner = fresh(owner, 0)
+    owner = fresh(owner)
     zero = constant_like(0, cost, (size + 1,), jnp.int32)
     state = (constant_like(0, cost, (4,), jnp.int32), u, jnp.stack([zero.astype(dtype), zero.astype(dtype) + inf]),
              jnp.stack([owner, zero, zero]))

@@ -22,8 +22,10 @@ from typing import NamedTuple, Sequence
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jaxcodecs.ops.assignment import linear_assignment
+from jaxcodecs.ops.maxima import first_min, first_true
 from jaxcodecs.ops.numerics import constant_like
 from jaxcodecs.ops.validation import as_float_array, check_rank
 
@@ -129,9 +131,9 @@ def group_keypoints_by_tags(
         same_fresh = fresh[None, :] & (key[:, None] == key[None, :])
         first = fresh & ~jnp.any(same_fresh & earlier, axis=1)
         new_slot = count + jnp.sum(first[None, :] & ~earlier.T, axis=1) - 1  # a prefix count
-        first_of = jnp.argmax(same_fresh | (jnp.eye(num_candidates, dtype=bool) & fresh[:, None]), axis=1)
+        first_of = first_true(same_fresh | (jnp.eye(num_candidates, dtype=bool) & fresh[:, None]))
         slot = jnp.where(joins, match,
-                         jnp.where(collides, jnp.argmax(same_existing, axis=1),
+                         jnp.where(collides, first_true(same_existing),
                                    jnp.where(fresh, new_slot[first_of], capacity)))
         slot = jnp.where(valid, slot, capacity).astype(jnp.int32)
 
@@ -169,7 +171,7 @@ def group_keypoints_by_tags(
     )
     (_, _, _, count, overflow), columns = jax.lax.scan(step, state, jnp.asarray(order, jnp.int32))
     # columns[i] belongs to keypoint type order[i]; put the types back in order.
-    joints = jnp.moveaxis(columns[jnp.argsort(jnp.asarray(order))], 0, 1)  # (G, K, 3)
+    joints = jnp.moveaxis(columns[np.argsort(np.asarray(order))], 0, 1)  # (G, K, 3)
     return TagGroups(joints[..., :2], joints[..., 2], count, overflow)
 
 
@@ -240,7 +242,7 @@ def fill_missing_keypoints_by_tags(
         group, kind = flat // num_types, flat % num_types
         distance = jnp.sqrt(jnp.sum((tags[dims + kind] - group_tag[:, group, None, None]) ** 2, axis=0))
         cost = _tag_cost(distance, maps[kind])
-        best = jnp.argmin(cost.reshape(-1))
+        best = first_min(cost.reshape(-1))
         px, py = best % width, best // width
         entry = jnp.concatenate([jnp.stack([px, py]).astype(filled.dtype), maps[kind, py, px][None].astype(filled.dtype)])
         return i + 1, filled.at[group, kind].set(entry)

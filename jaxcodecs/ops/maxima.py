@@ -22,6 +22,23 @@ def first_index(values: jnp.ndarray, target: jnp.ndarray) -> jnp.ndarray:
     return jnp.min(jnp.where(values == target[..., None], index, size - 1), axis=-1)
 
 
+def first_true(mask: jnp.ndarray) -> jnp.ndarray:
+    """The first index along the last axis where ``mask`` holds (0 where it
+    never does), NumPy's ``argmax`` of a bool array as one min-reduction."""
+    size = mask.shape[-1]
+    first = jnp.min(jnp.where(mask, jnp.arange(size, dtype=jnp.int32), size), axis=-1)
+    return jnp.where(first < size, first, 0)
+
+
+def first_min(values: jnp.ndarray) -> jnp.ndarray:
+    """The first index of the minimum along the last axis, NaN ranking
+    lowest (with ``-inf``): ``argmin`` as a min and a compare-and-min, two
+    vectorised passes instead of XLA:CPU's scalar (value, index) reduction."""
+    if jnp.issubdtype(values.dtype, jnp.floating):
+        values = jnp.where(jnp.isnan(values), jnp.asarray(-np.inf, values.dtype), values)
+    return first_index(values, jnp.min(values, axis=-1))
+
+
 def ranked_max(x: jnp.ndarray) -> jnp.ndarray:
     """The maximum along the last axis with NaN ranked as ``+inf``.
 
