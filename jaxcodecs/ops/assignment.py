@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jaxcodecs.ops.maxima import first_index
 from jaxcodecs.ops.numerics import constant_like
@@ -77,7 +78,7 @@ def _solve(cost: jnp.ndarray, row_valid: jnp.ndarray, col_valid: jnp.ndarray) ->
     # scalar reduction on XLA:CPU); no NaN reaches these costs.
     cheapest = jnp.where(flip, pad(first_index(masked_cols.T, col_min), 0), pad(first_index(masked_rows, row_min), 0))
     minimum = jnp.where(flip, pad(col_min, 0), pad(row_min, 0))
-    lines = jnp.arange(size, dtype=jnp.int32)
+    lines = jnp.asarray(np.arange(size, dtype=np.int32))  # constants, not iota kernels
     claim = jnp.full((size + 1,), size, jnp.int32).at[
         jnp.where(line_valid, cheapest, size)].min(lines)[:size]
     seated = line_valid & (claim[cheapest] == lines)
@@ -93,7 +94,7 @@ def _solve(cost: jnp.ndarray, row_valid: jnp.ndarray, col_valid: jnp.ndarray) ->
     # Single-element writes below are selects against an iota rather than
     # scatters: a scatter into a carried vector whose old value is still
     # read makes XLA copy the vector (one kernel each) every iteration.
-    slot_ids = jnp.arange(size + 1, dtype=jnp.int32)
+    slot_ids = jnp.asarray(np.arange(size + 1, dtype=np.int32))
 
     def fresh(owner_):
         # Before the next search: the first pending line after the one the

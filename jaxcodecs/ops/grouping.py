@@ -108,8 +108,8 @@ def group_keypoints_by_tags(
     dtype = values.dtype
     value_threshold = jnp.asarray(value_threshold, dtype)
     tag_threshold = jnp.asarray(tag_threshold, dtype)
-    slots = jnp.arange(capacity, dtype=jnp.int32)
-    rows = jnp.arange(num_candidates, dtype=jnp.int32)
+    slots = jnp.asarray(np.arange(capacity, dtype=np.int32))
+    rows = jnp.asarray(np.arange(num_candidates, dtype=np.int32))
     earlier = rows[None, :] < rows[:, None]  # [i, j]: j comes before i
 
     def step(state, kind):

@@ -18,7 +18,7 @@ def first_index(values: jnp.ndarray, target: jnp.ndarray) -> jnp.ndarray:
     (the last index where there is none): a comparison and a min-reduction,
     as a variadic (value, index) argmax is slow on XLA:CPU."""
     size = values.shape[-1]
-    index = jnp.arange(size, dtype=jnp.int32)
+    index = jnp.asarray(np.arange(size, dtype=np.int32))
     return jnp.min(jnp.where(values == target[..., None], index, size - 1), axis=-1)
 
 
@@ -26,7 +26,7 @@ def first_true(mask: jnp.ndarray) -> jnp.ndarray:
     """The first index along the last axis where ``mask`` holds (0 where it
     never does), NumPy's ``argmax`` of a bool array as one min-reduction."""
     size = mask.shape[-1]
-    first = jnp.min(jnp.where(mask, jnp.arange(size, dtype=jnp.int32), size), axis=-1)
+    first = jnp.min(jnp.where(mask, jnp.asarray(np.arange(size, dtype=np.int32)), size), axis=-1)
     return jnp.where(first < size, first, 0)
 
 
