@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import math
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -74,10 +75,10 @@ def gaussian_fit_radius(sigma, blur_kernel_size: int) -> int:
     """The fit's half-window: ``ceil(2 sigma)`` (the larger of a pair) for a
     concrete ``sigma``, ``ceil(2 sigma_k)`` of the blur for a traced one; at
     least 1."""
-    try:
+    if any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree_util.tree_leaves(sigma)):
+        value = 0.3 * ((int(blur_kernel_size) - 1) * 0.5 - 1) + 0.8  # no host value
+    else:
         value = float(np.max(np.asarray(sigma, np.float64)))
-    except Exception:  # a tracer has no host value
-        value = 0.3 * ((int(blur_kernel_size) - 1) * 0.5 - 1) + 0.8
     if not np.isfinite(value):
         value = 1.0
     return max(1, int(math.ceil(2 * value - 1e-9)))
