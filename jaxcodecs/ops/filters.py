@@ -75,24 +75,34 @@ def _check_ksize(ksize: int) -> None:
         raise ValueError(f"`ksize` must be odd and positive, got {ksize}.")
 
 
-def _blur_axis(x: jnp.ndarray, ksize: int, axis: int, border: str) -> jnp.ndarray:
-    """Convolves ``x`` along ``axis`` with the OpenCV kernel, same-size output."""
+def _pad_axis(x: jnp.ndarray, ksize: int, axis: int, border: str) -> jnp.ndarray:
+    """``x`` padded by ``ksize // 2`` on both sides of ``axis`` with ``border``."""
     half = ksize // 2
-    if half == 0:
-        return x
-    size = x.shape[axis]
     pad = [(0, 0)] * x.ndim
     pad[axis] = (half, half)
     if border == "reflect101":
-        if size == 1:
-            # Reflect-101 of a single sample is that sample repeated.
-            padded = jnp.pad(x, pad, mode="edge")
-        else:
-            padded = jnp.pad(x, pad, mode="reflect")
-    elif border == "zero":
-        padded = jnp.pad(x, pad, mode="constant")
-    else:
-        raise ValueError(f"`border` must be 'reflect101' or 'zero', got {border!r}.")
+        # Reflect-101 of a single sample is that sample repeated.
+        return jnp.pad(x, pad, mode="edge" if x.shape[axis] == 1 else "reflect")
+    if border == "zero":
+        return jnp.pad(x, pad, mode="constant")
+    raise ValueError(f"`border` must be 'reflect101' or 'zero', got {border!r}.")
+
+
+def _blur_axis(x: jnp.ndarray, ksize: int, axis: int, border: str, *, materialise: bool = False) -> jnp.ndarray:
+    """Convolves ``x`` along ``axis`` with the OpenCV kernel, same-size output.
+
+    ``materialise`` writes the padded array once before the convolution
+    reads it. For whole maps that is faster: fused into the convolution, XLA
+    rebuilds the border pieces in several fusions (the previous pass once
+    per piece) and reads them all; materialised, the 2-D blur of 64 x 17
+    maps of 64 x 48 ran 2.0-2.5x faster on CPU (k = 23; 1.2-2.7x for k = 11),
+    bit-identical. For short 1-D vectors (SimCC) the fused form is faster.
+    """
+    if ksize // 2 == 0:
+        return x
+    padded = _pad_axis(x, ksize, axis, border)
+    if materialise:
+        padded = lax.optimization_barrier(padded)
     return convolve_valid(padded, ksize, axis)
 
 
@@ -145,11 +155,11 @@ def gaussian_blur(x: jnp.ndarray, ksize: int, *, border: str = "reflect101") -> 
     _check_ksize(ksize)
     x = jnp.asarray(x)
     check_min_rank(x, 2, "x", "(..., H, W)")
-    # The barriers keep XLA from fusing the row pass into every tap of the
-    # column pass (recomputing it k times) and from recomputing the whole blur
-    # in each consumer (e.g. a max and a rescale); measured 1.4x faster on CPU.
-    rows = lax.optimization_barrier(_blur_axis(x, ksize, x.ndim - 1, border))
-    return lax.optimization_barrier(_blur_axis(rows, ksize, x.ndim - 2, border))
+    # The barriers keep XLA from recomputing the whole blur in each consumer
+    # (e.g. a max and a rescale); each pass reads its padded input, written
+    # once (``_blur_axis``).
+    rows = _blur_axis(x, ksize, x.ndim - 1, border, materialise=True)
+    return lax.optimization_barrier(_blur_axis(rows, ksize, x.ndim - 2, border, materialise=True))
 
 
 def gaussian_blur1d(x: jnp.ndarray, ksize: int, *, border: str = "reflect101") -> jnp.ndarray:
