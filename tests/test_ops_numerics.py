@@ -1,5 +1,5 @@
-"""``ops.numerics``: ``constant_like`` (exact constants that stay data) and
-``divide_exact`` (true division under jit).
+"""``ops.numerics``: ``constant_like`` (exact constants that stay data),
+``divide_exact`` (true division under jit), ``max_over_leading_axis``.
 
 ``constant_like``'s sharding under a batch-sharded ``vmap`` is checked in
 ``test_sharding.py`` with the other sharding checks.
@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from jaxcodecs import ops
+from jaxcodecs.ops.numerics import max_over_leading_axis
 
 SPECIALS = np.array([[0.0, -0.0, np.nan, np.inf], [-np.inf, 1e38, -3.5, 7.0]], np.float32)
 
@@ -58,3 +59,24 @@ def test_divide_exact_is_the_true_quotient(variant):
     divisor = np.float32(3.0)
     out = variant(lambda a: ops.divide_exact(a, divisor))(x)
     np.testing.assert_array_equal(out, x / divisor)  # NumPy's correctly rounded float32 division
+
+
+@pytest.mark.parametrize("count", [1, 2, 3, 5, 8])
+def test_max_over_leading_axis_is_numpy_max(count, variant):
+    rng = np.random.default_rng(count)
+    # Small integers (exact in float32) make ties common; a NaN-free mix of signs.
+    x = rng.integers(-4, 5, (count, 3, 4, 5)).astype(np.float32)
+    out = variant(max_over_leading_axis)(x)
+    assert out.shape == x.shape[1:] and out.dtype == x.dtype
+    np.testing.assert_array_equal(out, np.max(x, axis=0))
+
+
+def test_max_over_leading_axis_under_vmap_and_ints():
+    x = np.random.default_rng(0).integers(-9, 9, (6, 4, 3, 2)).astype(np.int32)
+    out = jax.jit(jax.vmap(max_over_leading_axis))(x)  # per row of 6: the max over its 4 entries
+    np.testing.assert_array_equal(out, np.max(x, axis=1))
+
+
+def test_max_over_leading_axis_needs_an_entry():
+    with pytest.raises(ValueError, match="`x`.*shape \\(0, 3\\)"):
+        max_over_leading_axis(np.zeros((0, 3), np.float32))

@@ -24,7 +24,7 @@ from typing import Any
 import jax.numpy as jnp
 
 from jaxcodecs.ops.filters import gaussian_blur1d
-from jaxcodecs.ops.numerics import divide_exact
+from jaxcodecs.ops.numerics import divide_exact, max_over_leading_axis
 from jaxcodecs.ops.validation import as_parameter, points_and_visibility
 
 __all__ = [
@@ -41,7 +41,11 @@ _NORMALIZE_EPS = 1e-24
 
 
 def gaussian_profile(
-    centre: jnp.ndarray, sigma: jnp.ndarray, size: int, nearest: jnp.ndarray | None = None
+    centre: jnp.ndarray,
+    sigma: jnp.ndarray,
+    size: int,
+    nearest: jnp.ndarray | None = None,
+    where: jnp.ndarray | None = None,
 ) -> jnp.ndarray:
     """``exp(-(i - centre)^2 / (2 sigma^2))`` for ``i`` in ``[0, size)``.
 
@@ -53,6 +57,8 @@ def gaussian_profile(
       size: number of samples along the axis.
       nearest: ``(N, K)``, the pixel of a vanishing Gaussian (default
         ``floor(centre + 0.5)``).
+      where: optional bool mask broadcastable to ``(N, K, size)``; the
+        profile is 0 where it is false.
 
     Returns:
       ``(N, K, size)``. With ``sigma == 0`` the profile is a unit impulse at
@@ -63,11 +69,20 @@ def gaussian_profile(
     two_s2 = (2.0 * sigma * sigma)[..., None]
     positive = two_s2 > 0
     safe_two_s2 = jnp.where(positive, two_s2, jnp.ones_like(two_s2))
-    gauss = jnp.exp(-d2 / safe_two_s2)
     if nearest is None:
         nearest = jnp.floor(centre + 0.5)
-    impulse = (grid == nearest[..., None]).astype(centre.dtype)
-    return jnp.where(positive, gauss, impulse)
+    # Every case is one exponent (the impulse: exp(0) = 1, the rest and the
+    # masked samples exp(-inf) = 0), so the exp is the profile's last step:
+    # XLA does not fuse an exp into a consumer that reads each sample many
+    # times (an outer product), so the profile is written once instead of
+    # its masks being recomputed for every pixel of the maps (an encode of
+    # two instances' 17 maps of 64 x 64 ran 3x faster on CPU).
+    off = jnp.asarray(-jnp.inf, centre.dtype)
+    impulse = jnp.where(grid == nearest[..., None], jnp.zeros_like(d2), off)
+    exponent = jnp.where(positive, -d2 / safe_two_s2, impulse)
+    if where is not None:
+        exponent = jnp.where(where, exponent, off)
+    return jnp.exp(exponent)
 
 
 def _axis_profile(
@@ -76,33 +91,30 @@ def _axis_profile(
     hi: jnp.ndarray | None,
     size: int,
     sigma: jnp.ndarray,
+    paint: jnp.ndarray,
 ) -> jnp.ndarray:
     """:func:`gaussian_profile` on ``[lo, hi)`` (``lo``, ``hi`` ``(N, K)``,
-    ``None`` for no window), 0 elsewhere; ``(N, K, size)``."""
-    values = gaussian_profile(centre, sigma, size)
+    ``None`` for no window) for the keypoints ``paint (N, K)`` marks, 0
+    elsewhere; ``(N, K, size)``."""
+    mask = paint[..., None]
     if lo is not None:
         grid = jnp.arange(size, dtype=centre.dtype)
-        inside = (grid >= lo[..., None]) & (grid < hi[..., None])
-        values = jnp.where(inside, values, jnp.zeros_like(values))
-    return values
+        mask = mask & (grid >= lo[..., None]) & (grid < hi[..., None])
+    return gaussian_profile(centre, sigma, size, where=mask)
 
 
-def _combine(
-    prof_x: jnp.ndarray, prof_y: jnp.ndarray, paint: jnp.ndarray, dtype
-) -> jnp.ndarray:
+def _combine(prof_x: jnp.ndarray, prof_y: jnp.ndarray, dtype) -> jnp.ndarray:
     """Max over instances of the outer products ``prof_y ⊗ prof_x``.
 
     Args:
-      prof_x: ``(N, K, W)``; prof_y: ``(N, K, H)``; paint: ``(N, K)`` bool.
+      prof_x: ``(N, K, W)``; prof_y: ``(N, K, H)``, zero for the keypoints
+        not painted (masking a finite, non-negative profile masks its map).
 
     Returns:
       ``(K, H, W)`` heatmaps.
     """
-    # Masking a (finite, non-negative) profile equals masking the map, and
-    # keeps the outer product the last step, so it is written once.
-    prof_x = jnp.where(paint[..., None], prof_x, jnp.zeros_like(prof_x))
     maps = prof_y[..., :, None] * prof_x[..., None, :]
-    return jnp.max(maps, axis=0).astype(dtype)
+    return max_over_leading_axis(maps).astype(dtype)
 
 
 def _weights(visible: jnp.ndarray, drop: jnp.ndarray) -> jnp.ndarray:
@@ -146,9 +158,14 @@ def _windows(kp: jnp.ndarray, radius: jnp.ndarray, size: int, mmpose_compat: boo
     return mu, lo, hi, peak, outside
 
 
+def _painted(visible, outside):
+    """The keypoints drawn: visible (``>= 0.5``) and inside the map."""
+    return (visible >= 0.5) & ~outside
+
+
 def _paint(prof_x, prof_y, visible, outside, dtype, normalize=False):
-    """Heatmaps of the visible (``>= 0.5``) keypoints inside the map, and
-    their weights (the visibility, 0 for a visible keypoint outside); with
+    """Heatmaps from profiles that are zero outside :func:`_painted`, and the
+    weights (the visibility, 0 for a visible keypoint outside); with
     ``normalize`` each map divided by its sum (see :func:`normalize_heatmaps`)."""
     candidate = visible >= 0.5
     if normalize and prof_x.shape[0] == 1:
@@ -158,9 +175,9 @@ def _paint(prof_x, prof_y, visible, outside, dtype, normalize=False):
         # keeping the raw one to sum it first.
         total = jnp.sum(prof_x, axis=-1) * jnp.sum(prof_y, axis=-1)
         prof_x = prof_x / (total + jnp.asarray(_NORMALIZE_EPS, total.dtype))[..., None]
-        heatmaps = _combine(prof_x, prof_y, candidate & ~outside, dtype)
+        heatmaps = _combine(prof_x, prof_y, dtype)
     else:
-        heatmaps = _combine(prof_x, prof_y, candidate & ~outside, dtype)
+        heatmaps = _combine(prof_x, prof_y, dtype)
         if normalize:
             heatmaps = normalize_heatmaps(heatmaps)
     return heatmaps, _weights(visible, candidate & outside)
@@ -179,8 +196,9 @@ def _render_windowed(kp, visible, sig, heatmap_size, mmpose_compat, dtype, *, su
         # w.r.t. the keypoint is exactly 1 in both modes.
         peak_x = peak_x + (kp[..., 0] - mu_x)
         peak_y = peak_y + (kp[..., 1] - mu_y)
-    prof_x = _axis_profile(peak_x, lo_x, hi_x, width, sig)
-    prof_y = _axis_profile(peak_y, lo_y, hi_y, height, sig)
+    paint = _painted(visible, out_x | out_y)
+    prof_x = _axis_profile(peak_x, lo_x, hi_x, width, sig, paint)
+    prof_y = _axis_profile(peak_y, lo_y, hi_y, height, sig, paint)
     return _paint(prof_x, prof_y, visible, out_x | out_y, dtype, normalize)
 
 
@@ -255,8 +273,9 @@ def render_unbiased_gaussian_heatmaps(
     radius = 3.0 * sig
     x, y = kp[..., 0], kp[..., 1]
     outside = (x - radius >= width) | (y - radius >= height) | (x + radius + 1 < 0) | (y + radius + 1 < 0)
-    prof_x = _axis_profile(x, None, None, width, sig)
-    prof_y = _axis_profile(y, None, None, height, sig)
+    paint = _painted(visible, outside)
+    prof_x = _axis_profile(x, None, None, width, sig, paint)
+    prof_y = _axis_profile(y, None, None, height, sig, paint)
     return _paint(prof_x, prof_y, visible, outside, dtype, normalize)
 
 
@@ -384,14 +403,18 @@ def render_megvii_heatmaps(
     # A blurred impulse is the outer product of two blurred 1-D impulses.
     # One-hots by comparison (not by indexing an identity matrix) keep the
     # computation free of gathers, so it shards on any mesh.
+    # The division is each profile's last step (see gaussian_profile); the
+    # x profile of a keypoint not drawn is zero.
     profiles = []
-    for position, size in ((px, width), (py, height)):
+    for position, size, mask in ((px, width, candidate & inside), (py, height, None)):
         onehot = (jnp.arange(size, dtype=kp.dtype) == position[..., None]).astype(kp.dtype)
         blurred = gaussian_blur1d(onehot, kernel_size)
         peak = jnp.sum(blurred * onehot, axis=-1, keepdims=True)
+        if mask is not None:
+            blurred = jnp.where(mask[..., None], blurred, jnp.zeros_like(blurred))
         profiles.append(blurred / jnp.where(peak > 0, peak, jnp.ones_like(peak)))
     prof_x, prof_y = profiles
-    heatmaps = _combine(prof_x, 255.0 * prof_y, candidate & inside, dtype)
+    heatmaps = _combine(prof_x, 255.0 * prof_y, dtype)
     return heatmaps, _weights(visible, candidate & ~inside)
 
 

@@ -31,7 +31,7 @@ import numpy as np
 
 from jaxcodecs.ops.heatmap import gaussian_profile
 from jaxcodecs.ops.maxima import first_index, heatmap_argmax, ranked_max
-from jaxcodecs.ops.numerics import divide_exact
+from jaxcodecs.ops.numerics import divide_exact, max_over_leading_axis
 from jaxcodecs.ops.validation import (
     as_float_array,
     as_parameter,
@@ -160,8 +160,7 @@ def _profile(mu: jnp.ndarray, window: jnp.ndarray, sigma: jnp.ndarray, nearest: 
     With ``σ = 0`` the profile is a unit impulse at ``nearest`` (``(N, K)``,
     the keypoint's own voxel) instead of MMPose's 0/0 (policy 6).
     """
-    values = gaussian_profile(mu, sigma, window.shape[-1], nearest)
-    return jnp.where(window, values, jnp.zeros_like(values))
+    return gaussian_profile(mu, sigma, window.shape[-1], nearest, where=window)
 
 
 def render_gaussian_heatmaps_3d(
@@ -303,13 +302,12 @@ def _render(kp, visible, present, joint_weights, sig, radius, last, depth_bound,
 
     prof_x = _profile(mu_x, win_x, sig, near_x)
     prof_y = _profile(mu_y, win_y, sig, near_y)
-    prof_z = _profile(mu_z, win_z, sig, near_z)
-    prof_z = jnp.where(paint[..., None], prof_z, jnp.zeros_like(prof_z))
+    prof_z = _profile(mu_z, win_z & paint[..., None], sig, near_z)
     volumes = prof_z[..., :, None, None] * prof_y[..., None, :, None] * prof_x[..., None, None, :]
     if kp.shape[0] == 0:
         heatmaps = jnp.zeros(volumes.shape[1:], dt)
     else:
-        heatmaps = jnp.max(volumes, axis=0) * jnp.asarray(max_bound, dt)
+        heatmaps = max_over_leading_axis(volumes) * jnp.asarray(max_bound, dt)
     num_selected = heatmaps.shape[0]
     return heatmaps.reshape(num_selected * depth, height, width).astype(dtype), weights
 

