@@ -1,6 +1,10 @@
 """Batch-sharded encode / decode on 8 fake CPU devices (conftest sets
 ``--xla_force_host_platform_device_count=8`` before JAX starts).
 
+The mesh is built from ``jax.devices("cpu")`` and the unsharded reference is
+computed on the first CPU device, so the module runs unchanged where JAX's
+default backend is a GPU or TPU (the host's CPU devices are still there).
+
 For every registered codec and example config (``jaxcodecs.examples``): the
 encode arguments of 16 samples (keypoints ``(16, 1, K, D)``, and whatever
 else the codec's encode takes) sharded along a ``"batch"`` mesh axis go
@@ -31,8 +35,12 @@ BATCH = NUM_DEVICES * PER_DEVICE
 NUM_KEYPOINTS = 17
 
 
+# The devices of the mesh: the host's CPU devices, whatever the default backend.
+DEVICES = tuple(jax.devices("cpu"))
+
+
 def test_eight_devices():
-    assert len(jax.devices()) == NUM_DEVICES, (
+    assert len(DEVICES) == NUM_DEVICES, (
         "conftest.py must set XLA_FLAGS=--xla_force_host_platform_device_count=8 before JAX starts")
 
 
@@ -75,8 +83,9 @@ def _decode_args(codec):
 def _unsharded(name, index):
     """Reference values computed on one device."""
     codec = _codec(name, index)
-    encoded = jax.device_get(jax.jit(codec.batch_encode)(*_batch(codec)))
-    decoded = jax.device_get(jax.jit(codec.batch_decode)(*_decode_args(codec)))
+    with jax.default_device(DEVICES[0]):
+        encoded = jax.device_get(jax.jit(codec.batch_encode)(*_batch(codec)))
+        decoded = jax.device_get(jax.jit(codec.batch_decode)(*_decode_args(codec)))
     return encoded, decoded
 
 
@@ -87,7 +96,7 @@ def assert_batch_sharded(tree, mesh):
         assert leaf.sharding.is_equivalent_to(expected, leaf.ndim), leaf.sharding
         shards = leaf.addressable_shards
         assert len(shards) == NUM_DEVICES
-        assert {s.device for s in shards} == set(jax.devices())
+        assert {s.device for s in shards} == set(DEVICES)
         assert all(s.data.shape[0] == PER_DEVICE for s in shards)
 
 
@@ -116,16 +125,16 @@ def _run(codec, mesh):
 
 def _mesh(kind):
     if kind == "auto":
-        return Mesh(np.array(jax.devices()), ("batch",)), contextlib.nullcontext()
+        return Mesh(np.array(DEVICES), ("batch",)), contextlib.nullcontext()
     # jax.make_mesh with Explicit axes, the default mesh of recent JAX.
-    mesh = jax.make_mesh((NUM_DEVICES,), ("batch",), axis_types=(AxisType.Explicit,))
+    mesh = jax.make_mesh((NUM_DEVICES,), ("batch",), axis_types=(AxisType.Explicit,), devices=DEVICES)
     return mesh, jax.set_mesh(mesh)
 
 
 @pytest.mark.parametrize("mesh_kind", ["auto", "explicit"])
 @pytest.mark.parametrize("name,index", CONFIGS)
 def test_sharded_batch(name, index, mesh_kind):
-    assert len(jax.devices()) == NUM_DEVICES
+    assert len(DEVICES) == NUM_DEVICES
     mesh, context = _mesh(mesh_kind)
     codec = _codec(name, index)
     with context:
