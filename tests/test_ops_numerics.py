@@ -1,5 +1,6 @@
 """``ops.numerics``: ``constant_like`` (exact constants that stay data),
-``divide_exact`` (true division under jit), ``max_over_leading_axis``.
+``divide_exact`` (true division under jit) with ``correct_quotient`` (correctly
+rounded on any backend), ``max_over_leading_axis``.
 
 ``constant_like``'s sharding under a batch-sharded ``vmap`` is checked in
 ``test_sharding.py`` with the other sharding checks.
@@ -11,7 +12,7 @@ import numpy as np
 import pytest
 
 from jaxcodecs import ops
-from jaxcodecs.ops.numerics import max_over_leading_axis
+from jaxcodecs.ops.numerics import correct_quotient, max_over_leading_axis
 
 SPECIALS = np.array([[0.0, -0.0, np.nan, np.inf], [-np.inf, 1e38, -3.5, 7.0]], np.float32)
 
@@ -80,3 +81,98 @@ def test_max_over_leading_axis_under_vmap_and_ints():
 def test_max_over_leading_axis_needs_an_entry():
     with pytest.raises(ValueError, match="`x`.*shape \\(0, 3\\)"):
         max_over_leading_axis(np.zeros((0, 3), np.float32))
+
+
+# ------------------------------------------------------- correct_quotient
+def _nudge(values, ulps):
+    """``values`` moved by ``ulps`` float32 steps (toward +inf when positive)."""
+    out = values.astype(np.float32)
+    for _ in range(abs(ulps)):
+        out = np.nextafter(out, np.float32(np.inf if ulps > 0 else -np.inf))
+    return out
+
+
+def _quotient_cases(rng, n):
+    """Pairs (x, d) whose float32 quotients are hard to round: random
+    magnitudes over a wide range, powers of two, exact multiples, halves,
+    significands at the binade edges, and quotients within a hair of the
+    midpoint between two floats."""
+    def wide(size):
+        return (rng.standard_normal(size) * np.exp2(rng.integers(-60, 60, size))).astype(np.float32)
+
+    xs, ds = [wide(n)], [wide(n)]
+    xs.append(np.exp2(rng.integers(-100, 100, n)).astype(np.float32))
+    ds.append(np.exp2(rng.integers(-100, 100, n)).astype(np.float32) * rng.choice([-1, 1], n).astype(np.float32))
+    d = wide(n)
+    k = rng.integers(-4096, 4096, n).astype(np.float32)
+    xs.append((k * d).astype(np.float32)), ds.append(d)  # exact when k * d is: the quotient is k
+    xs.append((2 * rng.integers(-2**20, 2**20, n) + 1).astype(np.float32)), ds.append(np.full(n, 2, np.float32))
+    edge = np.float32(1) - np.float32(2**-24) * rng.integers(0, 4, n).astype(np.float32)  # significands 2^24 - j
+    xs.append((edge * np.exp2(rng.integers(-30, 30, n))).astype(np.float32))
+    ds.append((np.float32(1) + np.float32(2**-23) * rng.integers(0, 4, n).astype(np.float32)))
+    # Near-midpoint quotients: x = round(m * d) for the midpoint m of q and its successor.
+    q, d = wide(n), wide(n)
+    midpoint = (q.astype(np.float64) + np.nextafter(q, np.float32(np.inf)).astype(np.float64)) / 2
+    xs.append((midpoint * d.astype(np.float64)).astype(np.float32)), ds.append(d)
+    x, d = np.concatenate(xs), np.concatenate(ds)
+    with np.errstate(all="ignore"):
+        reference = x / d  # NumPy's float32 division: IEEE, correctly rounded
+    # The operands and quotients the correction handles: normal, two binades
+    # inside the float32 range (elsewhere it returns the quotient given).
+    tiny, huge = np.float32(2**-120), np.float32(2**120)
+    keep = (np.isfinite(reference) & (np.abs(reference) > tiny) & (np.abs(reference) < huge)
+            & (np.abs(x) >= np.finfo(np.float32).tiny) & (np.abs(d) >= np.finfo(np.float32).tiny))
+    return x[keep], d[keep], reference[keep]
+
+
+@pytest.mark.parametrize("ulps", [0, 1, -1, 2, -2, 3, -3])
+def test_correct_quotient_recovers_the_rounded_quotient(ulps):
+    """From a quotient off by up to 3 ulps (as an inexact backend division
+    gives), on about 580 k pairs, every result is NumPy's correctly rounded one."""
+    x, d, reference = _quotient_cases(np.random.default_rng(ulps + 10), 100_000)
+    assert x.size > 550_000
+    out = jax.jit(correct_quotient)(x, d, _nudge(reference, ulps))
+    wrong = np.flatnonzero(np.asarray(out).view(np.int32) != reference.view(np.int32))
+    assert wrong.size == 0, f"{wrong.size} wrong, e.g. {x[wrong[:3]]} / {d[wrong[:3]]}"
+
+
+def test_correct_quotient_from_a_reciprocal_product():
+    x, d, reference = _quotient_cases(np.random.default_rng(3), 100_000)
+    approximate = x * (np.float32(1) / d)  # off by an ulp for many pairs
+    assert np.any(approximate != reference)
+    out = jax.jit(correct_quotient)(x, d, approximate)
+    np.testing.assert_array_equal(np.asarray(out).view(np.int32), reference.view(np.int32))
+
+
+def test_correct_quotient_passes_special_values_through():
+    x = np.array([0.0, -0.0, np.inf, np.nan, 1.0, 1e-40, 3.0, 1.0], np.float32)
+    d = np.array([2.0, 3.0, 2.0, 1.0, np.inf, 1.0, 1e-40, 3.0], np.float32)
+    given = np.array([0.0, -0.0, np.inf, np.nan, 0.0, 1e-40, 7.0, 0.0], np.float32)
+    given[7] = _nudge(np.float32(1) / np.float32(3), 2)
+    out = np.asarray(correct_quotient(x, d, given))
+    # Zeros, infinities, NaN and subnormal operands keep the quotient given.
+    np.testing.assert_array_equal(out[:7], given[:7])
+    assert out[7] == np.float32(1) / np.float32(3)
+
+
+def test_divide_exact_gradient_is_that_of_the_division():
+    grad = jax.grad(lambda a: ops.divide_exact(a, np.float32(3.0)).sum())(np.ones(4, np.float32))
+    np.testing.assert_allclose(grad, np.full(4, 1 / 3, np.float32), rtol=1e-7)
+
+
+def test_the_correcting_branch_of_divide_exact():
+    """The branch other platforms take (on CPU the division is already
+    correctly rounded): a quotient off by ulps is corrected, an infinite or
+    NaN one kept, and the gradient is that of the division."""
+    from jaxcodecs.ops.numerics import _corrected
+
+    x = np.array([1.0, 2.0, 1.0, 0.0, np.nan], np.float32)
+    d = np.array([3.0, 7.0, 0.0, 0.0, 1.0], np.float32)
+    with np.errstate(all="ignore"):
+        exact = x / d
+    off = exact.copy()
+    off[:2] = _nudge(exact[:2], -2)
+    out = np.asarray(jax.jit(_corrected)(x, d, off))
+    np.testing.assert_array_equal(out, exact)  # NaN == NaN here
+    grad = jax.grad(lambda a: _corrected(a, d[:2], a / d[:2]).sum())(x[:2])
+    np.testing.assert_allclose(grad, 1 / d[:2], rtol=1e-7)

@@ -13,8 +13,9 @@ from typing import Any, Sequence
 
 import jax.numpy as jnp
 import numpy as np
+from jax import lax
 
-__all__ = ["divide_exact", "constant_like", "max_over_leading_axis"]
+__all__ = ["divide_exact", "correct_quotient", "constant_like", "max_over_leading_axis"]
 
 
 def divide_exact(x: jnp.ndarray, divisor) -> jnp.ndarray:
@@ -25,7 +26,10 @@ def divide_exact(x: jnp.ndarray, divisor) -> jnp.ndarray:
     quotient is then rounded or truncated to a pixel (e.g. ``kp / scale`` of a
     keypoint lying exactly on a half pixel), that ulp moves the keypoint to
     the neighbouring pixel. Making the divisor data-dependent keeps XLA's
-    true, correctly rounded division, under ``jit`` and ``vmap`` alike.
+    division, under ``jit`` and ``vmap`` alike. That division is correctly
+    rounded on CPU but not on every GPU: on any other platform, float32
+    quotients go through :func:`correct_quotient` (``lax.platform_dependent``:
+    a CPU program holds none of it).
 
     Args:
       x: float array ``(...)``.
@@ -37,7 +41,115 @@ def divide_exact(x: jnp.ndarray, divisor) -> jnp.ndarray:
     x = jnp.asarray(x)
     full = jnp.broadcast_to(jnp.asarray(divisor, x.dtype), x.shape)
     full = jnp.where(jnp.isnan(x), jnp.ones_like(full), full)
-    return x / full
+    quotient = x / full
+    if quotient.dtype != jnp.float32:
+        return quotient
+    # XLA:CPU divides correctly rounded: no correction there (chosen when the
+    # program is lowered, so a CPU program holds none of it).
+    return lax.platform_dependent(x, full, quotient, cpu=lambda a, b, q: q, default=_corrected)
+
+
+def _corrected(x, divisor, quotient):
+    # The correction moves a finite quotient by whole ulps, an exact
+    # difference, outside the gradient: the derivative stays that of x / divisor.
+    step = correct_quotient(x, divisor, quotient) - quotient
+    return quotient + lax.stop_gradient(jnp.where(jnp.isfinite(quotient), step, jnp.zeros_like(step)))
+
+
+_LIMB = 12
+_LIMB_MASK = (1 << _LIMB) - 1
+
+
+def _significand_and_exponent(bits):
+    """``(S, e)`` of positive normal float32 bit patterns: the value is
+    ``S * 2^(e - 150)`` with ``2^23 <= S < 2^24``."""
+    return (bits & 0x7FFFFF) | 0x800000, bits >> 23
+
+
+def _above_midpoint(x_bits, d_bits, q_bits):
+    """Whether ``x / d`` exceeds the midpoint between ``q`` and the next
+    float32 up, exactly, for positive normal ``x``, ``d``, ``q`` (bit
+    patterns, int32); false where the exponents are too far apart.
+
+    With 24-bit significands X, D, Q: ``x / d > (q + ulp / 2)`` is
+    ``X * 2^k > (2Q + 1) * D`` with ``k = e_x - e_q - e_d + 151``. Both
+    sides are integers below 2^60, compared in base-2^12 limbs: every
+    partial product fits in int32, so no float64, FMA or 64-bit integer is
+    needed, on any backend.
+    """
+    big_x, exp_x = _significand_and_exponent(x_bits)
+    big_d, exp_d = _significand_and_exponent(d_bits)
+    big_q, exp_q = _significand_and_exponent(q_bits)
+    shift = exp_x - exp_q - exp_d + 151
+    valid = (shift >= 0) & (shift < 3 * _LIMB)
+    shift = jnp.clip(shift, 0, 3 * _LIMB - 1)
+    # Right side: (2Q + 1) * D, carries propagated into five limbs.
+    odd = 2 * big_q + 1
+    a = (odd & _LIMB_MASK, (odd >> _LIMB) & _LIMB_MASK, odd >> (2 * _LIMB))
+    b = (big_d & _LIMB_MASK, big_d >> _LIMB)
+    partial = (a[0] * b[0], a[0] * b[1] + a[1] * b[0], a[1] * b[1] + a[2] * b[0], a[2] * b[1])
+    right, carry = [], 0
+    for term in partial:
+        total = term + carry
+        right.append(total & _LIMB_MASK)
+        carry = total >> _LIMB
+    right.append(carry)
+    # Left side: X * 2^k, X's two limbs shifted by k % 12 into three, placed
+    # k // 12 limbs up.
+    offset, bits = shift // _LIMB, shift % _LIMB
+    low = (big_x & _LIMB_MASK) << bits
+    high = ((big_x >> _LIMB) << bits) + (low >> _LIMB)
+    pieces = (low & _LIMB_MASK, high & _LIMB_MASK, high >> _LIMB)
+    zero = jnp.zeros_like(low)
+    left = []
+    for limb in range(5):
+        options = [pieces[limb - place] if 0 <= limb - place < 3 else zero for place in range(3)]
+        left.append(jnp.where(offset == 0, options[0], jnp.where(offset == 1, options[1], options[2])))
+    # Lexicographic comparison from the top limb.
+    greater = jnp.zeros(low.shape, bool)
+    decided = jnp.zeros(low.shape, bool)
+    for limb in reversed(range(5)):
+        greater = jnp.where(decided, greater, left[limb] > right[limb])
+        decided = decided | (left[limb] != right[limb])
+    return greater & valid
+
+
+def correct_quotient(x: jnp.ndarray, divisor: jnp.ndarray, quotient: jnp.ndarray) -> jnp.ndarray:
+    """The correctly rounded float32 ``x / divisor``, from a ``quotient``
+    within 3 ulps of it (a backend's division, or a product by a reciprocal).
+
+    Each of three steps decides exactly, by integer arithmetic on the
+    significands, on which side of the midpoints next to the quotient the
+    true ``x / divisor`` lies, and moves the quotient one ulp where it lies
+    beyond one. A quotient of two floats is never exactly a midpoint, so
+    no tie rule is needed. Where ``x``, ``divisor`` or the quotient is zero,
+    subnormal, infinite or NaN, or the quotient is within two binades of the
+    float32 limits, the quotient is returned as given.
+
+    Args:
+      x, divisor, quotient: float32 arrays of one shape.
+
+    Returns:
+      float32, the correctly rounded quotient; no gradient (see
+      :func:`divide_exact`).
+    """
+    x, divisor, quotient = (jnp.asarray(v, jnp.float32) for v in (x, divisor, quotient))
+
+    def magnitude_bits(v):
+        return lax.bitcast_convert_type(jnp.abs(v), jnp.int32)
+
+    def normal(bits, lo=1, hi=254):
+        exponent = bits >> 23
+        return (exponent >= lo) & (exponent <= hi)
+
+    x_bits, d_bits, q_bits = magnitude_bits(x), magnitude_bits(divisor), magnitude_bits(quotient)
+    usable = normal(x_bits) & normal(d_bits) & normal(q_bits, 3, 252)
+    for _ in range(3):
+        up = _above_midpoint(x_bits, d_bits, q_bits)
+        down = ~_above_midpoint(x_bits, d_bits, q_bits - 1)
+        q_bits = jnp.where(usable, q_bits + up.astype(jnp.int32) - down.astype(jnp.int32), q_bits)
+    corrected = jnp.copysign(lax.bitcast_convert_type(q_bits, jnp.float32), quotient)
+    return jnp.where(usable, corrected, quotient)
 
 
 def _default_dtype(value: Any) -> np.dtype:
