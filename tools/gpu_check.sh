@@ -58,7 +58,7 @@ echo $? > "$OUT/pytest.rc"
 # 2. The quick benchmark at B = 64 and 1024 (mmpose mode, one round).
 read -r -a BENCH_EXTRA <<< "${GPU_CHECK_BENCH_ARGS:-}"
 timeout "${GPU_CHECK_BENCH_LIMIT:-150}" "$PYTHON" -m jaxcodecs bench --quick --batch-sizes 64 1024 \
-    --json "$OUT/bench-$DEVICE.json" --markdown "$OUT/bench.md" "${BENCH_EXTRA[@]}" > "$OUT/bench.log" 2>&1
+    --json "$OUT/bench-$DEVICE.json" --markdown "$OUT/bench.md" ${BENCH_EXTRA[@]+"${BENCH_EXTRA[@]}"} > "$OUT/bench.log" 2>&1
 echo $? > "$OUT/bench.rc"
 
 # 3. The summary.

@@ -174,7 +174,10 @@ def _paint(prof_x, prof_y, visible, outside, dtype, normalize=False):
         # drawn map, so XLA draws the normalised map in one pass instead of
         # keeping the raw one to sum it first.
         total = jnp.sum(prof_x, axis=-1) * jnp.sum(prof_y, axis=-1)
-        prof_x = prof_x / (total + jnp.asarray(_NORMALIZE_EPS, total.dtype))[..., None]
+        # A keypoint not drawn has zero profiles (total 0), and the epsilon
+        # vanishes in float16: divide its zeros by 1, not by 0.
+        denominator = total + jnp.asarray(_NORMALIZE_EPS, total.dtype)
+        prof_x = prof_x / jnp.where(denominator > 0, denominator, jnp.ones_like(denominator))[..., None]
         heatmaps = _combine(prof_x, prof_y, dtype)
     else:
         heatmaps = _combine(prof_x, prof_y, dtype)
