@@ -3,8 +3,10 @@
 XLA may replace a division by a constant with a multiplication by its
 reciprocal (off by one ulp), and folds an expression that does not depend on
 the data into a constant, which sharding propagation then replicates on every
-device. Two ops here keep the computation tied to the data so that
-neither happens; a third avoids a reduction XLA:CPU runs slowly.
+device. ``divide_exact`` and ``constant_like`` keep the computation tied to
+the data so that neither happens; ``correct_quotient`` makes a float32
+quotient correctly rounded where a backend's division is not (GPU);
+``max_over_leading_axis`` avoids a reduction XLA:CPU runs slowly.
 """
 
 from __future__ import annotations
