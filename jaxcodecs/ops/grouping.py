@@ -26,7 +26,7 @@ import numpy as np
 
 from jaxcodecs.ops.assignment import linear_assignment
 from jaxcodecs.ops.maxima import first_min, first_true
-from jaxcodecs.ops.numerics import constant_like
+from jaxcodecs.ops.numerics import constant_like, divide_exact
 from jaxcodecs.ops.validation import as_float_array, check_rank
 
 __all__ = ["TagGroups", "group_keypoints_by_tags", "fill_missing_keypoints_by_tags"]
@@ -117,7 +117,9 @@ def group_keypoints_by_tags(
         val, loc, tag = values[kind], locations[kind], tags[kind]
         valid = val > value_threshold
         active = slots < count
-        mean = tag_sum / jnp.maximum(tag_count, 1).astype(dtype)[:, None]
+        # Correctly rounded on every backend: the mean decides round(d)
+        # and d < tag_threshold, where synthetic tags meet exact ties.
+        mean = divide_exact(tag_sum, jnp.maximum(tag_count, 1).astype(dtype)[:, None])
         distance = jnp.sqrt(jnp.sum((tag[:, None, :] - mean[None, :, :]) ** 2, axis=-1))
         match = linear_assignment(_tag_cost(distance, val[:, None]), valid, active)
         matched_distance = jnp.take_along_axis(distance, jnp.maximum(match, 0)[:, None], axis=1)[:, 0]
@@ -229,7 +231,7 @@ def fill_missing_keypoints_by_tags(
     y = jnp.clip(jnp.trunc(keypoints[..., 1]), 0, height - 1).astype(jnp.int32)
     read = tags[dims[:, None, None] + jnp.arange(num_types)[None, None, :], y[None], x[None]]  # (L, M, K)
     weight = detected.astype(tags.dtype)
-    group_tag = jnp.sum(read * weight, axis=-1) / jnp.maximum(jnp.sum(weight, axis=-1), 1)  # (L, M)
+    group_tag = divide_exact(jnp.sum(read * weight, axis=-1), jnp.maximum(jnp.sum(weight, axis=-1), 1))  # (L, M)
     todo = valid[:, None] & ~detected & jnp.any(detected, axis=1, keepdims=True)
     pairs = jnp.argsort(~todo.reshape(-1), stable=True)  # the pairs to fill first, in order
     count = jnp.sum(todo)

@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxcodecs.ops.numerics import constant_like
+from jaxcodecs.ops.numerics import constant_like, divide_exact
 from jaxcodecs.ops.validation import (
     as_float_array,
     as_parameter,
@@ -77,10 +77,12 @@ def instance_roots(
     some = count > 0
     if root_type == "kpt_center":
         total = jnp.sum(jnp.where(counted[..., None], kp, jnp.zeros_like(kp)), axis=1)
-        roots = total / jnp.where(some, count, jnp.ones_like(count))[:, None]
+        # Correctly rounded on every backend (the root is then truncated
+        # to its pixel); the box centre's halving is exact everywhere.
+        roots = divide_exact(total, jnp.where(some, count, jnp.ones_like(count))[:, None])
     else:
         lo, hi = _visible_extent(kp, counted)
-        roots = (hi + lo) / 2.0
+        roots = (hi + lo) * 0.5
     roots = jnp.where(some[:, None], roots, jnp.zeros_like(roots))
     return roots, some.astype(kp.dtype)
 

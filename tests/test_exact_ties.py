@@ -1,0 +1,171 @@
+"""An audit of the float32 divisions in every codec's program.
+
+XLA:CPU divides correctly rounded, as NumPy does; a GPU's float32 division
+need not be. Where a quotient is then rounded, truncated or compared with a
+threshold (a keypoint on a half pixel, a mean tag at a distance of exactly
+0.5, a root truncated to its pixel), one ulp moves the answer, so those
+divisions go through :func:`jaxcodecs.ops.divide_exact`, which corrects the
+quotient on every platform other than CPU. A CPU run cannot see the
+difference in values, so this module checks the programs instead: it
+traces each codec's ``batch_encode`` and ``batch_decode`` (every example
+configuration, both modes) and finds each float32 division whose quotient
+is not handed to ``divide_exact``'s platform-dependent correction. Every
+such division must be in :data:`VALUE_DIVISIONS`, with the reason its
+quotient is only ever a value (a Gaussian exponent, a normalisation, a
+Newton step) and never decides a pixel, a window or a comparison at a tie.
+A new plain division in a codec's path fails here until it is either made
+exact or listed with its reason.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from jax._src import source_info_util
+from jax.extend import core as jax_core
+
+import jaxcodecs
+from jaxcodecs import examples, ops
+
+# (module file, function) -> why its quotient may be rounded by the backend.
+VALUE_DIVISIONS = {
+    ("heatmap.py", "gaussian_profile"): "the exponent -d^2 / 2 sigma^2 of a Gaussian sample",
+    ("heatmap.py", "_paint"): "a profile divided by its sum (normalised heatmaps)",
+    ("heatmap.py", "render_megvii_heatmaps"): "the blurred map divided by its peak",
+    ("filters.py", "rescale_factor"): "a blurred channel rescaled to the raw channel's maximum",
+    ("refine.py", "_solve_2x2"): "the DARK Newton step",
+    ("refine.py", "refine_simcc_dark"): "the SimCC-DARK Newton step",
+    ("windows.py", "modulated_step"): "the UDP-DARK Newton step",
+    ("associative_embedding.py", "AssociativeEmbedding._finish"):
+        "the instance score, a mean; the ranking of exact mode compares equal sums equally",
+    ("instances.py", "radius"):
+        "a box sigma (through a square root, never on a tie; r3 is not MMPose's float order anyway)",
+    ("instances.py", "sigma"): "a box sigma, as above",
+    ("instances.py", "box_instance_sigmas"): "a box sigma (and jnp.hypot's own division), as above",
+    ("instances.py", "render_displacement_fields"): "the displacement weight 1 / diagonal",
+    ("normalize.py", "root_relative"): "the root, a mean of joints, subtracted from the pose",
+    ("normalize.py", "_image_frame"): "the aspect ratio of the image-frame normalisation",
+    ("motionbert.py", "MotionBERTLabel.encode"): "the image-frame scale of the 3-D label",
+    ("motionbert.py", "MotionBERTLabel.decode"): "the image-frame scale of the decoded pose",
+    ("spr.py", "SPR._score_points"): "a score divided by the keypoint count",
+    ("simcc.py", "axis_labels"): "a label normalised by its sum",
+    ("gaussian_fit.py", "_solve"): "the least-squares Gaussian fit of exact-mode refinement",
+    ("gaussian_fit.py", "<listcomp>"): "the fit's 1 / sigma^2 weights",
+    ("offsets.py", "render_udp_offset_maps"): "an offset divided by the radius",
+    ("topdown_heatmap.py", "MegviiHeatmap.decode"): "a score scaled to [0, 1]",
+}
+
+
+def _sub_jaxprs(eqn):
+    for value in eqn.params.values():
+        for item in value if isinstance(value, (list, tuple)) else (value,):
+            if isinstance(item, jax_core.ClosedJaxpr):
+                yield item.jaxpr
+            elif isinstance(item, jax_core.Jaxpr):
+                yield item
+
+
+def _site(eqn, parent):
+    frame = source_info_util.user_frame(eqn.source_info.traceback)
+    if frame is None:  # inside a jitted jax.numpy function: where it was called
+        return parent
+    return frame.file_name.rsplit("/", 1)[-1], frame.function_name.rsplit(".<locals>.", 1)[-1]
+
+
+def plain_divisions(jaxpr, parent=("?", "?")) -> list[tuple[str, str]]:
+    """``(file name, function)`` of each float32 ``div`` in ``jaxpr`` (and
+    its sub-jaxprs) whose quotient is not an operand of a ``cond`` chosen by
+    ``platform_index`` (``divide_exact``'s correction). The function is the
+    innermost name (a nested function's own name)."""
+    platform = {id(v) for e in jaxpr.eqns if e.primitive.name == "platform_index" for v in e.outvars}
+    corrected = {id(v) for e in jaxpr.eqns
+                 if e.primitive.name == "cond" and id(e.invars[0]) in platform for v in e.invars[1:]}
+    found = []
+    for eqn in jaxpr.eqns:
+        out = eqn.outvars[0]
+        if eqn.primitive.name == "div" and out.aval.dtype == jnp.float32 and id(out) not in corrected:
+            found.append(_site(eqn, parent))
+        for sub in _sub_jaxprs(eqn):
+            found += plain_divisions(sub, _site(eqn, parent))
+    return found
+
+
+def _divisions_of(fn, *args, **kwargs):
+    return plain_divisions(jax.make_jaxpr(fn)(*args, **kwargs).jaxpr)
+
+
+def test_the_audit_finds_a_plain_division_and_passes_an_exact_one():
+    x = jnp.arange(1.0, 5.0)
+    assert _divisions_of(lambda v: v / 3.0, x) == [("test_exact_ties.py", "<lambda>")]
+    assert _divisions_of(lambda v: ops.divide_exact(v, 3.0), x) == []
+    # Inside loops and branches too.
+    in_scan = _divisions_of(lambda v: jax.lax.scan(lambda c, e: (c / e, None), v[0], v)[0], x)
+    assert in_scan == [("test_exact_ties.py", "<lambda>")]
+    # Integer and float16 divisions are not float32 quotients.
+    assert _divisions_of(lambda v: v // 2, jnp.arange(4)) == []
+    assert _divisions_of(lambda v: v / 3.0, x.astype(jnp.float16)) == []
+
+
+def _example_jobs():
+    for name in jaxcodecs.list_codecs():
+        for index, config in enumerate(examples.get_examples(name).configs):
+            for compat in (True, False):
+                yield pytest.param(name, index, compat, id=f"{name}-{index}-{'compat' if compat else 'exact'}")
+
+
+@pytest.mark.parametrize("name, index, compat", list(_example_jobs()))
+def test_every_plain_division_in_a_codec_only_makes_a_value(name, index, compat):
+    config = examples.get_examples(name).configs[index]
+    codec = jaxcodecs.build({"type": name, **config, "mmpose_compat": compat})
+    batch = examples.example_batch(codec, 2, name=name)
+    found = set(_divisions_of(codec.batch_encode, *batch.encode_args, **batch.encode_kwargs))
+    found |= set(_divisions_of(codec.batch_decode, *batch.decode_args, **batch.decode_kwargs))
+    unexplained = sorted(found - set(VALUE_DIVISIONS))
+    assert not unexplained, (
+        f"{name}: float32 divisions that the backend may round differently from NumPy: {unexplained}. "
+        "Use ops.divide_exact where the quotient is rounded, truncated or compared, or list the site "
+        "in VALUE_DIVISIONS with the reason it only makes a value.")
+
+
+def test_tie_deciding_ops_divide_exactly():
+    """The ops whose quotients are truncated or compared hold no plain division."""
+    rng = np.random.default_rng(0)
+    values = -np.sort(-rng.uniform(0, 1, (3, 4)), axis=1).astype(np.float32)
+    locations = rng.uniform(0, 8, (3, 4, 2)).astype(np.float32)
+    tags = rng.uniform(-2, 2, (3, 4, 2)).astype(np.float32)
+    assert _divisions_of(lambda v, l, t: ops.group_keypoints_by_tags(v, l, t, (0, 1, 2), 0.1, 1.0, 12),
+                         values, locations, tags) == []
+    keypoints = rng.uniform(0, 8, (5, 3, 2)).astype(np.float32)
+    scores = rng.uniform(0, 1, (5, 3)).astype(np.float32)
+    heatmaps = rng.uniform(0, 1, (3, 8, 8)).astype(np.float32)
+    tag_maps = rng.uniform(-2, 2, (6, 8, 8)).astype(np.float32)
+    assert _divisions_of(ops.fill_missing_keypoints_by_tags, keypoints, scores, np.ones(5, bool),
+                         heatmaps, tag_maps) == []
+    for root_type in ("kpt_center", "bbox_center"):
+        assert _divisions_of(lambda k, v: ops.instance_roots(k, v, root_type), keypoints, scores) == []
+
+
+@pytest.mark.parametrize("root_type", ["kpt_center", "bbox_center"])
+def test_instance_roots_are_numpy_float32_means(root_type):
+    """The roots the exact division gives, against NumPy's float32 (on CPU
+    both are correctly rounded; the audit above keeps it so elsewhere)."""
+    rng = np.random.default_rng(1)
+    # Coordinates on a quarter-pixel grid: sums are exact, and many means
+    # land exactly on whole or half pixels, where truncation is decided.
+    keypoints = (rng.integers(0, 64, (40, 7, 2)) / 4).astype(np.float32)
+    visible = (rng.uniform(0, 1, (40, 7)) > 0.3).astype(np.float32)
+    roots, some = ops.instance_roots(keypoints, visible, root_type)
+    counted = visible > 0
+    if root_type == "kpt_center":
+        total = np.where(counted[..., None], keypoints, 0).sum(axis=1, dtype=np.float32)
+        count = np.maximum(counted.sum(axis=1), 1).astype(np.float32)
+        expected = total / count[:, None]
+    else:
+        lo = np.where(counted[..., None], keypoints, np.inf).min(axis=1)
+        hi = np.where(counted[..., None], keypoints, -np.inf).max(axis=1)
+        expected = (hi + lo) / np.float32(2)
+    expected = np.where(counted.any(axis=1)[:, None], expected, 0).astype(np.float32)
+    np.testing.assert_array_equal(np.asarray(roots), expected)
+    np.testing.assert_array_equal(np.asarray(some), counted.any(axis=1).astype(np.float32))
