@@ -153,6 +153,34 @@ def test_render_matches_reference(compat):
         np.testing.assert_array_equal(np.asarray(weights), want_weights)
 
 
+@pytest.mark.parametrize("depth", [12, 7, 48])
+def test_depths_on_bin_boundaries_paint_as_numpy_rounds(depth):
+    """Depths whose bin ``(z / bound + 0.5) * D`` lies on or next to whole
+    and half voxels, for ``D`` not a power of two: the float32 product is
+    not exact, and MMPose rounds it before adding the float32 window
+    offsets ``i - 3σ`` (σ = 1.5 and 7/6: offsets on half and whole voxels,
+    so the samples meet ties, rounded half to even). A fused multiply-add
+    would round once and paint other depth slices."""
+    f32 = np.float32
+    quarter = np.arange(0, 4 * depth + 1) / 4.0
+    z = ((quarter / depth - 0.5) * BOUND).astype(f32)
+    kp = np.stack([np.full_like(z, 8.0), np.full_like(z, 8.0), z], -1)[None]  # (1, P, 3)
+    vis = np.ones(kp.shape[:2], np.float32)
+    mu_z = (z / f32(BOUND) + f32(0.5)) * f32(depth)  # NumPy float32: each step rounded
+    for sigma in (1.5, 7 / 6):
+        radius = 3 * sigma
+        offsets = (np.arange(math.ceil(2 * radius + 1)) - radius).astype(f32)
+        samples = np.clip(np.rint(mu_z[:, None] + offsets[None, :]), 0, depth - 1).astype(int)  # float32 sums
+        want = np.zeros((z.size, depth), bool)
+        for p, row in enumerate(samples):
+            want[p, row] = True
+        heatmaps, weights = jax.jit(lambda k, v: ops.render_gaussian_heatmaps_3d(
+            k, v, (4, 4, depth), IMAGE, sigma, depth_bound=BOUND, mmpose_compat=True))(kp, vis)
+        painted = (np.asarray(heatmaps).reshape(z.size, depth, 4, 4) > 0).any(axis=(2, 3))
+        np.testing.assert_array_equal(painted, want, err_msg=f"D={depth} sigma={sigma}: painted depth slices")
+        np.testing.assert_array_equal(np.asarray(weights)[0], (mu_z >= 0) & (mu_z < depth))
+
+
 def test_half_voxel_samples_skip_every_other_voxel():
     """σ = 1.5 has half-integer offsets: around an integer centre MMPose's
     samples all round half to even, so only even voxels are painted and

@@ -28,3 +28,16 @@ def test_depth_bins_round_trip_and_range():
                                atol=1e-4)
     # The range [-bound / 2, bound / 2) spans the bins [0, D); depth 0 is the middle.
     np.testing.assert_array_equal(ops.depth_to_bins(np.float32([-200.0, 0.0, 200.0]), bound, bins), [0, 32, 64])
+
+
+@pytest.mark.parametrize("bins", [48, 7, 64])
+def test_depth_bins_stay_rounded_before_the_next_addition(bins, variant):
+    """The bin is a product that the windows add to and round: under jit
+    the sum must still be NumPy's two roundings, not one fused multiply-add
+    (which XLA:CPU emits for a plain ``a * b + c``)."""
+    bound = np.float32(400.0)
+    quarter = np.arange(0, 8 * bins + 1) / 8.0
+    depth = ((quarter / bins - 0.5) * 400.0).astype(np.float32)
+    for offset in (np.float32(-7.0), np.float32(-7.5), np.float32(2.25)):
+        got = variant(lambda z: ops.depth_to_bins(z, 400.0, bins) + offset)(depth)
+        np.testing.assert_array_equal(got, (depth / bound + np.float32(0.5)) * np.float32(bins) + offset)

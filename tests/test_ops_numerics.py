@@ -1,6 +1,7 @@
 """``ops.numerics``: ``constant_like`` (exact constants that stay data),
 ``divide_exact`` (true division under jit) with ``correct_quotient`` (correctly
-rounded on any backend), ``max_over_leading_axis``.
+rounded on any backend), ``multiply_exact`` (a product rounded on its own
+under a fused multiply-add), ``max_over_leading_axis``.
 
 ``constant_like``'s sharding under a batch-sharded ``vmap`` is checked in
 ``test_sharding.py`` with the other sharding checks.
@@ -176,3 +177,51 @@ def test_the_correcting_branch_of_divide_exact():
     np.testing.assert_array_equal(out, exact)  # NaN == NaN here
     grad = jax.grad(lambda a: _corrected(a, d[:2], a / d[:2]).sum())(x[:2])
     np.testing.assert_allclose(grad, 1 / d[:2], rtol=1e-7)
+
+
+def _random_floats(rng, size):
+    """float32 values over the whole normal range and beyond (subnormals,
+    signed zeros, infinities, NaN)."""
+    bits = rng.integers(0, 2**32, size, dtype=np.uint64).astype(np.uint32)
+    values = bits.view(np.float32)
+    return np.concatenate([values, np.float32([0.0, -0.0, 1e-45, -1e-40, np.inf, -np.inf, np.nan])])
+
+
+@pytest.mark.parametrize("factor", [3, 7, 48, 4095, -13, 1, 0])
+def test_multiply_exact_is_numpys_product(factor, variant):
+    x = _random_floats(np.random.default_rng(factor + 100), 200_000)
+    with np.errstate(over="ignore", invalid="ignore"):
+        want = x * np.float32(factor)
+    got = np.asarray(variant(lambda v: ops.multiply_exact(v, factor))(x))
+    # XLA:CPU flushes subnormal inputs and results to zero (NumPy keeps
+    # them): compared where both are normal numbers, zeros, inf or NaN.
+    tiny = np.float32(2.0**-126)
+    normal = ~((np.abs(x) < tiny) & (x != 0)) & ~((np.abs(want) < tiny) & (want != 0))
+    assert normal.mean() > 0.9
+    np.testing.assert_array_equal(got[normal], want[normal])
+
+
+def test_multiply_exact_then_add_rounds_twice():
+    """Under jit, ``multiply_exact(a, n) + c`` is NumPy's fl(fl(a n) + c);
+    the plain ``a * n + c`` is a fused multiply-add on XLA:CPU (and GPUs)."""
+    rng = np.random.default_rng(7)
+    a = rng.uniform(-100, 100, 1_000_000).astype(np.float32)
+    c = rng.uniform(-100, 100, 1_000_000).astype(np.float32)
+    for factor in (3, 48, 1000):
+        got = np.asarray(jax.jit(lambda u, w: ops.multiply_exact(u, factor) + w)(a, c))
+        np.testing.assert_array_equal(got, a * np.float32(factor) + c)
+        got = np.asarray(jax.jit(jax.vmap(lambda u, w: ops.multiply_exact(u, factor) + w))(a, c))
+        np.testing.assert_array_equal(got, a * np.float32(factor) + c)
+
+
+def test_multiply_exact_gradient_dtypes_and_errors():
+    x = jnp.float32([1.5, -2.0, 3.25])
+    np.testing.assert_array_equal(jax.grad(lambda v: jnp.sum(ops.multiply_exact(v, 48) ** 2))(x), 2 * 48 * 48 * x)
+    np.testing.assert_array_equal(jax.jacfwd(lambda v: ops.multiply_exact(v, -5))(x), -5 * np.eye(3))
+    half = jnp.float16([1.5, 3.0])
+    out = ops.multiply_exact(half, 3)
+    assert out.dtype == jnp.float16
+    np.testing.assert_array_equal(out, np.float16([4.5, 9.0]))
+    for bad in (4096, -5000, 2.5, True, np.float32(3.0)):
+        with pytest.raises(ValueError, match="`factor`"):
+            ops.multiply_exact(x, bad)

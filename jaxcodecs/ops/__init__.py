@@ -43,7 +43,7 @@ from jaxcodecs.ops.normalize import (
     root_relative,
     standardize,
 )
-from jaxcodecs.ops.numerics import constant_like, divide_exact
+from jaxcodecs.ops.numerics import constant_like, divide_exact, multiply_exact
 from jaxcodecs.ops.offsets import decode_udp_offset_maps, render_udp_offset_maps
 from jaxcodecs.ops.gaussian_fit import refine_keypoints_gaussian_fit, refine_simcc_gaussian_fit
 from jaxcodecs.ops.border_fit import (
@@ -123,6 +123,7 @@ __all__ = [
     "bins_to_depth",
     "constant_like",
     "divide_exact",
+    "multiply_exact",
     "refine_keypoints_dark",
     "refine_keypoints_dark_udp",
     "refine_keypoints_gaussian_fit",

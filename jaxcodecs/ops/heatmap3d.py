@@ -31,7 +31,7 @@ import numpy as np
 
 from jaxcodecs.ops.heatmap import gaussian_profile
 from jaxcodecs.ops.maxima import first_index, heatmap_argmax, ranked_max
-from jaxcodecs.ops.numerics import divide_exact, max_over_leading_axis
+from jaxcodecs.ops.numerics import divide_exact, max_over_leading_axis, multiply_exact
 from jaxcodecs.ops.validation import (
     as_float_array,
     as_parameter,
@@ -62,7 +62,10 @@ def depth_to_bins(depth: Any, depth_bound: Any, num_bins: int) -> jnp.ndarray:
       ``depth_bound``. The division is a true one (:func:`divide_exact`).
     """
     depth = as_float_array(depth, "depth")
-    return (divide_exact(depth, depth_bound) + 0.5) * jnp.asarray(num_bins, depth.dtype)
+    # The windows add to this product and round the sum half to even, on
+    # exact ties for depths on bin boundaries: the product is rounded on its
+    # own, as NumPy does, not fused into the next addition.
+    return multiply_exact(divide_exact(depth, depth_bound) + 0.5, num_bins)
 
 
 def bins_to_depth(bins: Any, depth_bound: Any, num_bins: int) -> jnp.ndarray:

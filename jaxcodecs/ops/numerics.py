@@ -6,18 +6,22 @@ the data into a constant, which sharding propagation then replicates on every
 device. ``divide_exact`` and ``constant_like`` keep the computation tied to
 the data so that neither happens; ``correct_quotient`` makes a float32
 quotient correctly rounded where a backend's division is not (GPU);
-``max_over_leading_axis`` avoids a reduction XLA:CPU runs slowly.
+``multiply_exact`` keeps a product rounded on its own when the compiler
+fuses it into the addition that follows (a fused multiply-add, on CPU as on
+GPU); ``max_over_leading_axis`` avoids a reduction XLA:CPU runs slowly.
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Sequence
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-__all__ = ["divide_exact", "correct_quotient", "constant_like", "max_over_leading_axis"]
+__all__ = ["divide_exact", "correct_quotient", "multiply_exact", "constant_like", "max_over_leading_axis"]
 
 
 def divide_exact(x: jnp.ndarray, divisor) -> jnp.ndarray:
@@ -152,6 +156,57 @@ def correct_quotient(x: jnp.ndarray, divisor: jnp.ndarray, quotient: jnp.ndarray
         q_bits = jnp.where(usable, q_bits + up.astype(jnp.int32) - down.astype(jnp.int32), q_bits)
     corrected = jnp.copysign(lax.bitcast_convert_type(q_bits, jnp.float32), quotient)
     return jnp.where(usable, corrected, quotient)
+
+
+# A float32 significand split into two halves of at most 12 significant bits.
+_HIGH_HALF = np.int32(-(1 << 12))  # 0xFFFFF000: sign, exponent, top 11 stored bits
+
+
+def multiply_exact(x: jnp.ndarray, factor: int) -> jnp.ndarray:
+    """``x * factor`` rounded to float32 once, as NumPy computes it, also
+    where the compiler fuses the product into an addition that follows.
+
+    XLA:CPU (measured) and GPU compilers contract ``a * b + c`` into one
+    fused multiply-add, which rounds once where NumPy rounds twice; at a tie
+    (a depth on a bin boundary, then a window end half a voxel away) that
+    moves the answer. Here ``x`` is split into ``hi + lo``, each of at most
+    12 significant bits, so both ``hi * factor`` and ``lo * factor`` are
+    exact for an integer ``|factor| < 2^12``: their sum is the correctly
+    rounded product whichever of the two products a compiler fuses into it,
+    and the result is a sum, which no compiler fuses into what follows.
+
+    Args:
+      x: float array.
+      factor: a Python integer, ``|factor| < 4096``.
+
+    Returns:
+      ``x * factor`` in ``x``'s dtype; differentiable (derivative
+      ``factor``). Other float dtypes, non-finite ``x`` and ``|x| <
+      2^-100`` get the plain product.
+    """
+    x = jnp.asarray(x)
+    if not isinstance(factor, (int, np.integer)) or isinstance(factor, bool) or not abs(int(factor)) < 4096:
+        raise ValueError(f"`factor` must be an integer with |factor| < 4096, got {factor!r}.")
+    if x.dtype != jnp.float32:
+        return x * jnp.asarray(factor, x.dtype)
+    return _split_product(x, int(factor))
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(1,))
+def _split_product(x, factor):
+    scale = jnp.float32(factor)
+    high = lax.bitcast_convert_type(lax.bitcast_convert_type(x, jnp.int32) & _HIGH_HALF, jnp.float32)
+    low = x - high  # exact: the low bits of the significand
+    # Below 2^-100 the low half's product could be subnormal, which XLA:CPU
+    # flushes to zero: the plain product there (no ties to decide).
+    split = jnp.isfinite(x) & (jnp.abs(x) >= jnp.float32(2.0**-100))
+    return jnp.where(split, high * scale + low * scale, x * scale)
+
+
+@_split_product.defjvp
+def _split_product_jvp(factor, primals, tangents):
+    (x,), (dx,) = primals, tangents
+    return _split_product(x, factor), dx * jnp.float32(factor)
 
 
 def _default_dtype(value: Any) -> np.dtype:
