@@ -17,7 +17,9 @@ and every output MMPose recorded is compared (SPEC §5):
   fails when that exceeds the frozen bound: a change that makes the port
   noisier fails instead of widening its own tolerance. Vectors that the
   file does not know (another vector set) fall back to the live rule
-  ``1e-3 + 1.5 x sensitivity`` per coordinate;
+  ``1e-3 + 1.5 x sensitivity`` per coordinate, and on a backend other than
+  the CPU the frozen errors were measured on, each coordinate gets the
+  larger of its frozen tolerance and the live rule (``FROZEN_ON``);
 * the SimCC-DARK visibility (softmax of 900 x the log of the blurred
   vectors, policy 13) amplifies float32 rounding 900-fold: relative
   tolerance ``2 * beta * sigma * 4e-7`` (see ``_dark_visibility_rtol``);
@@ -55,6 +57,14 @@ MANIFEST = json.loads((DATA / "manifest.json").read_text())
 CASES = [case for case in MANIFEST["cases"] if case["codec"] in IMPLEMENTED]
 TOLERANCES = json.loads((Path(__file__).parent / "data" / "conformance_tolerances.json").read_text())
 DEFAULT_ATOL = TOLERANCES["default_atol_px"]
+# The backend the frozen errors were measured on. Another backend's exp,
+# log and blur sums differ from XLA:CPU's by an ulp or so, which an
+# ill-conditioned refinement amplifies: measured on CPU, noise of 1e-7
+# relative (one ulp) in the maps of UDPHeatmap__edge_gaussian moves its
+# refined keypoints by up to 0.0056 px, beyond their frozen 1e-3 px. There
+# each coordinate also gets the live rule, which scales with its measured
+# sensitivity.
+FROZEN_ON = "cpu"
 WELL_CONDITIONED = TOLERANCES["well_conditioned_sensitivity_px"]
 
 # Decoders that read a -1 location through flat-index arithmetic in MMPose.
@@ -916,8 +926,11 @@ def test_conformance(case: dict) -> None:
             map_axes = 1 if case["codec"] in VECTOR_DECODERS else 2
             sensitivity = decode_sensitivity(method, kwargs, keypoints, map_axes=map_axes)
             frozen = frozen_bounds(case, prefix, keypoints.shape)
+            live_rule = DEFAULT_ATOL + 1.5 * sensitivity
             if frozen is None:
-                refined = (DEFAULT_ATOL + 1.5 * sensitivity, sensitivity, None)
+                refined = (live_rule, sensitivity, None)
+            elif jax.default_backend() != FROZEN_ON:
+                refined = (np.maximum(frozen[0], live_rule), sensitivity, frozen[1])
             else:
                 refined = (frozen[0], sensitivity, frozen[1])
         value_atol = None
