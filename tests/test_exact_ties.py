@@ -15,6 +15,13 @@ quotient is only ever a value (a Gaussian exponent, a normalisation, a
 Newton step) and never decides a pixel, a window or a comparison at a tie.
 A new plain division in a codec's path fails here until it is either made
 exact or listed with its reason.
+
+The second audit is for fused multiply-adds: XLA:CPU, like GPU compilers,
+contracts ``a * b + c`` into one rounding where NumPy rounds twice. It
+finds every float32 product by a factor that is not a constant power of
+two (those are exact) that reaches a ``round``, ``floor`` or ``ceil``
+through additions; such a product must go through
+:func:`jaxcodecs.ops.multiply_exact` or be listed in :data:`FUSED_PRODUCTS`.
 """
 
 from __future__ import annotations
@@ -58,6 +65,14 @@ VALUE_DIVISIONS = {
 }
 
 
+# (module file, function of the rounding) -> why a fused product there is accepted.
+FUSED_PRODUCTS = {
+    ("heatmap.py", "_windows"): (
+        "the 3-sigma window ends of a traced sigma (DecoupledHeatmap's box sigmas): MMPose forms "
+        "3 sigma as a float64 product, which float32 does not reproduce bit for bit either"),
+}
+
+
 def _sub_jaxprs(eqn):
     for value in eqn.params.values():
         for item in value if isinstance(value, (list, tuple)) else (value,):
@@ -92,6 +107,72 @@ def plain_divisions(jaxpr, parent=("?", "?")) -> list[tuple[str, str]]:
     return found
 
 
+_ROUNDINGS = {"round", "floor", "ceil"}
+# Operations a rounded value is followed back through (they move or select
+# values without rounding them again).
+_CARRIERS = {"convert_element_type", "neg", "copy", "broadcast_in_dim", "reshape", "squeeze",
+             "expand_dims", "slice", "dynamic_slice", "gather", "select_n", "clamp", "max", "min"}
+
+
+def _power_of_two(value) -> bool:
+    mantissa, _ = np.frexp(np.abs(np.asarray(value, np.float64)).ravel())
+    return bool(np.all((mantissa == 0.5) | (mantissa == 0)))
+
+
+def fused_products(jaxpr, parent=("?", "?")) -> list[tuple[str, str]]:
+    """``(file name, function)`` of each rounding in ``jaxpr`` (and its
+    sub-jaxprs) that a float32 product reaches through additions, the
+    product's factors being neither all constant (XLA folds them) nor a
+    literal power of two (exact). Trace with ``jax.disable_jit()`` so that
+    jitted helpers are inlined and the chains stay in one jaxpr."""
+    producer = {}
+    constant = {id(v) for v in jaxpr.constvars}
+
+    def is_constant(v):
+        return isinstance(v, jax_core.Literal) or id(v) in constant
+
+    for eqn in jaxpr.eqns:
+        for v in eqn.outvars:
+            producer[id(v)] = eqn
+        if all(is_constant(v) for v in eqn.invars):
+            constant |= {id(v) for v in eqn.outvars}
+
+    def inexact_product(v):
+        eqn = producer.get(id(v))
+        if eqn is None or eqn.primitive.name != "mul" or eqn.outvars[0].aval.dtype != jnp.float32:
+            return False
+        if all(is_constant(u) for u in eqn.invars):
+            return False
+        literals = [u.val for u in eqn.invars if isinstance(u, jax_core.Literal)]
+        return not (literals and all(_power_of_two(value) for value in literals))
+
+    found = []
+    for eqn in jaxpr.eqns:
+        if eqn.primitive.name in _ROUNDINGS:
+            stack, seen = [eqn.invars[0]], set()
+            while stack:
+                v = stack.pop()
+                if is_constant(v) or id(v) in seen or id(v) not in producer:
+                    continue
+                seen.add(id(v))
+                source = producer[id(v)]
+                if source.primitive.name in _CARRIERS:
+                    stack += source.invars
+                elif source.primitive.name in ("add", "sub"):
+                    stack += source.invars
+                    if any(inexact_product(u) for u in source.invars if not is_constant(u)):
+                        found.append(_site(eqn, parent))
+                        break
+        for sub in _sub_jaxprs(eqn):
+            found += fused_products(sub, _site(eqn, parent))
+    return found
+
+
+def _fused_of(fn, *args, **kwargs):
+    with jax.disable_jit():
+        return fused_products(jax.make_jaxpr(fn)(*args, **kwargs).jaxpr)
+
+
 def _divisions_of(fn, *args, **kwargs):
     return plain_divisions(jax.make_jaxpr(fn)(*args, **kwargs).jaxpr)
 
@@ -108,6 +189,18 @@ def test_the_audit_finds_a_plain_division_and_passes_an_exact_one():
     assert _divisions_of(lambda v: v / 3.0, x.astype(jnp.float16)) == []
 
 
+def test_the_audit_finds_a_product_fused_into_a_rounded_sum():
+    x = jnp.arange(1.0, 5.0)
+    assert _fused_of(lambda v: jnp.round(v * 3.0 + 0.5), x) == [("test_exact_ties.py", "<lambda>")]
+    assert _fused_of(lambda v: jnp.floor((v * 3.0 - 1.0) + 0.25), x) == [("test_exact_ties.py", "<lambda>")]
+    assert _fused_of(lambda v, w: jnp.ceil(v * w + 1.0), x, x) == [("test_exact_ties.py", "<lambda>")]
+    # Exact products, folded constants, a product rounded directly, the exact op.
+    assert _fused_of(lambda v: jnp.round(v * 0.25 + 0.5), x) == []
+    assert _fused_of(lambda v: jnp.round(v + np.float32(3.0) * np.float32(1.7)), x) == []
+    assert _fused_of(lambda v: jnp.round(v * 3.0), x) == []
+    assert _fused_of(lambda v: jnp.round(ops.multiply_exact(v, 3) + 0.5), x) == []
+
+
 def _example_jobs():
     for name in jaxcodecs.list_codecs():
         for index, config in enumerate(examples.get_examples(name).configs):
@@ -115,11 +208,32 @@ def _example_jobs():
                 yield pytest.param(name, index, compat, id=f"{name}-{index}-{'compat' if compat else 'exact'}")
 
 
-@pytest.mark.parametrize("name, index, compat", list(_example_jobs()))
-def test_every_plain_division_in_a_codec_only_makes_a_value(name, index, compat):
-    config = examples.get_examples(name).configs[index]
+# Beyond the example configs: a depth axis whose size is not a power of two
+# (the depth bin is a product by it, then windowed).
+EXTRA_CONFIGS = {"Hand3DHeatmap-depth12": ("Hand3DHeatmap", {
+    "image_size": (64, 64), "heatmap_size": (16, 16, 12), "depth_size": 12, "root_heatmap_size": 12,
+    "heatmap_size_root": 12, "sigma": 2.0})}
+
+
+def _codec_and_batch(name, index, compat):
+    if isinstance(index, str):
+        name, config = EXTRA_CONFIGS[index]
+    else:
+        config = examples.get_examples(name).configs[index]
     codec = jaxcodecs.build({"type": name, **config, "mmpose_compat": compat})
-    batch = examples.example_batch(codec, 2, name=name)
+    return codec, examples.example_batch(codec, 2, name=name)
+
+
+def _audited_jobs():
+    yield from _example_jobs()
+    for key, (name, _) in EXTRA_CONFIGS.items():
+        for compat in (True, False):
+            yield pytest.param(name, key, compat, id=f"{key}-{'compat' if compat else 'exact'}")
+
+
+@pytest.mark.parametrize("name, index, compat", list(_audited_jobs()))
+def test_every_plain_division_in_a_codec_only_makes_a_value(name, index, compat):
+    codec, batch = _codec_and_batch(name, index, compat)
     found = set(_divisions_of(codec.batch_encode, *batch.encode_args, **batch.encode_kwargs))
     found |= set(_divisions_of(codec.batch_decode, *batch.decode_args, **batch.decode_kwargs))
     unexplained = sorted(found - set(VALUE_DIVISIONS))
@@ -127,6 +241,18 @@ def test_every_plain_division_in_a_codec_only_makes_a_value(name, index, compat)
         f"{name}: float32 divisions that the backend may round differently from NumPy: {unexplained}. "
         "Use ops.divide_exact where the quotient is rounded, truncated or compared, or list the site "
         "in VALUE_DIVISIONS with the reason it only makes a value.")
+
+
+@pytest.mark.parametrize("name, index, compat", list(_audited_jobs()))
+def test_no_product_is_fused_into_a_rounded_sum(name, index, compat):
+    codec, batch = _codec_and_batch(name, index, compat)
+    found = set(_fused_of(codec.batch_encode, *batch.encode_args, **batch.encode_kwargs))
+    found |= set(_fused_of(codec.batch_decode, *batch.decode_args, **batch.decode_kwargs))
+    unexplained = sorted(found - set(FUSED_PRODUCTS))
+    assert not unexplained, (
+        f"{name}: roundings of a sum with a float32 product that a compiler may fuse into one "
+        f"multiply-add: {unexplained}. Use ops.multiply_exact for the product, or list the rounding "
+        "in FUSED_PRODUCTS with the reason.")
 
 
 def test_tie_deciding_ops_divide_exactly():
