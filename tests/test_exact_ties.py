@@ -231,12 +231,17 @@ def _audited_jobs():
             yield pytest.param(name, key, compat, id=f"{key}-{'compat' if compat else 'exact'}")
 
 
+def _unexplained(audit, listed, name, index, compat):
+    """Sites ``audit`` finds in the codec's two programs that ``listed`` lacks."""
+    codec, batch = _codec_and_batch(name, index, compat)
+    found = set(audit(codec.batch_encode, *batch.encode_args, **batch.encode_kwargs))
+    found |= set(audit(codec.batch_decode, *batch.decode_args, **batch.decode_kwargs))
+    return sorted(found - set(listed))
+
+
 @pytest.mark.parametrize("name, index, compat", list(_audited_jobs()))
 def test_every_plain_division_in_a_codec_only_makes_a_value(name, index, compat):
-    codec, batch = _codec_and_batch(name, index, compat)
-    found = set(_divisions_of(codec.batch_encode, *batch.encode_args, **batch.encode_kwargs))
-    found |= set(_divisions_of(codec.batch_decode, *batch.decode_args, **batch.decode_kwargs))
-    unexplained = sorted(found - set(VALUE_DIVISIONS))
+    unexplained = _unexplained(_divisions_of, VALUE_DIVISIONS, name, index, compat)
     assert not unexplained, (
         f"{name}: float32 divisions that the backend may round differently from NumPy: {unexplained}. "
         "Use ops.divide_exact where the quotient is rounded, truncated or compared, or list the site "
@@ -245,10 +250,7 @@ def test_every_plain_division_in_a_codec_only_makes_a_value(name, index, compat)
 
 @pytest.mark.parametrize("name, index, compat", list(_audited_jobs()))
 def test_no_product_is_fused_into_a_rounded_sum(name, index, compat):
-    codec, batch = _codec_and_batch(name, index, compat)
-    found = set(_fused_of(codec.batch_encode, *batch.encode_args, **batch.encode_kwargs))
-    found |= set(_fused_of(codec.batch_decode, *batch.decode_args, **batch.decode_kwargs))
-    unexplained = sorted(found - set(FUSED_PRODUCTS))
+    unexplained = _unexplained(_fused_of, FUSED_PRODUCTS, name, index, compat)
     assert not unexplained, (
         f"{name}: roundings of a sum with a float32 product that a compiler may fuse into one "
         f"multiply-add: {unexplained}. Use ops.multiply_exact for the product, or list the rounding "
