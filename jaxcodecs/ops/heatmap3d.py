@@ -64,8 +64,12 @@ def depth_to_bins(depth: Any, depth_bound: Any, num_bins: int) -> jnp.ndarray:
     depth = as_float_array(depth, "depth")
     # The windows add to this product and round the sum half to even, on
     # exact ties for depths on bin boundaries: the product is rounded on its
-    # own, as NumPy does, not fused into the next addition.
-    return multiply_exact(divide_exact(depth, depth_bound) + 0.5, num_bins)
+    # own, as NumPy does, not fused into the next addition (for any bin count
+    # a volume could have; beyond 4095 bins, the plain product).
+    fraction = divide_exact(depth, depth_bound) + 0.5
+    if abs(int(num_bins)) < 4096:
+        return multiply_exact(fraction, int(num_bins))
+    return fraction * jnp.asarray(num_bins, depth.dtype)
 
 
 def bins_to_depth(bins: Any, depth_bound: Any, num_bins: int) -> jnp.ndarray:
