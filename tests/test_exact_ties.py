@@ -1,7 +1,7 @@
-"""An audit of the float32 divisions in every codec's program.
+"""Audits of the float32 arithmetic that decides ties, in every codec's program.
 
-XLA:CPU divides correctly rounded, as NumPy does; a GPU's float32 division
-need not be. Where a quotient is then rounded, truncated or compared with a
+The first audit is for divisions. XLA:CPU divides correctly rounded, as
+NumPy does; a GPU's float32 division need not be. Where a quotient is then rounded, truncated or compared with a
 threshold (a keypoint on a half pixel, a mean tag at a distance of exactly
 0.5, a root truncated to its pixel), one ulp moves the answer, so those
 divisions go through :func:`jaxcodecs.ops.divide_exact`, which corrects the
