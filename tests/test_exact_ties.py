@@ -1,21 +1,23 @@
 """Audits of the float32 arithmetic that decides ties, in every codec's program.
 
-The first audit is for divisions. XLA:CPU divides correctly rounded, as
-NumPy does; a GPU's float32 division need not be. Where a quotient is then
-rounded, truncated or compared with a threshold (a keypoint on a half pixel,
-a mean tag at a distance of exactly 0.5, a root truncated to its pixel), one
-ulp moves the answer, so those divisions go through
-:func:`jaxcodecs.ops.divide_exact`, which corrects the quotient on every
-platform other than CPU. A CPU run cannot see the difference in values, so
-this module checks the programs instead: it traces each codec's
-``batch_encode`` and ``batch_decode`` (every example configuration, both
-modes) and finds each float32 division whose quotient is not handed to
-``divide_exact``'s platform-dependent correction. Every such division must
-be in :data:`VALUE_DIVISIONS`, with the reason its quotient is only ever a
-value (a Gaussian exponent, a normalisation, a Newton step) and never
-decides a pixel, a window or a comparison at a tie. A new plain division in
-a codec's path fails here until it is either made exact or listed with its
-reason.
+The first audit is for divisions. XLA:CPU's division is correctly rounded,
+as NumPy's is, but XLA rewrites a division by a broadcast value as a product
+with its reciprocal (the kpt_center root was one ulp off NumPy that way),
+and a GPU's float32 division need not be correctly rounded. Where a quotient
+is then rounded, truncated or compared with a threshold (a keypoint on a
+half pixel, a mean tag at a distance of exactly 0.5, a root truncated to its
+pixel), one ulp moves the answer, so those divisions go through
+:func:`jaxcodecs.ops.divide_exact`, which keeps the division and corrects
+the quotient on every platform other than CPU. A CPU run cannot see the
+GPU's differences, so this module checks the programs instead: it traces
+each codec's ``batch_encode`` and ``batch_decode`` (every example
+configuration, both modes) and finds each float32 division whose quotient is
+not handed to ``divide_exact``'s platform-dependent correction. Every such
+division must be in :data:`VALUE_DIVISIONS`, with the reason its quotient is
+only ever a value (a Gaussian exponent, a normalisation, a Newton step) and
+never decides a pixel, a window or a comparison at a tie. A new plain
+division in a codec's path fails here until it is either made exact or
+listed with its reason.
 
 The second audit is for fused multiply-adds: XLA:CPU, like GPU compilers,
 contracts ``a * b + c`` into one rounding where NumPy rounds twice. It
