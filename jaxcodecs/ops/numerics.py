@@ -124,13 +124,14 @@ def correct_quotient(x: jnp.ndarray, divisor: jnp.ndarray, quotient: jnp.ndarray
     """The correctly rounded float32 ``x / divisor``, from a ``quotient``
     within 3 ulps of it (a backend's division, or a product by a reciprocal).
 
-    Each of three steps decides exactly, by integer arithmetic on the
-    significands, on which side of the midpoints next to the quotient the
-    true ``x / divisor`` lies, and moves the quotient one ulp where it lies
-    beyond one. A quotient of two floats is never exactly a midpoint, so
-    no tie rule is needed. Where ``x``, ``divisor`` or the quotient is zero,
-    subnormal, infinite or NaN, or the quotient is within two binades of the
-    float32 limits, the quotient is returned as given.
+    The true quotient lies within 3 ulps of the one given, so it is decided
+    in one vectorised step: exactly (integer arithmetic on the significands)
+    which of the six midpoints between the floats ``q - 3 ulp ... q + 3 ulp``
+    it exceeds. Their count says how many ulps to move. A quotient of two
+    floats is never exactly a midpoint, so no tie rule is needed. Where
+    ``x``, ``divisor`` or the quotient is zero, subnormal, infinite or NaN,
+    or the quotient is within two binades of the float32 limits, the
+    quotient is returned as given.
 
     Args:
       x, divisor, quotient: float32 arrays of one shape.
@@ -150,11 +151,14 @@ def correct_quotient(x: jnp.ndarray, divisor: jnp.ndarray, quotient: jnp.ndarray
 
     x_bits, d_bits, q_bits = magnitude_bits(x), magnitude_bits(divisor), magnitude_bits(quotient)
     usable = normal(x_bits) & normal(d_bits) & normal(q_bits, 3, 252)
-    for _ in range(3):
-        up = _above_midpoint(x_bits, d_bits, q_bits)
-        down = ~_above_midpoint(x_bits, d_bits, q_bits - 1)
-        q_bits = jnp.where(usable, q_bits + up.astype(jnp.int32) - down.astype(jnp.int32), q_bits)
-    corrected = jnp.copysign(lax.bitcast_convert_type(q_bits, jnp.float32), quotient)
+    # Consecutive positive floats have consecutive bit patterns: the
+    # midpoints above q - 3, ..., q + 2 ulps, on a leading axis, so that the
+    # comparison is traced once (a small program to trace, batch and lower
+    # on every platform, though only a non-CPU one runs it).
+    steps = jnp.asarray(np.arange(-3, 3, dtype=np.int32)).reshape((6,) + (1,) * q_bits.ndim)
+    exceeded = _above_midpoint(x_bits[None], d_bits[None], q_bits[None] + steps)
+    moved = q_bits - 3 + jnp.sum(exceeded, axis=0, dtype=jnp.int32)
+    corrected = jnp.copysign(lax.bitcast_convert_type(moved, jnp.float32), quotient)
     return jnp.where(usable, corrected, quotient)
 
 
