@@ -2,8 +2,8 @@
 
 1. Eight fake CPU devices for the sharding tests. ``XLA_FLAGS`` must be set
    before JAX creates its CPU client, so this runs at the very top of the
-   conftest, which pytest imports before any test module. No persistent
-   compilation cache (see below).
+   conftest, which pytest imports before any test module. Next to it, one
+   XLA compilation cache directory for the whole run (see below).
 2. Hypothesis settings profiles, chosen by ``HYPOTHESIS_PROFILE``:
    ``ci`` (the default) is reproducible: derandomized (the same examples on
    every run and machine), no example database, no deadline (the first
@@ -24,12 +24,24 @@ _DEVICE_FLAG = "--xla_force_host_platform_device_count=8"
 if _DEVICE_FLAG not in os.environ.get("XLA_FLAGS", ""):
     os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " " + _DEVICE_FLAG).strip()
 
-# No persistent XLA compilation cache: measured over the whole suite (JAX's
-# monitoring events, 2 workers), one shared cache saved 1 s of compilation
-# and cost 12 s of lookups, plus about 26 s of writes (1.7 ms each in a
-# profile of test_bad_input, about 15,000 compilations). The workers run different
-# modules (``--dist loadfile``), whose programs differ in shapes or names,
-# so the same program is rarely compiled twice.
+import shutil  # noqa: E402
+import tempfile  # noqa: E402
+
+# One XLA compilation cache for the whole run, shared by the xdist workers
+# and the notebooks' kernels (they inherit the environment): many modules
+# compile the same codec functions (the API, example, sharding, fuzz and
+# conformance suites walk the same configurations), and a compilation found
+# in the cache is the same executable, so only time is saved. The directory
+# is made by the process that starts the run and removed when it ends; a
+# JAX_COMPILATION_CACHE_DIR set by the caller is used (and kept) instead.
+_OWN_CACHE_DIR = None
+if "PYTEST_XDIST_WORKER" not in os.environ and "JAX_COMPILATION_CACHE_DIR" not in os.environ:
+    _OWN_CACHE_DIR = tempfile.mkdtemp(prefix="jaxcodecs-test-xla-cache-")
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = _OWN_CACHE_DIR
+    # Every compilation and entry size: most of the suite's compilations
+    # take 0.1-1 s, below JAX's defaults for what is worth caching.
+    os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+    os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
 
 import math  # noqa: E402
 import types  # noqa: E402
@@ -649,6 +661,11 @@ _LONG_MODULES = (
 def pytest_configure(config):
     if hasattr(config.option, "loadscopereorder"):  # pytest-xdist >= 3.8
         config.option.loadscopereorder = False
+
+
+def pytest_unconfigure(config):
+    if _OWN_CACHE_DIR is not None and "PYTEST_XDIST_WORKER" not in os.environ:
+        shutil.rmtree(_OWN_CACHE_DIR, ignore_errors=True)
 
 
 def pytest_collection_modifyitems(session, config, items):
