@@ -21,6 +21,8 @@ import jax
 import numpy as np
 from flax import struct
 
+from jaxcodecs._eager import route_eager
+
 __all__ = ["Codec", "FieldAt", "codec_field"]
 
 _EMPTY: Mapping[str, str] = types.MappingProxyType({})
@@ -154,6 +156,10 @@ class Codec(struct.PyTreeNode):
         positional arguments of ``decode`` (used by ``round_trip``); empty
         when ``decode`` reads model outputs that ``encode`` does not make
         (AssociativeEmbedding's tag maps).
+      eager_host_arguments: names of arguments whose concrete values a
+        method checks or uses on the host; a call given one runs op by op
+        instead of through the cached eager program (see
+        :mod:`jaxcodecs._eager`).
       decode_outputs: the names of ``decode``'s outputs, in order, a nested
         tuple where an output is itself a tuple. Known names and shapes (one
         sample): ``keypoints`` ``(N, K, D)``; ``scores`` and
@@ -178,6 +184,16 @@ class Codec(struct.PyTreeNode):
     auxiliary_encode_keys: ClassVar[frozenset] = frozenset()
     decode_input_keys: ClassVar[tuple[str, ...]] = ()
     decode_outputs: ClassVar[tuple] = ("keypoints", "scores")
+    eager_host_arguments: ClassVar[frozenset] = frozenset()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # An eager call of a codec method runs one jitted program per
+        # configuration and shape (jaxcodecs._eager).
+        for name in _ROUTED_METHODS:
+            method = cls.__dict__.get(name)
+            if callable(method) and not hasattr(method, "__wrapped_eager__"):
+                setattr(cls, name, route_eager(method))
 
     def __post_init__(self) -> None:
         # The one place where constructor values are converted: each field's
@@ -277,3 +293,8 @@ class Codec(struct.PyTreeNode):
             )
         encoded = self.encode(keypoints, keypoints_visible)
         return self.decode(*[encoded[key] for key in self.decode_input_keys])
+
+
+_ROUTED_METHODS = ("encode", "decode", "batch_encode", "batch_decode")
+Codec.batch_encode = route_eager(Codec.batch_encode)
+Codec.batch_decode = route_eager(Codec.batch_decode)

@@ -106,6 +106,8 @@ class DecoupledHeatmap(Codec):
     dtype: Any = codec_field(float_dtype, static=True, default="float32", kw_only=True)
 
     auxiliary_encode_keys = frozenset({"bbox"})
+    # Checked by value on the host when concrete (offsets in {-1, 0, 1}, distinct indices).
+    eager_host_arguments = frozenset({"jitter", "selection"})
     label_mapping_table = _LABELS
     field_mapping_table = _FIELDS
     # decode reads the model's instance scores, which encode does not make.

@@ -80,6 +80,8 @@ class EDPoseLabel(Codec):
     num_keypoints: int = codec_field(positive_int, static=True, default=17)
 
     auxiliary_encode_keys = frozenset({"area", "bboxes", "img_shape"})
+    # Image sizes given as arrays are checked (finite, > 0) on the host when concrete.
+    eager_host_arguments = frozenset({"img_shape", "input_shapes"})
     instance_mapping_table = types.MappingProxyType({
         "bbox": "bboxes",
         "keypoints": "keypoints",

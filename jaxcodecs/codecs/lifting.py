@@ -86,6 +86,8 @@ class ImagePoseLifting(_LabelOutputs, Codec):
     instance_mapping_table = _INSTANCE_TABLE
     label_mapping_table = _LABEL_TABLE
     auxiliary_encode_keys = frozenset({"lifting_target", "lifting_target_visible"})
+    # Camera values are read on the host when concrete (the NaN rule's check, float64).
+    eager_host_arguments = frozenset({"camera_param"})
     decode_input_keys = ("lifting_target_label", "target_root")
 
     def check_config(self) -> None:
@@ -187,6 +189,7 @@ class VideoPoseLifting(_LabelOutputs, Codec):
     instance_mapping_table = _INSTANCE_TABLE
     label_mapping_table = _LABEL_TABLE
     auxiliary_encode_keys = frozenset({"lifting_target", "lifting_target_visible", "camera_param"})
+    eager_host_arguments = frozenset({"camera_param"})
 
     @property
     def _removes_root(self) -> bool:

@@ -78,6 +78,8 @@ class MotionBERTLabel(Codec):
         }
     )
     auxiliary_encode_keys = frozenset({"lifting_target", "lifting_target_visible", "camera_param", "factor"})
+    # Camera values are read on the host when concrete (the NaN rule's check, float64).
+    eager_host_arguments = frozenset({"camera_param", "factor", "w", "h"})
     decode_input_keys = ("lifting_target_label",)
 
 
