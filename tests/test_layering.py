@@ -2,9 +2,10 @@
 
 The rules are those of the design: ``ops`` imports nothing from the rest of
 the package; a codec never imports another codec (shared logic lives in
-``ops`` or in the codecs' private ``_*`` modules); ``base`` and ``registry``
-know no codec; nothing imports the test suite; no import cycle; no module
-over the size at which shared logic is due to move out.
+``ops`` or in the codecs' private ``_*`` modules); ``base`` (with its
+``_eager`` helper) and ``registry`` know no codec; nothing imports the test
+suite; no import cycle; no module over the size at which shared logic is due
+to move out.
 """
 
 import ast
@@ -83,9 +84,10 @@ def test_codecs_check_arguments_through_one_module(name):
     assert inputs and "jaxcodecs.codecs._fields" in GRAPH[name]
 
 
-@pytest.mark.parametrize("name", ["jaxcodecs.base", "jaxcodecs.registry"])
+@pytest.mark.parametrize("name", ["jaxcodecs.base", "jaxcodecs._eager", "jaxcodecs.registry"])
 def test_base_and_registry_know_no_codec(name):
-    bad = {m for m in GRAPH[name] if not m.startswith(("jaxcodecs.ops", "jaxcodecs.base"))}
+    # jaxcodecs._eager (eager calls through a cached jit) is part of base.
+    bad = {m for m in GRAPH[name] if not m.startswith(("jaxcodecs.ops", "jaxcodecs.base", "jaxcodecs._eager"))}
     assert not bad, f"{name} imports {sorted(bad)}"
 
 
