@@ -32,6 +32,7 @@ from __future__ import annotations
 import collections
 import functools
 import inspect
+import threading
 from typing import Any, Callable
 
 import jax
@@ -44,6 +45,7 @@ __all__ = ["route_eager", "op_by_op"]
 # arguments) kept alive.
 _MAX_WRAPPERS = 256
 _wrappers: collections.OrderedDict = collections.OrderedDict()
+_lock = threading.Lock()  # input pipelines call codecs from several threads
 
 _SCALARS = (bool, int, float, complex, str, np.generic)
 
@@ -129,7 +131,10 @@ def route_eager(method: Callable[..., Any]) -> Callable[..., Any]:
         key, dynamic, static = plan
         slots = key[2]
         key = (method, key)
-        compiled = _wrappers.get(key)
+        with _lock:
+            compiled = _wrappers.get(key)
+            if compiled is not None:
+                _wrappers.move_to_end(key)
         if compiled is None:
             codec, count = self, len(args)
 
@@ -141,12 +146,10 @@ def route_eager(method: Callable[..., Any]) -> Callable[..., Any]:
 
             run.__name__ = method.__name__
             run.__qualname__ = method.__qualname__
-            compiled = jax.jit(run)
-            _wrappers[key] = compiled
-            if len(_wrappers) > _MAX_WRAPPERS:
-                _wrappers.popitem(last=False)
-        else:
-            _wrappers.move_to_end(key)
+            with _lock:
+                compiled = _wrappers.setdefault(key, jax.jit(run))
+                if len(_wrappers) > _MAX_WRAPPERS:
+                    _wrappers.popitem(last=False)
         return compiled(tuple(dynamic[slot] for slot in slots))
 
     routed.__wrapped_eager__ = method

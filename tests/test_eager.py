@@ -35,7 +35,8 @@ def sample(codec, seed=0):
 
 
 def msra(**kwargs):
-    return jaxcodecs.MSRAHeatmap(input_size=(48, 64), heatmap_size=(12, 16), sigma=2.0, **kwargs)
+    kwargs.setdefault("sigma", 2.0)
+    return jaxcodecs.MSRAHeatmap(input_size=(48, 64), heatmap_size=(12, 16), **kwargs)
 
 
 def test_a_second_eager_call_compiles_nothing():
@@ -114,3 +115,15 @@ def test_errors_are_raised_as_op_by_op():
         codec.encode(np.zeros((1, 17, 2, 2), np.float32))
     with pytest.raises(ValueError, match="`encoded`"):
         codec.decode(np.zeros((17, 5, 5), np.float32))
+
+
+def test_threads_share_the_cache():
+    from concurrent.futures import ThreadPoolExecutor
+
+    codecs = [msra(sigma=s) for s in (1.0, 1.5, 2.0, 2.5)]
+    (kp, vis), _ = sample(codecs[0])
+    expected = [np.asarray(jax.jit(c.encode)(kp, vis)["heatmaps"]) for c in codecs]
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(lambda i: np.asarray(codecs[i % 4].encode(kp, vis)["heatmaps"]), range(32)))
+    for i, heatmaps in enumerate(got):
+        np.testing.assert_array_equal(heatmaps, expected[i % 4])
