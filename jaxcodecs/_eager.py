@@ -2,11 +2,11 @@
 
 Called outside any JAX transformation, a codec method would run op by op:
 every primitive dispatched on its own, and compiled anew for every new shape
-(a first eager MSRA encode compiles about a hundred small programs, 2-7 s in
-all; later calls take milliseconds of dispatch). :func:`route_eager` wraps a
-codec method so that such a call runs one ``jax.jit`` program instead, made
-once per codec configuration, static arguments and (by ``jit``'s own cache)
-array shapes and dtypes:
+(benchmarks/NOTES.md, "Eager calls": over the example configurations, first
+calls 2.4x and later calls about 25x slower than one program).
+:func:`route_eager` wraps a codec method so that such a call runs one
+``jax.jit`` program instead, made once per codec configuration, static
+arguments and (by ``jit``'s own cache) array shapes and dtypes:
 
 * the codec is closed over, not traced: its fields keep the concrete values
   they have in an eager call, so host-side arithmetic on them (float64
