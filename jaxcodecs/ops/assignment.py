@@ -39,74 +39,86 @@ from jaxcodecs.ops.validation import as_float_array, check_rank
 __all__ = ["linear_assignment"]
 
 
-def _solve(cost: jnp.ndarray, row_valid: jnp.ndarray, col_valid: jnp.ndarray) -> jnp.ndarray:
+def _solve(cost: jnp.ndarray, row_valid: jnp.ndarray, col_valid: jnp.ndarray, leading_columns) -> jnp.ndarray:
     """The column matched to each row of ``cost (R, C)`` (-1: none), by
-    augmenting the smaller valid side.
+    augmenting the smaller valid side (the rows on equal counts).
+    ``leading_columns`` (a traced count, or None) says that the valid columns
+    are the first ones."""
+    num_rows, num_cols = cost.shape
+    if num_rows <= num_cols:
+        return _solve_wide(cost, row_valid, col_valid, rows_on_tie=True, leading_columns=leading_columns)
+    # A tall problem is solved transposed (the same lines and slots, so the
+    # same matching), then read back per row.
+    row_of_col = _solve_wide(cost.T, col_valid, row_valid, rows_on_tie=False, leading_columns=None)
+    cols = np.arange(num_cols, dtype=np.int32)
+    rows = np.arange(num_rows, dtype=np.int32)
+    return jnp.max(jnp.where(row_of_col[None, :] == rows[:, None], cols[None, :], -1), axis=1)
 
-    Both orientations run in one flat loop over "lines" (the side being
-    augmented) and "slots" (the other side), vectors of a common length
-    ``S = max(R, C)``: a line of the transposed problem is a column of
-    ``cost``, read with a dynamic slice, so nothing is transposed or padded
-    to a square. Each iteration is one step of the current line's Dijkstra
+
+def _solve_wide(cost, row_valid, col_valid, *, rows_on_tie: bool, leading_columns) -> jnp.ndarray:
+    """:func:`_solve` for ``R <= C``.
+
+    The side augmented ("lines") has at most ``R`` valid members: the rows,
+    or, when there are fewer valid columns than valid rows, the valid
+    columns in order (the first ones when ``leading_columns`` counts
+    them). The other side ("slots") has
+    at most ``C``. One ``(R, C)`` table of line costs is built per problem,
+    so every search step reads one row of it, whichever side is augmented.
+    Each iteration of the loop is one step of the current line's Dijkstra
     search or of its augmenting path's write-back.
     """
     num_rows, num_cols = cost.shape
-    size = max(num_rows, num_cols)
     dtype = cost.dtype
     inf = jnp.asarray(jnp.inf, dtype)
-    flip = jnp.sum(row_valid) > jnp.sum(col_valid)  # augment the columns
-
-    def pad(x, fill):
-        return jnp.concatenate([x, jnp.full((size - x.shape[0],) + x.shape[1:], fill, x.dtype)])
-
-    line_valid = jnp.where(flip, pad(col_valid, False), pad(row_valid, False))
-    slot_valid = jnp.where(flip, pad(row_valid, False), pad(col_valid, False))
-
-    def line_costs(line):
-        by_row = pad(jax.lax.dynamic_index_in_dim(cost, jnp.minimum(line, num_rows - 1), 0, False), 0)
-        by_col = pad(jax.lax.dynamic_index_in_dim(cost, jnp.minimum(line, num_cols - 1), 1, False), 0)
-        return jnp.where(flip, by_col, by_row)
+    valid_rows = jnp.sum(row_valid)
+    valid_cols = jnp.sum(col_valid) if leading_columns is None else leading_columns
+    flip = valid_rows > valid_cols if rows_on_tie else valid_rows >= valid_cols  # augment the columns
+    lines = np.arange(num_rows, dtype=np.int32)  # constants, not iota kernels
+    if leading_columns is not None:
+        column_of_line = jnp.asarray(lines)
+    else:
+        column_of_line = jnp.argsort(~col_valid, stable=True)[:num_rows].astype(jnp.int32)
+    by_column = jnp.pad(jnp.take(cost, column_of_line, axis=1).T, ((0, 0), (0, num_cols - num_rows)))
+    table = jnp.where(flip, by_column, cost)  # (lines, slots)
+    line_valid = jnp.where(flip, lines < valid_cols, row_valid)
+    slot_valid = jnp.where(flip, jnp.pad(row_valid, (0, num_cols - num_rows)), col_valid)
 
     # Start from the line minima as potentials and give each slot to the
     # first line whose cheapest slot it is: zero reduced cost, optimal for
     # the lines it covers. Only the lines left out are augmented; on
     # well-separated problems that is none.
-    masked_rows = jnp.where(col_valid[None, :], cost, inf)
-    masked_cols = jnp.where(row_valid[:, None], cost, inf)
-    col_min, row_min = jnp.min(masked_cols, axis=0), jnp.min(masked_rows, axis=1)
-    # First indices of the minima by compare-and-min (an argmin is a slow
+    masked = jnp.where(slot_valid[None, :], table, inf)
+    minimum = jnp.min(masked, axis=1)
+    # First index of the minimum by compare-and-min (an argmin is a slow
     # scalar reduction on XLA:CPU); no NaN reaches these costs.
-    cheapest = jnp.where(flip, pad(first_index(masked_cols.T, col_min), 0), pad(first_index(masked_rows, row_min), 0))
-    minimum = jnp.where(flip, pad(col_min, 0), pad(row_min, 0))
-    lines = jnp.asarray(np.arange(size, dtype=np.int32))  # constants, not iota kernels
-    claim = jnp.full((size + 1,), size, jnp.int32).at[
-        jnp.where(line_valid, cheapest, size)].min(lines)[:size]
-    seated = line_valid & (claim[cheapest] == lines)
-    pending = line_valid & ~seated
+    cheapest = first_index(masked, minimum)
+    earlier = jnp.asarray(np.tri(num_rows, k=-1, dtype=bool))  # [i, j]: j comes before i
+    taken = jnp.any(earlier & line_valid[None, :] & (cheapest[None, :] == cheapest[:, None]), axis=1)
+    seated = line_valid & ~taken
+    pending = line_valid & taken
     count = jnp.sum(pending).astype(jnp.int32)
     # Slot j + 1 is slot j; slot 0 is the virtual start of each search.
-    # Line i + 1 is line i; index 0 (none) and size + 1 absorb updates.
-    owner = jnp.concatenate([jnp.zeros((1,), jnp.int32), jnp.where(claim < size, claim + 1, 0)])
+    # Line i + 1 is line i; index 0 (none) and R + 1 absorb updates.
+    slot_ids = np.arange(num_cols + 1, dtype=np.int32)
+    owner = jnp.max(jnp.where(seated[:, None] & (cheapest[:, None] + 1 == slot_ids[None, :]), lines[:, None] + 1, 0),
+                    axis=0)
     open_slot = jnp.concatenate([jnp.zeros((1,), bool), slot_valid])
     u = jnp.concatenate([jnp.zeros((1,), dtype), jnp.where(line_valid, minimum, 0).astype(dtype),
                          jnp.zeros((1,), dtype)])
 
-    # Single-element writes below are selects against an iota rather than
-    # scatters: a scatter into a carried vector whose old value is still
-    # read makes XLA copy the vector (one kernel each) every iteration.
-    slot_ids = jnp.asarray(np.arange(size + 1, dtype=np.int32))
-
     def fresh(owner_):
         # Before the next search: the first pending line after the one the
         # virtual slot holds (slot 0 holds line + 1, 0 before the first
-        # search) starts there. The pending lines are taken in index order,
-        # found by a compare-and-min rather than sorted up front.
-        after = jnp.min(jnp.where(pending & (lines >= owner_[0]), lines, size))
-        return jnp.where(slot_ids == 0, jnp.where(after < size, after + 1, 0), owner_)
+        # search) starts there, found by a compare-and-min.
+        after = jnp.min(jnp.where(pending & (lines >= owner_[0]), lines, num_rows))
+        return jnp.where(slot_ids == 0, jnp.where(after < num_rows, after + 1, 0), owner_)
 
     # The loop state is packed into four arrays (scalars; u; v and minv;
     # owner, way and used): under ``vmap`` every carried array is selected
-    # and often copied on each iteration, one kernel each.
+    # and often copied on each iteration, one kernel each. Single-element
+    # writes are selects against an iota rather than scatters: a scatter
+    # into a carried vector whose old value is still read makes XLA copy
+    # the vector every iteration.
     def body(state):
         scalars, u_, floats, ints = state
         step, back, col, iteration = scalars[0], scalars[1] > 0, scalars[2], scalars[3]
@@ -116,7 +128,8 @@ def _solve(cost: jnp.ndarray, row_valid: jnp.ndarray, col_valid: jnp.ndarray) ->
         # line, move to the nearest unsettled slot.
         used_s = used | (slot_ids == col)
         current = owner_[col]
-        reduced = jnp.concatenate([jnp.full((1,), inf, dtype), line_costs(current - 1) - u_[current] - v_[1:]])
+        row = jax.lax.dynamic_index_in_dim(table, jnp.maximum(current - 1, 0), 0, False)
+        reduced = jnp.concatenate([jnp.full((1,), inf, dtype), row - u_[current] - v_[1:]])
         free = open_slot & ~used_s
         better = free & (reduced < minv)
         minv_s = jnp.where(better, reduced, minv)
@@ -124,7 +137,7 @@ def _solve(cost: jnp.ndarray, row_valid: jnp.ndarray, col_valid: jnp.ndarray) ->
         candidates = jnp.where(free, minv_s, inf)
         nxt = jnp.argmin(candidates).astype(jnp.int32)
         delta = candidates[nxt]
-        u_s = u_.at[jnp.where(used_s, owner_, size + 1)].add(delta)
+        u_s = u_.at[jnp.where(used_s, owner_, num_rows + 1)].add(delta)
         v_s = jnp.where(used_s, v_ - delta, v_)
         minv_s = jnp.where(free, minv_s - delta, minv_s)
         found = owner_[nxt] == 0
@@ -142,17 +155,19 @@ def _solve(cost: jnp.ndarray, row_valid: jnp.ndarray, col_valid: jnp.ndarray) ->
         return scalars, pick(u_, u_s), floats, ints
 
     owner = fresh(owner)
-    zero = constant_like(0, cost, (size + 1,), jnp.int32)
+    zero = constant_like(0, cost, (num_cols + 1,), jnp.int32)
     state = (constant_like(0, cost, (4,), jnp.int32), u, jnp.stack([zero.astype(dtype), zero.astype(dtype) + inf]),
              jnp.stack([owner, zero, zero]))
-    # Each search settles at most ``size`` slots and each path is at most
-    # as long: the bound only guards against a non-terminating loop.
-    limit = 2 * (size + 1) * (size + 1)
+    # Each search settles at most ``C`` slots and each path is at most as
+    # long: the bound only guards against a non-terminating loop.
+    limit = 2 * (num_cols + 1) * (num_rows + 1)
     owner = jax.lax.while_loop(lambda s: (s[0][0] < count) & (s[0][3] < limit), body, state)[3][0][1:] - 1
     # owner[j]: the line matched to slot j. Back to a column per row.
-    slot_of_line = jnp.full((size + 1,), -1, jnp.int32).at[jnp.where(owner >= 0, owner, size)].set(lines)[:size]
-    col_of_row_flipped = jnp.where(slot_valid[:num_rows] & (owner[:num_rows] >= 0), owner[:num_rows], -1)
-    return jnp.where(flip, col_of_row_flipped, slot_of_line[:num_rows])
+    slots = np.arange(num_cols, dtype=np.int32)
+    col_of_row = jnp.max(jnp.where(owner[None, :] == lines[:, None], slots[None, :], -1), axis=1)
+    line_of_row = owner[:num_rows]
+    col_of_row_flipped = jnp.where(line_of_row >= 0, column_of_line[jnp.maximum(line_of_row, 0)], -1)
+    return jnp.where(flip, col_of_row_flipped, col_of_row)
 
 
 @jax.jit
@@ -193,6 +208,13 @@ def linear_assignment(
             f"`row_valid` / `col_valid` must have shapes ({num_rows},) / ({num_cols},), got "
             f"{row_valid.shape} / {col_valid.shape}."
         )
+    return _assign(cost, row_valid, col_valid)
+
+
+def _assign(cost, row_valid, col_valid, *, leading_columns=None) -> jnp.ndarray:
+    """:func:`linear_assignment` on checked arrays. ``leading_columns``, a
+    count, promises that the valid columns are the first ones (the groups
+    in use of a pool), which spares finding and counting them."""
     # Masked entries are never chosen, but a search reads whole rows: zero
     # them so that a NaN cannot reach the potentials. A non-finite valid
     # cost becomes dearer than any finite one (the search needs finite
@@ -201,4 +223,4 @@ def linear_assignment(
     finite = jnp.isfinite(cost) & both
     worst = jnp.max(jnp.where(finite, jnp.abs(cost), jnp.zeros_like(cost)))
     cost = jnp.where(finite, cost, jnp.where(both, 2 * worst + 1, jnp.zeros_like(cost)))
-    return _solve(cost, row_valid, col_valid)
+    return _solve(cost, row_valid, col_valid, leading_columns)

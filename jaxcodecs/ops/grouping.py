@@ -24,8 +24,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxcodecs.ops.assignment import linear_assignment
-from jaxcodecs.ops.maxima import first_min, first_true
+from jaxcodecs.ops.assignment import _assign
+from jaxcodecs.ops.maxima import first_min
 from jaxcodecs.ops.numerics import constant_like, divide_exact
 from jaxcodecs.ops.validation import as_float_array, check_rank
 
@@ -104,60 +104,67 @@ def group_keypoints_by_tags(
     locations = jnp.asarray(locations, values.dtype)
     tags = jnp.asarray(tags, values.dtype)
     check_rank(tags, 3, "tags", "(K, T, L)")
-    dim = tags.shape[-1]
     dtype = values.dtype
     value_threshold = jnp.asarray(value_threshold, dtype)
     tag_threshold = jnp.asarray(tag_threshold, dtype)
-    slots = jnp.asarray(np.arange(capacity, dtype=np.int32))
-    rows = jnp.asarray(np.arange(num_candidates, dtype=np.int32))
-    earlier = rows[None, :] < rows[:, None]  # [i, j]: j comes before i
+    # Static index vectors are NumPy constants: an index computed in the
+    # program would be a kernel of its own.
+    slots = np.arange(capacity, dtype=np.int32)
+    rows = np.arange(num_candidates, dtype=np.int32)
+    itself = np.eye(num_candidates, dtype=bool)
+    visit = np.asarray(order, np.int32)
+    # Each step reads one row of this table: location, value, tag.
+    table = jnp.concatenate([locations, values[..., None], tags], axis=-1)[visit]  # (K, T, 3 + L)
 
-    def step(state, kind):
+    def step(state, entries):
         tag_sum, tag_count, keys, count, overflow = state
-        val, loc, tag = values[kind], locations[kind], tags[kind]
+        loc_val, tag = entries[:, :3], entries[:, 3:]
+        val = loc_val[:, 2]
         valid = val > value_threshold
         active = slots < count
         # Correctly rounded on every backend: the mean decides round(d)
         # and d < tag_threshold, where synthetic tags meet exact ties.
         mean = divide_exact(tag_sum, jnp.maximum(tag_count, 1).astype(dtype)[:, None])
         distance = jnp.sqrt(jnp.sum((tag[:, None, :] - mean[None, :, :]) ** 2, axis=-1))
-        match = linear_assignment(_tag_cost(distance, val[:, None]), valid, active)
+        match = _assign(_tag_cost(distance, val[:, None]), valid, active, leading_columns=count)
         matched_distance = jnp.take_along_axis(distance, jnp.maximum(match, 0)[:, None], axis=1)[:, 0]
         joins = valid & (match >= 0) & (matched_distance < tag_threshold)
         opens = valid & ~joins
-        # Opening under an existing key writes into that group instead.
+        # Opening under an existing key writes into that group instead; so
+        # does opening under a key opened earlier in this step.
         key = tag[:, 0]
-        same_existing = active[None, :] & (keys[None, :] == key[:, None])
-        collides = opens & jnp.any(same_existing, axis=1)
+        existing = jnp.min(jnp.where(active[None, :] & (keys[None, :] == key[:, None]), slots[None, :], capacity),
+                           axis=1)
+        collides = opens & (existing < capacity)
         fresh = opens & ~collides
-        same_fresh = fresh[None, :] & (key[:, None] == key[None, :])
-        first = fresh & ~jnp.any(same_fresh & earlier, axis=1)
-        new_slot = count + jnp.sum(first[None, :] & ~earlier.T, axis=1) - 1  # a prefix count
-        first_of = first_true(same_fresh | (jnp.eye(num_candidates, dtype=bool) & fresh[:, None]))
-        slot = jnp.where(joins, match,
-                         jnp.where(collides, first_true(same_existing),
-                                   jnp.where(fresh, new_slot[first_of], capacity)))
-        slot = jnp.where(valid, slot, capacity).astype(jnp.int32)
+        first_of = jnp.min(jnp.where((fresh[None, :] & (key[None, :] == key[:, None])) | itself, rows[None, :],
+                                     num_candidates), axis=1)
+        first = fresh & (first_of == rows)
+        # A new group's slot: the groups opened before its first candidate
+        # (the last entry counts them all).
+        before = jnp.concatenate([first_of, jnp.full((1,), num_candidates, first_of.dtype)])
+        rank = jnp.sum(first[None, :] & (rows[None, :] < before[:, None]), axis=1)
+        slot = jnp.where(joins, match, jnp.where(collides, existing, count + rank[:-1]))
+        slot = jnp.where(valid, slot, capacity)
 
         # The last candidate row writing, opening and joining each slot
-        # (-1: none), in one scatter.
-        target = jnp.where(jnp.stack([valid, opens, joins]), slot[None, :], capacity)
-        last = jnp.full((3, capacity + 1), -1, jnp.int32).at[jnp.arange(3)[:, None], target].max(
-            jnp.broadcast_to(rows, (3, num_candidates)))
-        writer, reset, joined = last[:, :capacity]
+        # (-1: none): one comparison of the rows with the slots.
+        writes = jnp.stack([valid, opens, joins])[:, :, None] & (slot[:, None] == slots[None, :])[None]
+        writer, reset, joined = jnp.max(jnp.where(writes, rows[None, :, None], -1), axis=1)
+        picked = entries[jnp.maximum(jnp.stack([writer, reset, joined]), 0)]  # (3, G, 3 + L), one gather
         # Each type is visited once, so this step's writes are the whole
         # column of this type: an output of the step, not carried state.
-        column = jnp.concatenate([loc, val[:, None]], axis=-1)[jnp.maximum(writer, 0)]
-        column = jnp.where((writer >= 0)[:, None], column, jnp.zeros_like(column))
-        joined_tag = jnp.where((joined >= 0)[:, None], tag[jnp.maximum(joined, 0)], 0)
-        reset_tag = tag[jnp.maximum(reset, 0)]
+        column = jnp.where((writer >= 0)[:, None], picked[0, :, :3], jnp.zeros((), dtype))
+        joined_tag = jnp.where((joined >= 0)[:, None], picked[2, :, 3:], jnp.zeros((), dtype))
+        reset_tag = picked[1, :, 3:]
         after_reset = (joined > reset).astype(jnp.int32)
         has_reset = reset >= 0
         tag_sum = jnp.where(has_reset[:, None], reset_tag + after_reset[:, None] * joined_tag,
                             tag_sum + joined_tag)
         tag_count = jnp.where(has_reset, 1 + after_reset, tag_count + (joined >= 0))
-        keys = keys.at[jnp.where(first, new_slot, capacity)].set(key, mode="drop")
-        opened = count + jnp.sum(first)
+        # A new group's key is its openers' (all equal).
+        keys = jnp.where(has_reset & (slots >= count), reset_tag[:, 0], keys)
+        opened = count + rank[-1]
         overflow = overflow | (opened > capacity)
         count = jnp.minimum(opened, capacity).astype(jnp.int32)
         return (tag_sum, tag_count, keys, count, overflow), column
@@ -165,15 +172,15 @@ def group_keypoints_by_tags(
     # Data-dependent initial state (constant_like): sharded like the batch
     # under a batch-sharded vmap, as the state the steps make.
     state = (
-        constant_like(0.0, values, (capacity, dim), dtype),
+        constant_like(0.0, values, (capacity, tags.shape[-1]), dtype),
         constant_like(0, values, (capacity,), jnp.int32),
         constant_like(0.0, values, (capacity,), dtype),
         constant_like(0, values, (), jnp.int32),
         constant_like(False, values, ()),
     )
-    (_, _, _, count, overflow), columns = jax.lax.scan(step, state, jnp.asarray(order, jnp.int32))
+    (_, _, _, count, overflow), columns = jax.lax.scan(step, state, table)
     # columns[i] belongs to keypoint type order[i]; put the types back in order.
-    joints = jnp.moveaxis(columns[np.argsort(np.asarray(order))], 0, 1)  # (G, K, 3)
+    joints = jnp.moveaxis(columns[np.argsort(visit)], 0, 1)  # (G, K, 3)
     return TagGroups(joints[..., :2], joints[..., 2], count, overflow)
 
 
