@@ -33,7 +33,6 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxcodecs.ops.maxima import first_index
-from jaxcodecs.ops.numerics import constant_like
 from jaxcodecs.ops.validation import as_float_array, check_rank
 
 __all__ = ["linear_assignment"]
@@ -55,20 +54,39 @@ def _solve(cost: jnp.ndarray, row_valid: jnp.ndarray, col_valid: jnp.ndarray, le
     return jnp.max(jnp.where(row_of_col[None, :] == rows[:, None], cols[None, :], -1), axis=1)
 
 
+def _argmin_and_min(x: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
+    """The first index of the minimum of a vector and the minimum, in one
+    reduction (no NaN)."""
+    index = jax.lax.broadcasted_iota(jnp.int32, x.shape, 0)
+
+    def smaller(a, b):
+        take_b = (b[0] < a[0]) | ((b[0] == a[0]) & (b[1] < a[1]))
+        return jnp.where(take_b, b[0], a[0]), jnp.where(take_b, b[1], a[1])
+
+    value, where = jax.lax.reduce((x, index), (jnp.asarray(jnp.inf, x.dtype), jnp.int32(x.shape[0])), smaller, (0,))
+    return where, value
+
+
+# Rows of the solver's packed loop state, one vector over the slots each.
+_V, _MINV, _POTENTIAL, _OWNER, _WAY, _USED, _SCALARS = range(7)
+
+
 def _solve_wide(cost, row_valid, col_valid, *, rows_on_tie: bool, leading_columns) -> jnp.ndarray:
     """:func:`_solve` for ``R <= C``.
 
     The side augmented ("lines") has at most ``R`` valid members: the rows,
     or, when there are fewer valid columns than valid rows, the valid
-    columns in order (the first ones when ``leading_columns`` counts
-    them). The other side ("slots") has
-    at most ``C``. One ``(R, C)`` table of line costs is built per problem,
-    so every search step reads one row of it, whichever side is augmented.
-    Each iteration of the loop is one step of the current line's Dijkstra
-    search or of its augmenting path's write-back.
+    columns in order (the first ones when ``leading_columns`` counts them).
+    The other side ("slots") has at most ``C``. One table of line costs is
+    built per problem, so every search step reads one row of it, whichever
+    side is augmented. Each iteration of the loop is one step of the current
+    line's Dijkstra search or of its augmenting path's write-back.
     """
     num_rows, num_cols = cost.shape
+    if cost.dtype.itemsize < 4:
+        cost = cost.astype(jnp.float32)  # potentials in at least single precision
     dtype = cost.dtype
+    bits = jnp.int64 if dtype.itemsize == 8 else jnp.int32
     inf = jnp.asarray(jnp.inf, dtype)
     valid_rows = jnp.sum(row_valid)
     valid_cols = jnp.sum(col_valid) if leading_columns is None else leading_columns
@@ -78,90 +96,106 @@ def _solve_wide(cost, row_valid, col_valid, *, rows_on_tie: bool, leading_column
         column_of_line = jnp.asarray(lines)
     else:
         column_of_line = jnp.argsort(~col_valid, stable=True)[:num_rows].astype(jnp.int32)
-    by_column = jnp.pad(jnp.take(cost, column_of_line, axis=1).T, ((0, 0), (0, num_cols - num_rows)))
-    table = jnp.where(flip, by_column, cost)  # (lines, slots)
+    # Slot j + 1 is slot j; slot 0 is the virtual start of each search; at
+    # least four slots (the last row of the loop state holds four scalars).
+    size = max(num_cols + 1, 4)
+    pad = ((0, 0), (1, size - 1 - num_cols))
+    by_column = jnp.pad(jnp.take(cost, column_of_line, axis=1).T, ((0, 0), (1, size - 1 - num_rows)))
+    table = jnp.where(flip, by_column, jnp.pad(cost, pad))  # (lines, slots)
     line_valid = jnp.where(flip, lines < valid_cols, row_valid)
-    slot_valid = jnp.where(flip, jnp.pad(row_valid, (0, num_cols - num_rows)), col_valid)
+    open_slot = jnp.where(flip, jnp.pad(row_valid, (1, size - 1 - num_rows)), jnp.pad(col_valid, pad[1]))
 
     # Start from the line minima as potentials and give each slot to the
     # first line whose cheapest slot it is: zero reduced cost, optimal for
     # the lines it covers. Only the lines left out are augmented; on
     # well-separated problems that is none.
-    masked = jnp.where(slot_valid[None, :], table, inf)
+    masked = jnp.where(open_slot[None, :], table, inf)
     minimum = jnp.min(masked, axis=1)
     # First index of the minimum by compare-and-min (an argmin is a slow
     # scalar reduction on XLA:CPU); no NaN reaches these costs.
     cheapest = first_index(masked, minimum)
-    earlier = jnp.asarray(np.tri(num_rows, k=-1, dtype=bool))  # [i, j]: j comes before i
+    earlier = np.tri(num_rows, k=-1, dtype=bool)  # [i, j]: j comes before i
     taken = jnp.any(earlier & line_valid[None, :] & (cheapest[None, :] == cheapest[:, None]), axis=1)
     seated = line_valid & ~taken
     pending = line_valid & taken
     count = jnp.sum(pending).astype(jnp.int32)
-    # Slot j + 1 is slot j; slot 0 is the virtual start of each search.
-    # Line i + 1 is line i; index 0 (none) and R + 1 absorb updates.
-    slot_ids = np.arange(num_cols + 1, dtype=np.int32)
-    owner = jnp.max(jnp.where(seated[:, None] & (cheapest[:, None] + 1 == slot_ids[None, :]), lines[:, None] + 1, 0),
-                    axis=0)
-    open_slot = jnp.concatenate([jnp.zeros((1,), bool), slot_valid])
-    u = jnp.concatenate([jnp.zeros((1,), dtype), jnp.where(line_valid, minimum, 0).astype(dtype),
-                         jnp.zeros((1,), dtype)])
+    potential = jnp.where(line_valid, minimum, 0).astype(dtype)  # of each line
 
-    def fresh(owner_):
+    kind = np.arange(7)[:, None]
+
+    def fresh(owner_, potential_):
         # Before the next search: the first pending line after the one the
         # virtual slot holds (slot 0 holds line + 1, 0 before the first
-        # search) starts there, found by a compare-and-min.
+        # search) starts there, with its potential.
         after = jnp.min(jnp.where(pending & (lines >= owner_[0]), lines, num_rows))
-        return jnp.where(slot_ids == 0, jnp.where(after < num_rows, after + 1, 0), owner_)
+        first = jnp.arange(size) == 0
+        start = potential[jnp.minimum(after, num_rows - 1)]
+        return (jnp.where(first, jnp.where(after < num_rows, after + 1, 0).astype(owner_.dtype), owner_),
+                jnp.where(first, start, potential_))
 
-    # The loop state is packed into four arrays (scalars; u; v and minv;
-    # owner, way and used): under ``vmap`` every carried array is selected
-    # and often copied on each iteration, one kernel each. Single-element
-    # writes are selects against an iota rather than scatters: a scatter
-    # into a carried vector whose old value is still read makes XLA copy
-    # the vector every iteration.
+    # The whole loop state is one integer array (floats by their bits):
+    # under ``vmap`` every carried array is selected and copied on each
+    # iteration, one kernel each. A slot's potential is that of the line
+    # holding it (each line holds at most one slot), so the potentials move
+    # with the write-back and the search updates them elementwise;
+    # single-element writes are selects against an iota, not scatters.
     def body(state):
-        scalars, u_, floats, ints = state
-        step, back, col, iteration = scalars[0], scalars[1] > 0, scalars[2], scalars[3]
-        v_, minv = floats[0], floats[1]
-        owner_, way, used = ints[0], ints[1], ints[2] > 0
+        slot_ids = jnp.arange(size)
+        as_float = lambda row: jax.lax.bitcast_convert_type(row, dtype)  # noqa: E731
+        v_, minv, potential_ = as_float(state[_V]), as_float(state[_MINV]), as_float(state[_POTENTIAL])
+        owner_, way, used = state[_OWNER], state[_WAY], state[_USED] > 0
+        step, back, col, iteration = (state[_SCALARS, i] for i in range(4))
+        back = back > 0
+        at_col = state[:, col]
         # A search step: settle ``col``, relax the slots reachable from its
         # line, move to the nearest unsettled slot.
         used_s = used | (slot_ids == col)
-        current = owner_[col]
-        row = jax.lax.dynamic_index_in_dim(table, jnp.maximum(current - 1, 0), 0, False)
-        reduced = jnp.concatenate([jnp.full((1,), inf, dtype), row - u_[current] - v_[1:]])
+        row = jax.lax.dynamic_index_in_dim(table, jnp.maximum(at_col[_OWNER] - 1, 0).astype(jnp.int32), 0, False)
+        reduced = jnp.where(slot_ids == 0, inf, row - as_float(at_col[_POTENTIAL]) - v_)
         free = open_slot & ~used_s
         better = free & (reduced < minv)
         minv_s = jnp.where(better, reduced, minv)
         way_s = jnp.where(better, col, way)
-        candidates = jnp.where(free, minv_s, inf)
-        nxt = jnp.argmin(candidates).astype(jnp.int32)
-        delta = candidates[nxt]
-        u_s = u_.at[jnp.where(used_s, owner_, num_rows + 1)].add(delta)
+        nxt, delta = _argmin_and_min(jnp.where(free, minv_s, inf))
+        potential_s = jnp.where(used_s, potential_ + delta, potential_)
         v_s = jnp.where(used_s, v_ - delta, v_)
         minv_s = jnp.where(free, minv_s - delta, minv_s)
-        found = owner_[nxt] == 0
-        # A write-back step along the augmenting path.
-        prev = way[col]
-        owner_b = jnp.where(slot_ids == col, owner_[prev], owner_)
+        found = state[_OWNER, nxt] == 0
+        # A write-back step along the augmenting path: the slot takes the
+        # line (and its potential) of the previous slot on the path.
+        prev = at_col[_WAY]
+        at_prev = state[:, prev]
+        here = slot_ids == col
+        owner_b = jnp.where(here, at_prev[_OWNER], owner_)
+        potential_b = jnp.where(here, as_float(at_prev[_POTENTIAL]), potential_)
         done = prev == 0
-        owner_n = fresh(owner_b)
+        owner_n, potential_n = fresh(owner_b, potential_b)
         pick = lambda b_value, s_value: jnp.where(back, b_value, s_value)  # noqa: E731
-        scalars = jnp.stack([step + (back & done), pick(~done, found).astype(jnp.int32), pick(prev, nxt),
-                             iteration + 1])
-        floats = jnp.stack([pick(v_, v_s), pick(jnp.where(done, inf, minv), minv_s)])
-        ints = jnp.stack([pick(jnp.where(done, owner_n, owner_b), owner_), pick(way, way_s),
-                          pick(jnp.where(done, False, used), used_s).astype(jnp.int32)])
-        return scalars, pick(u_, u_s), floats, ints
+        scalars = jnp.stack([step + (back & done), pick(~done, found), pick(prev, nxt), iteration + 1]).astype(bits)
+        rows = [
+            jax.lax.bitcast_convert_type(pick(v_, v_s), bits),
+            jax.lax.bitcast_convert_type(pick(jnp.where(done, inf, minv), minv_s), bits),
+            jax.lax.bitcast_convert_type(pick(jnp.where(done, potential_n, potential_b), potential_s), bits),
+            pick(jnp.where(done, owner_n, owner_b), owner_),
+            pick(way, way_s),
+            pick(jnp.where(done, False, used), used_s).astype(bits),
+            jnp.concatenate([scalars, jnp.zeros((size - 4,), bits)]),
+        ]
+        return jnp.stack(rows)
 
-    owner = fresh(owner)
-    zero = constant_like(0, cost, (num_cols + 1,), jnp.int32)
-    state = (constant_like(0, cost, (4,), jnp.int32), u, jnp.stack([zero.astype(dtype), zero.astype(dtype) + inf]),
-             jnp.stack([owner, zero, zero]))
+    # The seated lines hold their cheapest slots, with their potentials.
+    holds = seated[:, None] & (cheapest[:, None] == np.arange(size)[None, :])
+    owner = jnp.max(jnp.where(holds, lines[:, None] + 1, 0), axis=0).astype(bits)
+    held = jnp.max(jnp.where(holds, potential[:, None], -inf), axis=0)
+    owner, held = fresh(owner, jnp.where(owner > 0, held, 0).astype(dtype))
+    state = jnp.where(kind == _OWNER, owner[None, :], jnp.where(
+        kind == _POTENTIAL, jax.lax.bitcast_convert_type(held, bits)[None, :], jnp.where(
+            kind == _MINV, jax.lax.bitcast_convert_type(inf, bits), 0).astype(bits)))
     # Each search settles at most ``C`` slots and each path is at most as
     # long: the bound only guards against a non-terminating loop.
     limit = 2 * (num_cols + 1) * (num_rows + 1)
-    owner = jax.lax.while_loop(lambda s: (s[0][0] < count) & (s[0][3] < limit), body, state)[3][0][1:] - 1
+    final = jax.lax.while_loop(lambda s: (s[_SCALARS, 0] < count) & (s[_SCALARS, 3] < limit), body, state)
+    owner = final[_OWNER, 1:num_cols + 1].astype(jnp.int32) - 1
     # owner[j]: the line matched to slot j. Back to a column per row.
     slots = np.arange(num_cols, dtype=np.int32)
     col_of_row = jnp.max(jnp.where(owner[None, :] == lines[:, None], slots[None, :], -1), axis=1)
