@@ -32,7 +32,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxcodecs.ops.maxima import first_index
+from jaxcodecs.ops.maxima import first_index, first_where
 from jaxcodecs.ops.validation import as_float_array, check_rank
 
 __all__ = ["linear_assignment"]
@@ -94,13 +94,15 @@ def _solve_wide(cost, row_valid, col_valid, *, rows_on_tie: bool, leading_column
     lines = np.arange(num_rows, dtype=np.int32)  # constants, not iota kernels
     if leading_columns is not None:
         column_of_line = jnp.asarray(lines)
+        line_columns = cost[:, :num_rows]
     else:
         column_of_line = jnp.argsort(~col_valid, stable=True)[:num_rows].astype(jnp.int32)
+        line_columns = jnp.take(cost, column_of_line, axis=1)
     # Slot j + 1 is slot j; slot 0 is the virtual start of each search; at
     # least four slots (the last row of the loop state holds four scalars).
     size = max(num_cols + 1, 4)
     pad = ((0, 0), (1, size - 1 - num_cols))
-    by_column = jnp.pad(jnp.take(cost, column_of_line, axis=1).T, ((0, 0), (1, size - 1 - num_rows)))
+    by_column = jnp.pad(line_columns.T, ((0, 0), (1, size - 1 - num_rows)))
     table = jnp.where(flip, by_column, jnp.pad(cost, pad))  # (lines, slots)
     line_valid = jnp.where(flip, lines < valid_cols, row_valid)
     open_slot = jnp.where(flip, jnp.pad(row_valid, (1, size - 1 - num_rows)), jnp.pad(col_valid, pad[1]))
@@ -127,8 +129,9 @@ def _solve_wide(cost, row_valid, col_valid, *, rows_on_tie: bool, leading_column
         # Before the next search: the first pending line after the one the
         # virtual slot holds (slot 0 holds line + 1, 0 before the first
         # search) starts there, with its potential.
-        after = jnp.min(jnp.where(pending & (lines >= owner_[0]), lines, num_rows))
-        first = jnp.arange(size) == 0
+        line_ids = jnp.arange(num_rows)  # an iota here: a constant would be a loop operand of its own
+        after = jnp.min(jnp.where(pending & (line_ids >= owner_[0]), line_ids, num_rows))
+        first = np.arange(size) == 0
         start = potential[jnp.minimum(after, num_rows - 1)]
         return (jnp.where(first, jnp.where(after < num_rows, after + 1, 0).astype(owner_.dtype), owner_),
                 jnp.where(first, start, potential_))
@@ -197,8 +200,7 @@ def _solve_wide(cost, row_valid, col_valid, *, rows_on_tie: bool, leading_column
     final = jax.lax.while_loop(lambda s: (s[_SCALARS, 0] < count) & (s[_SCALARS, 3] < limit), body, state)
     owner = final[_OWNER, 1:num_cols + 1].astype(jnp.int32) - 1
     # owner[j]: the line matched to slot j. Back to a column per row.
-    slots = np.arange(num_cols, dtype=np.int32)
-    col_of_row = jnp.max(jnp.where(owner[None, :] == lines[:, None], slots[None, :], -1), axis=1)
+    col_of_row = first_where(owner[None, :] == lines[:, None], -1)
     line_of_row = owner[:num_rows]
     col_of_row_flipped = jnp.where(line_of_row >= 0, column_of_line[jnp.maximum(line_of_row, 0)], -1)
     return jnp.where(flip, col_of_row_flipped, col_of_row)

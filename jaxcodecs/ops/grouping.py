@@ -18,6 +18,7 @@ option, also when called eagerly); inside an outer ``jit`` they are inlined.
 from __future__ import annotations
 
 import functools
+import math
 from typing import NamedTuple, Sequence
 
 import jax
@@ -25,7 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxcodecs.ops.assignment import _assign
-from jaxcodecs.ops.maxima import first_min
+from jaxcodecs.ops.maxima import first_where
 from jaxcodecs.ops.numerics import constant_like, divide_exact
 from jaxcodecs.ops.validation import as_float_array, check_rank
 
@@ -49,6 +50,15 @@ class TagGroups(NamedTuple):
     scores: jnp.ndarray
     count: jnp.ndarray
     overflow: jnp.ndarray
+
+
+def _reduction_blocks(size: int) -> tuple[int, ...]:
+    """A shape of dimensions of at most 32 whose product is at least
+    ``size`` (by less than its block of 32^(n-1))."""
+    inner = 0
+    while 32 ** (inner + 1) < size:
+        inner += 1
+    return (-(-size // 32 ** inner),) + (32,) * inner
 
 
 def _tag_cost(distance: jnp.ndarray, values: jnp.ndarray) -> jnp.ndarray:
@@ -133,8 +143,7 @@ def group_keypoints_by_tags(
         # Opening under an existing key writes into that group instead; so
         # does opening under a key opened earlier in this step.
         key = tag[:, 0]
-        existing = jnp.min(jnp.where(active[None, :] & (keys[None, :] == key[:, None]), slots[None, :], capacity),
-                           axis=1)
+        existing = first_where(active[None, :] & (keys[None, :] == key[:, None]))
         collides = opens & (existing < capacity)
         fresh = opens & ~collides
         first_of = jnp.min(jnp.where((fresh[None, :] & (key[None, :] == key[:, None])) | itself, rows[None, :],
@@ -241,20 +250,43 @@ def fill_missing_keypoints_by_tags(
     group_tag = divide_exact(jnp.sum(read * weight, axis=-1), jnp.maximum(jnp.sum(weight, axis=-1), 1))  # (L, M)
     todo = valid[:, None] & ~detected & jnp.any(detected, axis=1, keepdims=True)
     pairs = jnp.argsort(~todo.reshape(-1), stable=True)  # the pairs to fill first, in order
+    pairs = jnp.stack([pairs // num_types, pairs % num_types], axis=-1)  # (group, kind), one read per step
     count = jnp.sum(todo)
+
+    # The maps are read as blocks of at most 32 pixels a side (a bitcast
+    # when H * W is a multiple of the blocks): XLA:CPU reduces over such
+    # dimensions in one kernel with the cost fused in, where a longer one is
+    # split in two and its cost computed by a kernel of its own.
+    pixels = height * width
+    shape = _reduction_blocks(pixels)
+    padded = math.prod(shape)
+
+    def blocks(maps_, fill_value):
+        flat = maps_.reshape(maps_.shape[0], pixels)
+        if padded > pixels:
+            flat = jnp.pad(flat, ((0, 0), (0, padded - pixels)), constant_values=fill_value)
+        return flat.reshape((maps_.shape[0],) + shape)
+
+    tag_blocks = blocks(tags, 0)
+    cost_blocks = blocks(maps, -jnp.inf)  # padding costs +inf: never chosen first
+    axes = tuple(range(-len(shape), 0))
+    index = jnp.asarray(np.arange(padded, dtype=np.int32).reshape(shape))  # a literal, not a kernel
 
     # Locations and scores are carried as one (M, K, 3) array: one write per
     # step, and one carried value fewer to copy under ``vmap``.
     def fill(state):
         i, filled = state
-        flat = pairs[i]
-        group, kind = flat // num_types, flat % num_types
-        distance = jnp.sqrt(jnp.sum((tags[dims + kind] - group_tag[:, group, None, None]) ** 2, axis=0))
-        cost = _tag_cost(distance, maps[kind])
-        best = first_min(cost.reshape(-1))
+        group, kind = pairs[i]
+        distance = jnp.sqrt(jnp.sum((tag_blocks[dims + kind] - group_tag[:, group].reshape((dim,) + (1,) * len(shape))) ** 2,
+                                    axis=0))
+        cost = _tag_cost(distance, cost_blocks[kind])
+        cost = jnp.where(jnp.isnan(cost), -jnp.inf, cost)  # NaN first, as the first minimum ranks it
+        best = jnp.min(jnp.where(cost == jnp.min(cost, axis=axes), index, padded - 1), axis=axes)
         px, py = best % width, best // width
-        entry = jnp.concatenate([jnp.stack([px, py]).astype(filled.dtype), maps[kind, py, px][None].astype(filled.dtype)])
-        return i + 1, filled.at[group, kind].set(entry)
+        entry = jnp.concatenate([jnp.stack([px, py]).astype(filled.dtype),
+                                 maps.reshape(num_types, pixels)[kind, best][None].astype(filled.dtype)])
+        here = (jnp.arange(num_groups)[:, None] == group) & (jnp.arange(num_types)[None, :] == kind)
+        return i + 1, jnp.where(here[..., None], entry, filled)
 
     dtype = jnp.result_type(keypoints.dtype, scores.dtype)
     start = jnp.concatenate([keypoints.astype(dtype), scores[..., None].astype(dtype)], axis=-1)
