@@ -99,11 +99,16 @@ def _solve_wide(cost, row_valid, col_valid, *, rows_on_tie: bool, leading_column
         column_of_line = jnp.argsort(~col_valid, stable=True)[:num_rows].astype(jnp.int32)
         line_columns = jnp.take(cost, column_of_line, axis=1)
     # Slot j + 1 is slot j; slot 0 is the virtual start of each search; at
-    # least four slots (the last row of the loop state holds four scalars).
-    size = max(num_cols + 1, 4)
+    # least three slots (the last row of the loop state holds three scalars).
+    size = max(num_cols + 1, 3)
     pad = ((0, 0), (1, size - 1 - num_cols))
-    by_column = jnp.pad(line_columns.T, ((0, 0), (1, size - 1 - num_rows)))
-    table = jnp.where(flip, by_column, jnp.pad(cost, pad))  # (lines, slots)
+    # Only the first R slots differ between the orientations (a flipped
+    # line's slots are the R rows): the rest of the table is the costs or
+    # zeros, and no transposed read reaches it.
+    edge = jnp.zeros((num_rows, 1), dtype)
+    table = jnp.concatenate([edge, jnp.where(flip, line_columns.T, cost[:, :num_rows]),
+                             jnp.where(flip, jnp.zeros((), dtype), cost[:, num_rows:]),
+                             jnp.zeros((num_rows, size - 1 - num_cols), dtype)], axis=1)  # (lines, slots)
     line_valid = jnp.where(flip, lines < valid_cols, row_valid)
     open_slot = jnp.where(flip, jnp.pad(row_valid, (1, size - 1 - num_rows)), jnp.pad(col_valid, pad[1]))
 
@@ -120,7 +125,6 @@ def _solve_wide(cost, row_valid, col_valid, *, rows_on_tie: bool, leading_column
     taken = jnp.any(earlier & line_valid[None, :] & (cheapest[None, :] == cheapest[:, None]), axis=1)
     seated = line_valid & ~taken
     pending = line_valid & taken
-    count = jnp.sum(pending).astype(jnp.int32)
     potential = jnp.where(line_valid, minimum, 0).astype(dtype)  # of each line
 
     kind = np.arange(7)[:, None]
@@ -147,7 +151,7 @@ def _solve_wide(cost, row_valid, col_valid, *, rows_on_tie: bool, leading_column
         as_float = lambda row: jax.lax.bitcast_convert_type(row, dtype)  # noqa: E731
         v_, minv, potential_ = as_float(state[_V]), as_float(state[_MINV]), as_float(state[_POTENTIAL])
         owner_, way, used = state[_OWNER], state[_WAY], state[_USED] > 0
-        step, back, col, iteration = (state[_SCALARS, i] for i in range(4))
+        back, col, iteration = (state[_SCALARS, i] for i in range(3))
         back = back > 0
         at_col = state[:, col]
         # A search step: settle ``col``, relax the slots reachable from its
@@ -174,7 +178,7 @@ def _solve_wide(cost, row_valid, col_valid, *, rows_on_tie: bool, leading_column
         done = prev == 0
         owner_n, potential_n = fresh(owner_b, potential_b)
         pick = lambda b_value, s_value: jnp.where(back, b_value, s_value)  # noqa: E731
-        scalars = jnp.stack([step + (back & done), pick(~done, found), pick(prev, nxt), iteration + 1]).astype(bits)
+        scalars = jnp.stack([pick(~done, found), pick(prev, nxt), iteration + 1]).astype(bits)
         rows = [
             jax.lax.bitcast_convert_type(pick(v_, v_s), bits),
             jax.lax.bitcast_convert_type(pick(jnp.where(done, inf, minv), minv_s), bits),
@@ -182,22 +186,22 @@ def _solve_wide(cost, row_valid, col_valid, *, rows_on_tie: bool, leading_column
             pick(jnp.where(done, owner_n, owner_b), owner_),
             pick(way, way_s),
             pick(jnp.where(done, False, used), used_s).astype(bits),
-            jnp.concatenate([scalars, jnp.zeros((size - 4,), bits)]),
+            jnp.concatenate([scalars, jnp.zeros((size - 3,), bits)]),
         ]
         return jnp.stack(rows)
 
     # The seated lines hold their cheapest slots, with their potentials.
     holds = seated[:, None] & (cheapest[:, None] == np.arange(size)[None, :])
     owner = jnp.max(jnp.where(holds, lines[:, None] + 1, 0), axis=0).astype(bits)
-    held = jnp.max(jnp.where(holds, potential[:, None], -inf), axis=0)
-    owner, held = fresh(owner, jnp.where(owner > 0, held, 0).astype(dtype))
+    owner, held = fresh(owner, jnp.where(owner > 0, potential[jnp.maximum(owner - 1, 0)], 0).astype(dtype))
     state = jnp.where(kind == _OWNER, owner[None, :], jnp.where(
         kind == _POTENTIAL, jax.lax.bitcast_convert_type(held, bits)[None, :], jnp.where(
             kind == _MINV, jax.lax.bitcast_convert_type(inf, bits), 0).astype(bits)))
     # Each search settles at most ``C`` slots and each path is at most as
     # long: the bound only guards against a non-terminating loop.
     limit = 2 * (num_cols + 1) * (num_rows + 1)
-    final = jax.lax.while_loop(lambda s: (s[_SCALARS, 0] < count) & (s[_SCALARS, 3] < limit), body, state)
+    # The loop runs while a search holds the virtual slot.
+    final = jax.lax.while_loop(lambda s: (s[_OWNER, 0] > 0) & (s[_SCALARS, 2] < limit), body, state)
     owner = final[_OWNER, 1:num_cols + 1].astype(jnp.int32) - 1
     # owner[j]: the line matched to slot j. Back to a column per row.
     col_of_row = first_where(owner[None, :] == lines[:, None], -1)

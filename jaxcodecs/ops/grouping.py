@@ -157,9 +157,11 @@ def group_keypoints_by_tags(
         slot = jnp.where(valid, slot, capacity)
 
         # The last candidate row writing, opening and joining each slot
-        # (-1: none): one comparison of the rows with the slots.
-        writes = jnp.stack([valid, opens, joins])[:, :, None] & (slot[:, None] == slots[None, :])[None]
-        writer, reset, joined = jnp.max(jnp.where(writes, rows[None, :, None], -1), axis=1)
+        # (-1: none), in one scatter (a comparison of every row with every
+        # slot would cost 3 T G per step).
+        target = jnp.where(jnp.stack([valid, opens, joins]), slot[None, :], capacity)
+        writer, reset, joined = jnp.full((3, capacity + 1), -1, jnp.int32).at[
+            np.arange(3)[:, None], target].max(jnp.broadcast_to(rows, (3, num_candidates)))[:, :capacity]
         picked = entries[jnp.maximum(jnp.stack([writer, reset, joined]), 0)]  # (3, G, 3 + L), one gather
         # Each type is visited once, so this step's writes are the whole
         # column of this type: an output of the step, not carried state.
