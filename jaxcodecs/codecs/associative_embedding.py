@@ -230,8 +230,13 @@ class AssociativeEmbedding(Codec):
         else:
             ranking = jnp.where(valid, instance_scores, -jnp.inf)
             keep = jnp.argsort(-ranking, stable=True)[:rows]
-        keypoints, scores, valid, instance_scores = (
-            a[keep] for a in (keypoints, scores, valid, instance_scores))
+        # One gather of the kept rows (locations, scores, instance score, valid).
+        num_types = scores.shape[1]
+        rows_kept = jnp.concatenate([keypoints.reshape(capacity, 2 * num_types), scores, instance_scores[:, None],
+                                     valid[:, None].astype(scores.dtype)], axis=1)[keep]
+        keypoints = rows_kept[:, :2 * num_types].reshape(rows, num_types, 2).astype(keypoints.dtype)
+        scores = rows_kept[:, 2 * num_types:3 * num_types].astype(scores.dtype)
+        instance_scores, valid = rows_kept[:, -2].astype(scores.dtype), rows_kept[:, -1] > 0
         if self.use_udp:
             keypoints = ops.refine_keypoints_dark_udp(keypoints, heatmaps, self.decode_gaussian_kernel,
                                                      lazy=False)  # vmapped by batch_decode

@@ -105,7 +105,7 @@ def _solve_wide(cost, row_valid, col_valid, *, rows_on_tie: bool, leading_column
     # Only the first R slots differ between the orientations (a flipped
     # line's slots are the R rows): the rest of the table is the costs or
     # zeros, and no transposed read reaches it.
-    edge = jnp.zeros((num_rows, 1), dtype)
+    edge = jnp.full((num_rows, 1), inf)  # the virtual slot: never a candidate
     table = jnp.concatenate([edge, jnp.where(flip, line_columns.T, cost[:, :num_rows]),
                              jnp.where(flip, jnp.zeros((), dtype), cost[:, num_rows:]),
                              jnp.zeros((num_rows, size - 1 - num_cols), dtype)], axis=1)  # (lines, slots)
@@ -158,7 +158,7 @@ def _solve_wide(cost, row_valid, col_valid, *, rows_on_tie: bool, leading_column
         # line, move to the nearest unsettled slot.
         used_s = used | (slot_ids == col)
         row = jax.lax.dynamic_index_in_dim(table, jnp.maximum(at_col[_OWNER] - 1, 0).astype(jnp.int32), 0, False)
-        reduced = jnp.where(slot_ids == 0, inf, row - as_float(at_col[_POTENTIAL]) - v_)
+        reduced = row - as_float(at_col[_POTENTIAL]) - v_  # inf at the virtual slot
         free = open_slot & ~used_s
         better = free & (reduced < minv)
         minv_s = jnp.where(better, reduced, minv)

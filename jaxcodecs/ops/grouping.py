@@ -126,15 +126,20 @@ def group_keypoints_by_tags(
     # Each step reads one row of this table: location, value, tag.
     table = jnp.concatenate([locations, values[..., None], tags], axis=-1)[visit]  # (K, T, 3 + L)
 
+    dim = tags.shape[-1]
+
+    # A group is a row of ``pool``: its tags' sum, their count and its key
+    # (one carried array, one kernel to update).
     def step(state, entries):
-        tag_sum, tag_count, keys, count, overflow = state
+        pool, count, overflow = state
+        tag_sum, tag_count, keys = pool[:, :dim], pool[:, dim], pool[:, dim + 1]
         loc_val, tag = entries[:, :3], entries[:, 3:]
         val = loc_val[:, 2]
         valid = val > value_threshold
         active = slots < count
         # Correctly rounded on every backend: the mean decides round(d)
         # and d < tag_threshold, where synthetic tags meet exact ties.
-        mean = divide_exact(tag_sum, jnp.maximum(tag_count, 1).astype(dtype)[:, None])
+        mean = divide_exact(tag_sum, jnp.maximum(tag_count, 1)[:, None])
         distance = jnp.sqrt(jnp.sum((tag[:, None, :] - mean[None, :, :]) ** 2, axis=-1))
         match = _assign(_tag_cost(distance, val[:, None]), valid, active, leading_columns=count)
         matched_distance = jnp.take_along_axis(distance, jnp.maximum(match, 0)[:, None], axis=1)[:, 0]
@@ -178,20 +183,21 @@ def group_keypoints_by_tags(
         opened = count + rank[-1]
         overflow = overflow | (opened > capacity)
         count = jnp.minimum(opened, capacity).astype(jnp.int32)
-        return (tag_sum, tag_count, keys, count, overflow), column
+        pool = jnp.concatenate([tag_sum, tag_count[:, None], keys[:, None]], axis=1)
+        return (pool, count, overflow), column
 
     # Data-dependent initial state (constant_like): sharded like the batch
     # under a batch-sharded vmap, as the state the steps make.
     state = (
-        constant_like(0.0, values, (capacity, tags.shape[-1]), dtype),
-        constant_like(0, values, (capacity,), jnp.int32),
-        constant_like(0.0, values, (capacity,), dtype),
+        constant_like(0.0, values, (capacity, dim + 2), dtype),
         constant_like(0, values, (), jnp.int32),
         constant_like(False, values, ()),
     )
-    (_, _, _, count, overflow), columns = jax.lax.scan(step, state, table)
+    (_, count, overflow), columns = jax.lax.scan(step, state, table)
     # columns[i] belongs to keypoint type order[i]; put the types back in order.
-    joints = jnp.moveaxis(columns[np.argsort(visit)], 0, 1)  # (G, K, 3)
+    if np.any(visit != np.arange(num_types)):
+        columns = columns[np.argsort(visit)]
+    joints = jnp.moveaxis(columns, 0, 1)  # (G, K, 3)
     return TagGroups(joints[..., :2], joints[..., 2], count, overflow)
 
 
