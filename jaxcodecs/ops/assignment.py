@@ -105,8 +105,9 @@ def _solve_wide(cost, row_valid, col_valid, *, rows_on_tie: bool, leading_column
     # Only the first R slots differ between the orientations (a flipped
     # line's slots are the R rows): the rest of the table is the costs or
     # zeros, and no transposed read reaches it.
-    edge = jnp.full((num_rows, 1), inf)  # the virtual slot: never a candidate
-    table = jnp.concatenate([edge, jnp.where(flip, line_columns.T, cost[:, :num_rows]),
+    # Slot 0, the virtual one, costs inf: never a candidate.
+    table = jnp.concatenate([jnp.pad(jnp.where(flip, line_columns.T, cost[:, :num_rows]), ((0, 0), (1, 0)),
+                                     constant_values=inf),
                              jnp.where(flip, jnp.zeros((), dtype), cost[:, num_rows:]),
                              jnp.zeros((num_rows, size - 1 - num_cols), dtype)], axis=1)  # (lines, slots)
     line_valid = jnp.where(flip, lines < valid_cols, row_valid)

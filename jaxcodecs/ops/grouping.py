@@ -131,7 +131,8 @@ def group_keypoints_by_tags(
     # A group is a row of ``pool``: its tags' sum, their count and its key
     # (one carried array, one kernel to update).
     def step(state, entries):
-        pool, count, overflow = state
+        pool, opened = state
+        count = jnp.minimum(opened, capacity)
         tag_sum, tag_count, keys = pool[:, :dim], pool[:, dim], pool[:, dim + 1]
         loc_val, tag = entries[:, :3], entries[:, 3:]
         val = loc_val[:, 2]
@@ -143,14 +144,16 @@ def group_keypoints_by_tags(
         distance = jnp.sqrt(jnp.sum((tag[:, None, :] - mean[None, :, :]) ** 2, axis=-1))
         match = _assign(_tag_cost(distance, val[:, None]), valid, active, leading_columns=count)
         matched_distance = jnp.take_along_axis(distance, jnp.maximum(match, 0)[:, None], axis=1)[:, 0]
-        joins = valid & (match >= 0) & (matched_distance < tag_threshold)
-        opens = valid & ~joins
         # Opening under an existing key writes into that group instead; so
         # does opening under a key opened earlier in this step.
         key = tag[:, 0]
         existing = first_where(active[None, :] & (keys[None, :] == key[:, None]))
-        collides = opens & (existing < capacity)
-        fresh = opens & ~collides
+        # What each candidate does, as one code (one array for the steps
+        # below to read): 0 nothing, 1 joins its match, 2 opens into an
+        # existing key, 3 opens afresh.
+        joins = valid & (match >= 0) & (matched_distance < tag_threshold)
+        action = jnp.where(valid, jnp.where(joins, 1, jnp.where(existing < capacity, 2, 3)), 0)
+        joins, opens, fresh = action == 1, action >= 2, action == 3
         first_of = jnp.min(jnp.where((fresh[None, :] & (key[None, :] == key[:, None])) | itself, rows[None, :],
                                      num_candidates), axis=1)
         first = fresh & (first_of == rows)
@@ -158,15 +161,15 @@ def group_keypoints_by_tags(
         # (the last entry counts them all).
         before = jnp.concatenate([first_of, jnp.full((1,), num_candidates, first_of.dtype)])
         rank = jnp.sum(first[None, :] & (rows[None, :] < before[:, None]), axis=1)
-        slot = jnp.where(joins, match, jnp.where(collides, existing, count + rank[:-1]))
-        slot = jnp.where(valid, slot, capacity)
+        slot = jnp.choose(action, [capacity, match, existing, count + rank[:-1]], mode='clip')
 
-        # The last candidate row writing, opening and joining each slot
-        # (-1: none), in one scatter (a comparison of every row with every
-        # slot would cost 3 T G per step).
-        target = jnp.where(jnp.stack([valid, opens, joins]), slot[None, :], capacity)
-        writer, reset, joined = jnp.full((3, capacity + 1), -1, jnp.int32).at[
-            np.arange(3)[:, None], target].max(jnp.broadcast_to(rows, (3, num_candidates)))[:, :capacity]
+        # The last candidate row opening and joining each slot (-1: none),
+        # in one scatter (comparing every row with every slot would cost
+        # 2 T G per step).
+        target = jnp.where(jnp.stack([opens, joins]), slot[None, :], capacity)
+        reset, joined = jnp.full((2, capacity + 1), -1, jnp.int32).at[
+            np.arange(2)[:, None], target].max(jnp.broadcast_to(rows, (2, num_candidates)))[:, :capacity]
+        writer = jnp.maximum(reset, joined)  # every valid candidate opens or joins
         picked = entries[jnp.maximum(jnp.stack([writer, reset, joined]), 0)]  # (3, G, 3 + L), one gather
         # Each type is visited once, so this step's writes are the whole
         # column of this type: an output of the step, not carried state.
@@ -180,25 +183,23 @@ def group_keypoints_by_tags(
         tag_count = jnp.where(has_reset, 1 + after_reset, tag_count + (joined >= 0))
         # A new group's key is its openers' (all equal).
         keys = jnp.where(has_reset & (slots >= count), reset_tag[:, 0], keys)
-        opened = count + rank[-1]
-        overflow = overflow | (opened > capacity)
-        count = jnp.minimum(opened, capacity).astype(jnp.int32)
+        # Groups opened past the pool are dropped, and counted.
+        opened = opened + rank[-1]
         pool = jnp.concatenate([tag_sum, tag_count[:, None], keys[:, None]], axis=1)
-        return (pool, count, overflow), column
+        return (pool, opened), column
 
     # Data-dependent initial state (constant_like): sharded like the batch
     # under a batch-sharded vmap, as the state the steps make.
     state = (
         constant_like(0.0, values, (capacity, dim + 2), dtype),
         constant_like(0, values, (), jnp.int32),
-        constant_like(False, values, ()),
     )
-    (_, count, overflow), columns = jax.lax.scan(step, state, table)
+    (_, opened), columns = jax.lax.scan(step, state, table)
     # columns[i] belongs to keypoint type order[i]; put the types back in order.
     if np.any(visit != np.arange(num_types)):
         columns = columns[np.argsort(visit)]
     joints = jnp.moveaxis(columns, 0, 1)  # (G, K, 3)
-    return TagGroups(joints[..., :2], joints[..., 2], count, overflow)
+    return TagGroups(joints[..., :2], joints[..., 2], jnp.minimum(opened, capacity), opened > capacity)
 
 
 @jax.jit
