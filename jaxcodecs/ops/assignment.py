@@ -93,7 +93,6 @@ def _solve_wide(cost, row_valid, col_valid, *, rows_on_tie: bool, leading_column
     flip = valid_rows > valid_cols if rows_on_tie else valid_rows >= valid_cols  # augment the columns
     lines = np.arange(num_rows, dtype=np.int32)  # constants, not iota kernels
     if leading_columns is not None:
-        column_of_line = jnp.asarray(lines)
         line_columns = cost[:, :num_rows]
     else:
         column_of_line = jnp.argsort(~col_valid, stable=True)[:num_rows].astype(jnp.int32)
@@ -207,7 +206,10 @@ def _solve_wide(cost, row_valid, col_valid, *, rows_on_tie: bool, leading_column
     # owner[j]: the line matched to slot j. Back to a column per row.
     col_of_row = first_where(owner[None, :] == lines[:, None], -1)
     line_of_row = owner[:num_rows]
-    col_of_row_flipped = jnp.where(line_of_row >= 0, column_of_line[jnp.maximum(line_of_row, 0)], -1)
+    if leading_columns is None:
+        col_of_row_flipped = jnp.where(line_of_row >= 0, column_of_line[jnp.maximum(line_of_row, 0)], -1)
+    else:  # line i is column i
+        col_of_row_flipped = jnp.where(line_of_row >= 0, line_of_row, -1)
     return jnp.where(flip, col_of_row_flipped, col_of_row)
 
 
