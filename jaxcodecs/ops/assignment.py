@@ -32,7 +32,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxcodecs.ops.maxima import first_index, first_where
+from jaxcodecs.ops.maxima import first_where
 from jaxcodecs.ops.validation import as_float_array, check_rank
 
 __all__ = ["linear_assignment"]
@@ -120,7 +120,7 @@ def _solve_wide(cost, row_valid, col_valid, *, rows_on_tie: bool, leading_column
     minimum = jnp.min(masked, axis=1)
     # First index of the minimum by compare-and-min (an argmin is a slow
     # scalar reduction on XLA:CPU); no NaN reaches these costs.
-    cheapest = first_index(masked, minimum)
+    cheapest = first_where(masked == minimum[:, None], size - 1)
     earlier = np.tri(num_rows, k=-1, dtype=bool)  # [i, j]: j comes before i
     taken = jnp.any(earlier & line_valid[None, :] & (cheapest[None, :] == cheapest[:, None]), axis=1)
     seated = line_valid & ~taken
