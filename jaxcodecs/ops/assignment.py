@@ -63,8 +63,8 @@ def _argmin_and_min(x: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
         take_b = (b[0] < a[0]) | ((b[0] == a[0]) & (b[1] < a[1]))
         return jnp.where(take_b, b[0], a[0]), jnp.where(take_b, b[1], a[1])
 
-    value, where = jax.lax.reduce((x, index), (jnp.asarray(jnp.inf, x.dtype), jnp.int32(x.shape[0])), smaller, (0,))
-    return where, value
+    value, first = jax.lax.reduce((x, index), (jnp.asarray(jnp.inf, x.dtype), jnp.int32(x.shape[0])), smaller, (0,))
+    return first, value
 
 
 # Rows of the solver's packed loop state, one vector over the slots each.
@@ -100,17 +100,16 @@ def _solve_wide(cost, row_valid, col_valid, *, rows_on_tie: bool, leading_column
     # Slot j + 1 is slot j; slot 0 is the virtual start of each search; at
     # least three slots (the last row of the loop state holds three scalars).
     size = max(num_cols + 1, 3)
-    pad = ((0, 0), (1, size - 1 - num_cols))
     # Only the first R slots differ between the orientations (a flipped
     # line's slots are the R rows): the rest of the table is the costs or
-    # zeros, and no transposed read reaches it.
-    # Slot 0, the virtual one, costs inf: never a candidate.
+    # zeros, and no transposed read reaches it. Slot 0, the virtual one,
+    # costs inf: never a candidate.
     table = jnp.concatenate([jnp.pad(jnp.where(flip, line_columns.T, cost[:, :num_rows]), ((0, 0), (1, 0)),
                                      constant_values=inf),
                              jnp.where(flip, jnp.zeros((), dtype), cost[:, num_rows:]),
                              jnp.zeros((num_rows, size - 1 - num_cols), dtype)], axis=1)  # (lines, slots)
     line_valid = jnp.where(flip, lines < valid_cols, row_valid)
-    open_slot = jnp.where(flip, jnp.pad(row_valid, (1, size - 1 - num_rows)), jnp.pad(col_valid, pad[1]))
+    open_slot = jnp.where(flip, jnp.pad(row_valid, (1, size - 1 - num_rows)), jnp.pad(col_valid, (1, size - 1 - num_cols)))
 
     # Start from the line minima as potentials and give each slot to the
     # first line whose cheapest slot it is: zero reduced cost, optimal for
