@@ -85,3 +85,22 @@ def test_default_masks_and_errors():
         ops.linear_assignment(jnp.zeros(3))
     with pytest.raises(ValueError, match="`row_valid`"):
         ops.linear_assignment(cost, np.ones(2, bool))
+
+
+def test_leading_columns_path_equals_the_general_one():
+    # The grouping's pools: the valid columns come first and their count is
+    # given (no search for them). Same matchings as the general path, and
+    # optimal by SciPy's account, in both orientations.
+    from jaxcodecs.ops.assignment import _assign
+
+    rng = np.random.default_rng(4)
+    cost = np.round(rng.normal(size=(40, 30, 120)) * 3).astype(np.float32)  # many ties
+    rows = rng.random((40, 30)) < rng.random((40, 1))
+    counts = rng.integers(0, 40, 40)
+    cols = np.arange(120)[None, :] < counts[:, None]
+    prefix = jax.jit(jax.vmap(lambda c, r, k, n: _assign(c, r, k, leading_columns=n)))
+    got = np.asarray(prefix(cost, rows, cols, counts.astype(np.int32)))
+    general = np.asarray(jax.jit(jax.vmap(ops.linear_assignment))(cost, rows, cols))
+    np.testing.assert_array_equal(got, general)
+    for b in range(40):
+        _check(cost[b], rows[b], cols[b], got[b])

@@ -132,12 +132,15 @@ def test_small_pool_reports_overflow():
     np.testing.assert_array_equal(np.asarray(small.keypoints), np.asarray(full.keypoints)[:7])
 
 
-def test_fill_missing_keypoints_against_numpy():
-    rng = np.random.default_rng(0)
-    num_types, height, width, dim = 3, 9, 11, 2
+@pytest.mark.parametrize("height, width", [(9, 11), (32, 32), (40, 64)])
+def test_fill_missing_keypoints_against_numpy(height, width):
+    # The maps are read in blocks of at most 32 pixels a side: padded
+    # (9 x 11), exactly one block (32 x 32) and several blocks (40 x 64).
+    rng = np.random.default_rng(height)
+    num_types, dim = 3, 2
     heatmaps = rng.random((num_types, height, width)).astype(np.float32)
     tags = rng.normal(0, 2, (dim * num_types, height, width)).astype(np.float32)
-    keypoints = rng.uniform(-1, 12, (4, num_types, 2)).astype(np.float32)
+    keypoints = rng.uniform(-1, max(height, width) + 1, (4, num_types, 2)).astype(np.float32)
     scores = rng.choice([0.0, 0.7], (4, num_types)).astype(np.float32)
     scores[3] = 0  # no detected keypoint: left as is
     valid = np.array([True, True, False, True])
@@ -160,3 +163,15 @@ def test_fill_missing_keypoints_against_numpy():
             want_sc[n, k] = heatmaps[k, y, x]
     np.testing.assert_allclose(np.asarray(got_kp), want_kp, atol=1e-6)
     np.testing.assert_allclose(np.asarray(got_sc), want_sc, atol=1e-6)
+
+
+@pytest.mark.parametrize("size", [1, 2, 31, 32, 33, 1000, 1024, 1025, 4096, 5000, 40000])
+def test_reduction_blocks_cover_the_pixels_with_short_dimensions(size):
+    from jaxcodecs.ops.grouping import _reduction_blocks
+
+    shape = _reduction_blocks(size)
+    assert all(1 <= d <= 32 for d in shape)
+    total = int(np.prod(shape))
+    assert total >= size
+    # Padding is less than one leading block: the blocks are as few as can be.
+    assert total - size < int(np.prod(shape[1:]))

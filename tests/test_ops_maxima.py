@@ -117,3 +117,24 @@ def test_first_true_and_first_min_are_numpys_argmax_and_argmin():
     np.testing.assert_array_equal(got, [reference(row) for row in values])
     finite = values[[0, 3, 5, 6]]
     np.testing.assert_array_equal(np.asarray(first_min(finite)), np.argmin(finite, axis=-1))
+
+
+@pytest.mark.parametrize("length", [5, 32, 33, 511])
+def test_first_where_is_the_first_true_index(length):
+    # Short axes reduce integer indices, long ones float32 indices: both
+    # against NumPy, with rows that hold no True (the default and a given
+    # stand-in), jitted.
+    from jaxcodecs.ops.maxima import first_where
+
+    rng = np.random.default_rng(length)
+    mask = rng.random((9, length)) < 0.05
+    mask[0] = False
+    mask[1] = False
+    mask[1, -1] = True
+    mask[2, 0] = True
+    want = np.where(mask.any(axis=-1), np.argmax(mask, axis=-1), length)
+    got = np.asarray(jax.jit(first_where)(mask))
+    assert got.dtype == np.int32
+    np.testing.assert_array_equal(got, want)
+    got = np.asarray(jax.jit(lambda m: first_where(m, -1))(mask))
+    np.testing.assert_array_equal(got, np.where(mask.any(axis=-1), want, -1))
