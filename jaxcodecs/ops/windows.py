@@ -185,9 +185,11 @@ def modulated_step(
       maxima: ``(..., K)`` each map's maximum if the caller has it (saves a
         pass over the maps); computed otherwise.
       lazy: ``True`` blurs the whole maps only when a keypoint needs them
-        (``lax.cond``); ``False`` always does (no ``cond``: for callers that
-        ``jax.vmap`` this function, where a ``cond`` runs both branches
-        anyway and is not supported over an explicitly sharded batch).
+        (``lax.cond``); ``False`` always does and reads every keypoint's
+        values from them, a whole-map implementation with no window path
+        (no ``cond``: for callers that ``jax.vmap`` this function, where a
+        ``cond`` runs both branches anyway and is not supported over an
+        explicitly sharded batch).
 
     Returns:
       ``offset (..., N, K, 2)`` and ``invertible (..., N, K)`` from ``step``.
@@ -247,5 +249,8 @@ def modulated_step(
         return exact_offset, exact_invertible
 
     if not lazy:
+        # Mapped callers blur the whole maps anyway: every keypoint reads
+        # them (the window path above is then dead code, left to XLA).
+        needs_scale = jnp.ones_like(needs_scale)
         return exact_step(heatmaps)
     return lax.cond(jnp.any(needs_scale), exact_step, lambda maps: (offset, invertible), heatmaps)
