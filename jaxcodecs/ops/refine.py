@@ -231,8 +231,9 @@ def refine_keypoints_dark(
     ``kp -= H^{-1} ∇``, with central differences (step 1 for the gradient,
     step 2 for the Hessian), is applied to maxima with ``1 < x < W-2`` and
     ``1 < y < H-2`` whose Hessian is invertible. Other keypoints (borders,
-    locations ``-1``, flat maps) are returned unchanged. Only a window around
-    each keypoint is blurred (:func:`~jaxcodecs.ops.windows.modulated_reads`).
+    locations ``-1``, flat maps) are returned unchanged. Unless the whole
+    maps are needed, only a window around each keypoint is blurred
+    (:func:`~jaxcodecs.ops.windows.modulated_step`).
 
     Args:
       keypoints: ``(..., N, K, 2)`` maxima in heatmap pixels.
@@ -241,8 +242,9 @@ def refine_keypoints_dark(
       blur_kernel_size: odd size of the modulation blur.
       maxima: optional ``(..., K)``, each map's maximum (the values of
         :func:`~jaxcodecs.ops.heatmap_argmax`), to save a pass over the maps.
-      lazy: ``False`` when the caller maps this function with ``jax.vmap``
-        (see :func:`~jaxcodecs.ops.windows.modulated_step`).
+      lazy: ``False`` when the caller maps this function with ``jax.vmap``:
+        the whole maps are blurred and read (see
+        :func:`~jaxcodecs.ops.windows.modulated_step`).
       where: optional bool ``(..., N, K)``: only these keypoints are refined
         (the others are returned unchanged and never ask for the whole-map
         blur).
@@ -284,8 +286,8 @@ def refine_keypoints_dark_udp(
     refined by ``kp -= (H + eps I)^{-1} ∇`` with unit-step central
     differences; at the border the map is extended by replicating its edge.
     A location ``-1`` (no peak) is returned unchanged — MMPose instead reads
-    a neighbouring channel or the end of the array there. Only a window
-    around each keypoint is blurred.
+    a neighbouring channel or the end of the array there. Unless the whole
+    maps are needed, only a window around each keypoint is blurred.
 
     Args:
       keypoints: ``(..., N, K, 2)`` maxima in heatmap pixels.
@@ -293,8 +295,9 @@ def refine_keypoints_dark_udp(
       blur_kernel_size: odd size of the modulation blur.
       maxima: optional ``(..., K)``, each map's maximum (the values of
         :func:`~jaxcodecs.ops.heatmap_argmax`), to save a pass over the maps.
-      lazy: ``False`` when the caller maps this function with ``jax.vmap``
-        (see :func:`~jaxcodecs.ops.windows.modulated_step`).
+      lazy: ``False`` when the caller maps this function with ``jax.vmap``:
+        the whole maps are blurred and read (see
+        :func:`~jaxcodecs.ops.windows.modulated_step`).
       where: optional bool ``(..., N, K)``: only these keypoints are refined
         (the others are returned unchanged and never ask for the whole-map
         blur).
