@@ -133,8 +133,9 @@ def test_first_where_is_the_first_true_index(length):
     mask[1, -1] = True
     mask[2, 0] = True
     want = np.where(mask.any(axis=-1), np.argmax(mask, axis=-1), length)
-    got = np.asarray(jax.jit(first_where)(mask))
-    assert got.dtype == np.int32
-    np.testing.assert_array_equal(got, want)
-    got = np.asarray(jax.jit(lambda m: first_where(m, -1))(mask))
-    np.testing.assert_array_equal(got, np.where(mask.any(axis=-1), want, -1))
+    for float_index in (False, True):
+        got = np.asarray(jax.jit(lambda m: first_where(m, float_index=float_index))(mask))
+        assert got.dtype == np.int32
+        np.testing.assert_array_equal(got, want)
+        got = np.asarray(jax.jit(lambda m: first_where(m, -1, float_index=float_index))(mask))
+        np.testing.assert_array_equal(got, np.where(mask.any(axis=-1), want, -1))

@@ -119,7 +119,7 @@ def _solve_wide(cost, row_valid, col_valid, *, rows_on_tie: bool, leading_column
     minimum = jnp.min(masked, axis=1)
     # First index of the minimum by compare-and-min (an argmin is a slow
     # scalar reduction on XLA:CPU); no NaN reaches these costs.
-    cheapest = first_where(masked == minimum[:, None], size - 1)
+    cheapest = first_where(masked == minimum[:, None], size - 1, float_index=True)
     earlier = np.tri(num_rows, k=-1, dtype=bool)  # [i, j]: j comes before i
     taken = jnp.any(earlier & line_valid[None, :] & (cheapest[None, :] == cheapest[:, None]), axis=1)
     seated = line_valid & ~taken
@@ -203,7 +203,7 @@ def _solve_wide(cost, row_valid, col_valid, *, rows_on_tie: bool, leading_column
     final = jax.lax.while_loop(lambda s: (s[_OWNER, 0] > 0) & (s[_SCALARS, 2] < limit), body, state)
     owner = final[_OWNER, 1:num_cols + 1].astype(jnp.int32) - 1
     # owner[j]: the line matched to slot j. Back to a column per row.
-    col_of_row = first_where(owner[None, :] == lines[:, None], -1)
+    col_of_row = first_where(owner[None, :] == lines[:, None], -1, float_index=True)
     line_of_row = owner[:num_rows]
     if leading_columns is None:
         col_of_row_flipped = jnp.where(line_of_row >= 0, column_of_line[jnp.maximum(line_of_row, 0)], -1)

@@ -147,7 +147,7 @@ def group_keypoints_by_tags(
         # Opening under an existing key writes into that group instead; so
         # does opening under a key opened earlier in this step.
         key = tag[:, 0]
-        existing = first_where(active[None, :] & (keys[None, :] == key[:, None]))
+        existing = first_where(active[None, :] & (keys[None, :] == key[:, None]), float_index=True)
         # What each candidate does, as one code (one array for the steps
         # below to read): 0 nothing, 1 joins its match, 2 opens into an
         # existing key, 3 opens afresh.

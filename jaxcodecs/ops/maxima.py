@@ -13,35 +13,38 @@ from jaxcodecs.ops.validation import check_min_rank
 __all__ = ["heatmap_argmax", "heatmap_nms", "topk_peaks"]
 
 
-def first_where(mask: jnp.ndarray, missing=None) -> jnp.ndarray:
+def first_where(mask: jnp.ndarray, missing=None, *, float_index: bool = False) -> jnp.ndarray:
     """The first index along the last axis where ``mask`` holds (``missing``
-    where it never does; default the axis length), int32, for programs
-    where kernel count matters more than a few microseconds (grouping). A
-    long axis is reduced over float32 indices (exact below 2^24): XLA:CPU
-    splits a long integer reduction into two kernels and computes its
-    operand in a third, a float one takes two (but runs slower on short
-    rows than the integer one, which :func:`first_index` keeps)."""
+    where it never does; default the axis length), int32, as one
+    min-reduction (a variadic (value, index) argmax is slow on XLA:CPU).
+
+    ``float_index`` reduces a long axis (over 32) over float32 indices
+    (exact below 2^24), for programs where kernel count matters more than a
+    few microseconds (grouping): XLA:CPU splits a long integer reduction
+    into two kernels and computes its operand in a third, a float one takes
+    two, but runs slower on short rows, so the argmax helpers keep integers.
+    """
     size = mask.shape[-1]
-    index = np.arange(size, dtype=np.float32 if 32 < size < 2**24 else np.int32)
-    first = jnp.min(jnp.where(mask, jnp.asarray(index), index.dtype.type(size)), axis=-1).astype(jnp.int32)
-    return first if missing is None else jnp.where(first < size, first, missing)
+    as_float = float_index and 32 < size < 2**24
+    index = np.arange(size, dtype=np.float32 if as_float else np.int32)
+    # A static stand-in past every index is the reduction's own fill (no
+    # select after it).
+    direct = missing is None or (isinstance(missing, int) and missing >= size - 1)
+    fill = size if missing is None or not direct else missing
+    first = jnp.min(jnp.where(mask, jnp.asarray(index), index.dtype.type(fill)), axis=-1).astype(jnp.int32)
+    return first if direct else jnp.where(first < size, first, missing)
 
 
 def first_index(values: jnp.ndarray, target: jnp.ndarray) -> jnp.ndarray:
     """The first index along the last axis where ``values == target[..., None]``
-    (the last index where there is none): a comparison and a min-reduction,
-    as a variadic (value, index) argmax is slow on XLA:CPU."""
-    size = values.shape[-1]
-    index = jnp.asarray(np.arange(size, dtype=np.int32))
-    return jnp.min(jnp.where(values == target[..., None], index, size - 1), axis=-1)
+    (the last index where there is none)."""
+    return first_where(values == target[..., None], values.shape[-1] - 1)
 
 
 def first_true(mask: jnp.ndarray) -> jnp.ndarray:
     """The first index along the last axis where ``mask`` holds (0 where it
-    never does), NumPy's ``argmax`` of a bool array as one min-reduction."""
-    size = mask.shape[-1]
-    first = jnp.min(jnp.where(mask, jnp.asarray(np.arange(size, dtype=np.int32)), size), axis=-1)
-    return jnp.where(first < size, first, 0)
+    never does), NumPy's ``argmax`` of a bool array."""
+    return first_where(mask, 0)
 
 
 def first_min(values: jnp.ndarray) -> jnp.ndarray:
