@@ -25,12 +25,17 @@ holds every row (``--json PATH`` to choose)::
 
     python benchmarks/compile_times.py
     python benchmarks/compile_times.py --codecs AssociativeEmbedding SPR --rounds 3
+
+``XLA_FLAGS`` of the process is recorded in the JSON (``xla_flags``): the
+same script under ``XLA_FLAGS=--xla_cpu_use_fusion_emitters=false`` measures
+XLA:CPU's older kernel emitters (benchmarks/NOTES.md, "Compile time").
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import statistics
 import sys
@@ -179,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         "backend": jax.default_backend(), "device_kind": jax.devices()[0].device_kind,
         "jax_version": jax.__version__, "jaxlib_version": jaxlib.__version__,
         "codecs": list(jaxcodecs.list_codecs()), "numpy_version": np.__version__,
+        "xla_flags": os.environ.get("XLA_FLAGS", ""), "rounds": options.rounds,
         "rows": rows}, indent=1) + "\n")
     print(f"wrote {path}")
     return 0
