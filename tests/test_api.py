@@ -190,21 +190,18 @@ def _counted(fn, key):
 
 
 def _named(fn, name):
-    @functools.wraps(fn)
-    def named(*args, **kwargs):
-        return fn(*args, **kwargs)
-    named.__name__ = named.__qualname__ = name
-    return named
+    """``fn`` renamed: ``jax.jit`` names its program after the function, and
+    the test run's compilation cache keys on that name, so a program named
+    like the one the example batches and other modules compile (e.g.
+    ``batch_encode``) is compiled once."""
+    fn.__name__ = fn.__qualname__ = name
+    return fn
 
 
 def _call(method):
     def call(codec, *args, **kwargs):
         return getattr(codec, method)(*args, **kwargs)
-    # Named after the method: the program is then the one the example
-    # batches and other modules compile under that name, and the test run's
-    # compilation cache serves it.
-    call.__name__ = call.__qualname__ = method
-    return call
+    return _named(call, method)
 
 
 @functools.lru_cache(maxsize=None)
