@@ -33,11 +33,13 @@ import tempfile  # noqa: E402
 # conformance suites walk the same configurations), and a compilation found
 # in the cache is the same executable, so only time is saved. The directory
 # is made by the process that starts the run and removed when it ends; a
-# JAX_COMPILATION_CACHE_DIR set by the caller is used (and kept) instead.
+# JAX_COMPILATION_CACHE_DIR set by the caller is used (and kept) instead:
+# `.ci/run` keeps one between runs.
 _OWN_CACHE_DIR = None
-if "PYTEST_XDIST_WORKER" not in os.environ and "JAX_COMPILATION_CACHE_DIR" not in os.environ:
-    _OWN_CACHE_DIR = tempfile.mkdtemp(prefix="jaxcodecs-test-xla-cache-")
-    os.environ["JAX_COMPILATION_CACHE_DIR"] = _OWN_CACHE_DIR
+if "PYTEST_XDIST_WORKER" not in os.environ:
+    if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
+        _OWN_CACHE_DIR = tempfile.mkdtemp(prefix="jaxcodecs-test-xla-cache-")
+        os.environ["JAX_COMPILATION_CACHE_DIR"] = _OWN_CACHE_DIR
     # Every compilation and entry size: most of the suite's compilations
     # take 0.1-1 s, below JAX's defaults for what is worth caching.
     os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
