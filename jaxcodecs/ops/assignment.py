@@ -88,7 +88,10 @@ def _solve_wide(cost, row_valid, col_valid, *, rows_on_tie: bool, leading_column
     dtype = cost.dtype
     bits = jnp.int64 if dtype.itemsize == 8 else jnp.int32
     inf = jnp.asarray(jnp.inf, dtype)
-    valid_rows = jnp.sum(row_valid)
+    # Counted in float32 (exact): XLA:CPU unrolls an integer sum of a mask
+    # into several times the code of a float one, and compile time follows
+    # the code (benchmarks/NOTES.md, "Compile time").
+    valid_rows = jnp.sum(row_valid, dtype=jnp.float32).astype(jnp.int32)
     valid_cols = jnp.sum(col_valid) if leading_columns is None else leading_columns
     flip = valid_rows > valid_cols if rows_on_tie else valid_rows >= valid_cols  # augment the columns
     lines = np.arange(num_rows, dtype=np.int32)  # constants, not iota kernels
@@ -98,8 +101,10 @@ def _solve_wide(cost, row_valid, col_valid, *, rows_on_tie: bool, leading_column
         column_of_line = jnp.argsort(~col_valid, stable=True)[:num_rows].astype(jnp.int32)
         line_columns = jnp.take(cost, column_of_line, axis=1)
     # Slot j + 1 is slot j; slot 0 is the virtual start of each search; at
-    # least three slots (the last row of the loop state holds three scalars).
-    size = max(num_cols + 1, 3)
+    # least three slots (the last row of the loop state holds three scalars),
+    # rounded up to a multiple of 8 (the extra slots never open): the loop's
+    # state update then vectorises without a remainder, less code to compile.
+    size = -(-max(num_cols + 1, 3) // 8) * 8
     # Only the first R slots differ between the orientations (a flipped
     # line's slots are the R rows): the rest of the table is the costs or
     # zeros, and no transposed read reaches it. Slot 0, the virtual one,

@@ -153,6 +153,13 @@ def group_keypoints_by_tags(
         # existing key, 3 opens afresh.
         joins = valid & (match >= 0) & (matched_distance < tag_threshold)
         action = jnp.where(valid, jnp.where(joins, 1, jnp.where(existing < capacity, 2, 3)), 0)
+        # Computed once, into a buffer: XLA:CPU would otherwise repeat this
+        # code inside each (T, T) reduction that reads it below (first_of,
+        # rank, the targets), the larger part of their code and of its
+        # compile time. It does not copy an integer division into its
+        # consumers; dividing by a one it cannot fold (``opened`` is never
+        # negative) keeps the code apart.
+        action = jax.lax.div(action, (opened >= 0).astype(action.dtype))
         joins, opens, fresh = action == 1, action >= 2, action == 3
         first_of = jnp.min(jnp.where((fresh[None, :] & (key[None, :] == key[:, None])) | itself, rows[None, :],
                                      num_candidates), axis=1)
@@ -256,7 +263,9 @@ def fill_missing_keypoints_by_tags(
     y = jnp.clip(jnp.trunc(keypoints[..., 1]), 0, height - 1).astype(jnp.int32)
     read = tags[dims[:, None, None] + jnp.arange(num_types)[None, None, :], y[None], x[None]]  # (L, M, K)
     weight = detected.astype(tags.dtype)
-    group_tag = divide_exact(jnp.sum(read * weight, axis=-1), jnp.maximum(jnp.sum(weight, axis=-1), 1))  # (L, M)
+    # A group's tag is divided out where the loop reads it: an (L, M)
+    # division of its own is a large unrolled kernel to compile on XLA:CPU.
+    tag_sum, tag_count = jnp.sum(read * weight, axis=-1), jnp.maximum(jnp.sum(weight, axis=-1), 1)  # (L, M), (M,)
     todo = valid[:, None] & ~detected & jnp.any(detected, axis=1, keepdims=True)
     pairs = jnp.argsort(~todo.reshape(-1), stable=True)  # the pairs to fill first, in order
     pairs = jnp.stack([pairs // num_types, pairs % num_types], axis=-1)  # (group, kind), one read per step
@@ -286,8 +295,8 @@ def fill_missing_keypoints_by_tags(
     def fill(state):
         i, filled = state
         group, kind = pairs[i]
-        distance = jnp.sqrt(jnp.sum((tag_blocks[dims + kind] - group_tag[:, group].reshape((dim,) + (1,) * len(shape))) ** 2,
-                                    axis=0))
+        group_tag = divide_exact(tag_sum[:, group], tag_count[group]).reshape((dim,) + (1,) * len(shape))
+        distance = jnp.sqrt(jnp.sum((tag_blocks[dims + kind] - group_tag) ** 2, axis=0))
         cost = _tag_cost(distance, cost_blocks[kind])
         cost = jnp.where(jnp.isnan(cost), -jnp.inf, cost)  # NaN first, as the first minimum ranks it
         best = jnp.min(jnp.where(cost == jnp.min(cost, axis=axes), index, padded - 1), axis=axes)
