@@ -157,3 +157,25 @@ def test_dark_gradient_matches_finite_differences(name, channel, npref):
             down[channel, y - 2 + i, x - 2 + j] -= step
             ref = getattr(npref, ref_name)(kp, up, 11)[0, channel] - getattr(npref, ref_name)(kp, down, 11)[0, channel]
             np.testing.assert_allclose(jac[:, i, j], ref / (2 * step), rtol=2e-2, atol=2e-2)
+
+
+def test_udp_dark_reads_given_log_maps_as_its_own(npref):
+    """With ``lazy=False``, UDP-DARK given the whole modulated log-maps
+    (``log(clip(blur_rescaled(h), 1e-3, 50))``, as AssociativeEmbedding's
+    decode computes them anyway) steps exactly as it does computing its own:
+    same values read, same rounding; the float64 formulas agree too. A lazy
+    call, which never computes whole maps, refuses them."""
+    rng = np.random.default_rng(5)
+    maps = _maps(rng, npref, 2)
+    locs = np.asarray(ops.heatmap_argmax(maps)[0])[:, None].astype(np.float32)  # (B, 1, K, 2)
+    logs = jax.jit(lambda h: jnp.log(jnp.clip(ops.gaussian_blur_rescaled(h, 5), 1e-3, 50.0)))(maps)
+    own = jax.jit(lambda k, h: ops.refine_keypoints_dark_udp(k, h, 5, lazy=False))(locs, maps)
+    given = jax.jit(lambda k, h, g: ops.refine_keypoints_dark_udp(k, h, 5, lazy=False, log_maps=g))(locs, maps, logs)
+    np.testing.assert_array_equal(np.asarray(given), np.asarray(own))
+    for b in range(2):
+        ref = npref.refine_dark_udp(locs[b], maps[b], 5)
+        finite = np.isfinite(ref)
+        np.testing.assert_allclose((np.asarray(given[b]) - locs[b])[finite], (ref - locs[b])[finite],
+                                   rtol=1e-3, atol=2e-4)
+    with pytest.raises(ValueError, match="log_maps"):
+        ops.refine_keypoints_dark_udp(locs, maps, 5, lazy=True, log_maps=logs)

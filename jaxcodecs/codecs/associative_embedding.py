@@ -237,18 +237,19 @@ class AssociativeEmbedding(Codec):
         keypoints = rows_kept[:, :2 * num_types].reshape(rows, num_types, 2).astype(keypoints.dtype)
         scores = rows_kept[:, 2 * num_types:3 * num_types].astype(scores.dtype)
         instance_scores, valid = rows_kept[:, -2].astype(scores.dtype), rows_kept[:, -1] > 0
+        cost_maps = None
+        if self.use_udp and self.mmpose_compat:
+            # What MMPose's UDP refinement leaves in the maps it fills from;
+            # the refinement reads its values there too.
+            cost_maps = jnp.log(jnp.clip(ops.gaussian_blur_rescaled(heatmaps, self.decode_gaussian_kernel),
+                                         1e-3, 50.0))
         if self.use_udp:
             keypoints = ops.refine_keypoints_dark_udp(keypoints, heatmaps, self.decode_gaussian_kernel,
-                                                     lazy=False)  # vmapped by batch_decode
+                                                     lazy=False, log_maps=cost_maps)  # vmapped by batch_decode
         else:
             keypoints = ops.refine_keypoints_quarter(keypoints, heatmaps, mmpose_compat=self.mmpose_compat)
         shift = jnp.where(scores > 0, self.decode_center_shift, 0.0).astype(keypoints.dtype)
         keypoints = keypoints + shift[..., None]
-        cost_maps = None
-        if self.use_udp and self.mmpose_compat:
-            # What MMPose's UDP refinement leaves in the maps it fills from.
-            cost_maps = jnp.log(jnp.clip(ops.gaussian_blur_rescaled(heatmaps, self.decode_gaussian_kernel),
-                                         1e-3, 50.0))
         keypoints, scores = ops.fill_missing_keypoints_by_tags(keypoints, scores, valid, heatmaps, tags, cost_maps)
         keypoints = keypoints * self.scale_factor
         zero = jnp.zeros((), keypoints.dtype)

@@ -277,7 +277,7 @@ def refine_keypoints_dark(
 @functools.partial(jax.jit, static_argnames=("blur_kernel_size", "lazy"))
 def refine_keypoints_dark_udp(
     keypoints: jnp.ndarray, heatmaps: jnp.ndarray, blur_kernel_size: int, *, maxima=None, lazy: bool = True,
-    where=None,
+    where=None, log_maps=None,
 ) -> jnp.ndarray:
     """DARK refinement as used with UDP (Huang et al., CVPR 2020).
 
@@ -301,6 +301,10 @@ def refine_keypoints_dark_udp(
       where: optional bool ``(..., N, K)``: only these keypoints are refined
         (the others are returned unchanged and never ask for the whole-map
         blur).
+      log_maps: optional ``(..., K, H, W)``, ``log(clip(gaussian_blur_rescaled(
+        heatmaps, blur_kernel_size), 1e-3, 50))`` if the caller computes it
+        anyway (``lazy=False`` only): the steps read it instead of taking
+        logs of their own (the same values).
 
     Returns:
       Refined keypoints ``(..., N, K, 2)``; differentiable w.r.t. ``heatmaps``.
@@ -323,7 +327,7 @@ def refine_keypoints_dark_udp(
 
     offset, invertible = modulated_step(heatmaps, x, y, _DARK_UDP_READS, blur_kernel_size, 1e-3, 50.0,
                                         inside, step, clip_reads=True, maxima=maxima,
-                                        lazy=lazy)
+                                        lazy=lazy, log_maps=log_maps)
     apply = (inside & invertible)[..., None] & jnp.isfinite(offset)
     return keypoints.at[..., :2].add(-jnp.where(apply, offset, 0).astype(keypoints.dtype))
 

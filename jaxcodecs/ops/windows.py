@@ -146,6 +146,7 @@ def modulated_step(
     clip_reads: bool = False,
     maxima: jnp.ndarray | None = None,
     lazy: bool = True,
+    log_maps: jnp.ndarray | None = None,
 ) -> tuple[jnp.ndarray, jnp.ndarray]:
     """One Newton step on DARK's modulated log-map
     ``log(clip(blur(h) * max(h) / max(blur(h)), lower, upper))`` read at
@@ -190,11 +191,21 @@ def modulated_step(
         (no ``cond``: for callers that ``jax.vmap`` this function, where a
         ``cond`` runs both branches anyway and is not supported over an
         explicitly sharded batch).
+      log_maps: ``(..., K, H, W)``, the whole modulated log-maps, if the
+        caller has them (``lazy=False`` only): every keypoint reads its
+        values there, as the whole-map path would compute them.
 
     Returns:
       ``offset (..., N, K, 2)`` and ``invertible (..., N, K)`` from ``step``.
     """
     height, width = heatmaps.shape[-2:]
+    if log_maps is not None:
+        if lazy:
+            raise ValueError("modulated_step: `log_maps` is read by the whole-map path only (lazy=False).")
+        cols = jnp.clip(x[..., None] + jnp.asarray([dx for dx, _ in offsets], jnp.int32), 0, width - 1)
+        rows = jnp.clip(y[..., None] + jnp.asarray([dy for _, dy in offsets], jnp.int32), 0, height - 1)
+        offset, invertible, _ = step(_read(log_maps, rows, cols))
+        return offset, invertible
     # At least two pixels each way: the window's blurred maximum estimates the map's.
     reach = max(2, *(max(abs(dx), abs(dy)) for dx, dy in offsets))
     side = 2 * reach + 1
