@@ -133,12 +133,18 @@ def _solve_wide(cost, row_valid, col_valid, *, rows_on_tie: bool, leading_column
 
     kind = np.arange(7)[:, None]
 
+    # next_pending[i]: the first pending line from line i on (R: none), so
+    # that finding the next search's line is one read, not a reduction
+    # inside the loop.
+    next_pending = jnp.min(jnp.where(pending[None, :] & (lines[None, :] >= lines[:, None]), lines[None, :], num_rows),
+                           axis=1)
+    next_pending = jnp.concatenate([next_pending, jnp.full((1,), num_rows, next_pending.dtype)])
+
     def fresh(owner_, potential_):
         # Before the next search: the first pending line after the one the
         # virtual slot holds (slot 0 holds line + 1, 0 before the first
         # search) starts there, with its potential.
-        line_ids = jnp.arange(num_rows)  # an iota here: a constant would be a loop operand of its own
-        after = jnp.min(jnp.where(pending & (line_ids >= owner_[0]), line_ids, num_rows))
+        after = next_pending[jnp.clip(owner_[0], 0, num_rows)]
         first = np.arange(size) == 0
         start = potential[jnp.minimum(after, num_rows - 1)]
         return (jnp.where(first, jnp.where(after < num_rows, after + 1, 0).astype(owner_.dtype), owner_),
