@@ -68,7 +68,8 @@ def _argmin_and_min(x: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
 
 
 # Rows of the solver's packed loop state, one vector over the slots each.
-_V, _MINV, _POTENTIAL, _OWNER, _WAY, _USED, _SCALARS = range(7)
+# A settled slot is marked by minv = -inf (a row fewer to carry and update).
+_V, _MINV, _POTENTIAL, _OWNER, _WAY, _SCALARS = range(6)
 
 
 def _solve_wide(cost, row_valid, col_valid, *, rows_on_tie: bool, leading_columns) -> jnp.ndarray:
@@ -131,7 +132,7 @@ def _solve_wide(cost, row_valid, col_valid, *, rows_on_tie: bool, leading_column
     pending = line_valid & taken
     potential = jnp.where(line_valid, minimum, 0).astype(dtype)  # of each line
 
-    kind = np.arange(7)[:, None]
+    kind = np.arange(6)[:, None]
 
     # next_pending[i]: the first pending line from line i on (R: none), so
     # that finding the next search's line is one read, not a reduction
@@ -160,7 +161,7 @@ def _solve_wide(cost, row_valid, col_valid, *, rows_on_tie: bool, leading_column
         slot_ids = jnp.arange(size)
         as_float = lambda row: jax.lax.bitcast_convert_type(row, dtype)  # noqa: E731
         v_, minv, potential_ = as_float(state[_V]), as_float(state[_MINV]), as_float(state[_POTENTIAL])
-        owner_, way, used = state[_OWNER], state[_WAY], state[_USED] > 0
+        owner_, way, used = state[_OWNER], state[_WAY], minv == -inf
         back, col, iteration = (state[_SCALARS, i] for i in range(3))
         back = back > 0
         at_col = state[:, col]
@@ -176,7 +177,7 @@ def _solve_wide(cost, row_valid, col_valid, *, rows_on_tie: bool, leading_column
         nxt, delta = _argmin_and_min(jnp.where(free, minv_s, inf))
         potential_s = jnp.where(used_s, potential_ + delta, potential_)
         v_s = jnp.where(used_s, v_ - delta, v_)
-        minv_s = jnp.where(free, minv_s - delta, minv_s)
+        minv_s = jnp.where(used_s, -inf, jnp.where(free, minv_s - delta, minv_s))
         found = state[_OWNER, nxt] == 0
         # A write-back step along the augmenting path: the slot takes the
         # line (and its potential) of the previous slot on the path.
@@ -195,7 +196,6 @@ def _solve_wide(cost, row_valid, col_valid, *, rows_on_tie: bool, leading_column
             jax.lax.bitcast_convert_type(pick(jnp.where(done, potential_n, potential_b), potential_s), bits),
             pick(jnp.where(done, owner_n, owner_b), owner_),
             pick(way, way_s),
-            pick(jnp.where(done, False, used), used_s).astype(bits),
             jnp.concatenate([scalars, jnp.zeros((size - 3,), bits)]),
         ]
         return jnp.stack(rows)
