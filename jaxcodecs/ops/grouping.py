@@ -168,14 +168,16 @@ def group_keypoints_by_tags(
         # (the last entry counts them all).
         before = jnp.concatenate([first_of, jnp.full((1,), num_candidates, first_of.dtype)])
         rank = jnp.sum(first[None, :] & (rows[None, :] < before[:, None]), axis=1)
-        slot = jnp.choose(action, [capacity, match, existing, count + rank[:-1]], mode='clip')
+        slot = jnp.minimum(jnp.choose(action, [capacity, match, existing, count + rank[:-1]], mode='clip'),
+                           capacity)  # slot ``capacity``: none, or past the pool (dropped)
 
         # The last candidate row opening and joining each slot (-1: none),
-        # in one scatter (comparing every row with every slot would cost
-        # 2 T G per step).
-        target = jnp.where(jnp.stack([opens, joins]), slot[None, :], capacity)
-        reset, joined = jnp.full((2, capacity + 1), -1, jnp.int32).at[
-            np.arange(2)[:, None], target].max(jnp.broadcast_to(rows, (2, num_candidates)))[:, :capacity]
+        # in one scatter into one vector, openings then joins (comparing
+        # every row with every slot would cost 2 T G per step; a flat
+        # scatter's index is half the code of a (2, G + 1) one's).
+        target = jnp.concatenate([jnp.where(opens, slot, capacity), jnp.where(joins, slot, capacity) + capacity + 1])
+        last = jnp.full((2 * (capacity + 1),), -1, jnp.int32).at[target].max(np.tile(rows, 2))
+        reset, joined = last[:capacity], last[capacity + 1:-1]
         writer = jnp.maximum(reset, joined)  # every valid candidate opens or joins
         picked = entries[jnp.maximum(jnp.stack([writer, reset, joined]), 0)]  # (3, G, 3 + L), one gather
         # Each type is visited once, so this step's writes are the whole
