@@ -132,6 +132,7 @@ def _solve_wide(cost, row_valid, col_valid, *, rows_on_tie: bool, leading_column
     pending = line_valid & taken
     potential = jnp.where(line_valid, minimum, 0).astype(dtype)  # of each line
 
+    kind = np.arange(6)[:, None]
 
     # next_pending[i]: the first pending line from line i on (R: none), so
     # that finding the next search's line is one read, not a reduction
@@ -203,11 +204,9 @@ def _solve_wide(cost, row_valid, col_valid, *, rows_on_tie: bool, leading_column
     holds = seated[:, None] & (cheapest[:, None] == np.arange(size)[None, :])
     owner = jnp.max(jnp.where(holds, lines[:, None] + 1, 0), axis=0).astype(bits)
     owner, held = fresh(owner, jnp.where(owner > 0, potential[jnp.maximum(owner - 1, 0)], 0).astype(dtype))
-    # The initial state, one row each (a stack of rows compiles to less code
-    # than selecting each row against its index).
-    zeros = jnp.zeros((size,), bits)
-    state = jnp.stack([zeros, jnp.full((size,), jax.lax.bitcast_convert_type(inf, bits), bits),
-                       jax.lax.bitcast_convert_type(held, bits), owner.astype(bits), zeros, zeros])
+    state = jnp.where(kind == _OWNER, owner[None, :], jnp.where(
+        kind == _POTENTIAL, jax.lax.bitcast_convert_type(held, bits)[None, :], jnp.where(
+            kind == _MINV, jax.lax.bitcast_convert_type(inf, bits), 0).astype(bits)))
     # Each search settles at most ``C`` slots and each path is at most as
     # long: the bound only guards against a non-terminating loop.
     limit = 2 * (num_cols + 1) * (num_rows + 1)
