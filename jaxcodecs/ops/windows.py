@@ -199,12 +199,17 @@ def modulated_step(
       ``offset (..., N, K, 2)`` and ``invertible (..., N, K)`` from ``step``.
     """
     height, width = heatmaps.shape[-2:]
+
+    def read_whole(maps):
+        # The offsets' pixels of whole maps, edges replicated.
+        cols = x[..., None] + jnp.asarray([dx for dx, _ in offsets], jnp.int32)
+        rows = y[..., None] + jnp.asarray([dy for _, dy in offsets], jnp.int32)
+        return _read(maps, jnp.clip(rows, 0, height - 1), jnp.clip(cols, 0, width - 1))
+
     if log_maps is not None:
         if lazy:
             raise ValueError("modulated_step: `log_maps` is read by the whole-map path only (lazy=False).")
-        cols = jnp.clip(x[..., None] + jnp.asarray([dx for dx, _ in offsets], jnp.int32), 0, width - 1)
-        rows = jnp.clip(y[..., None] + jnp.asarray([dy for _, dy in offsets], jnp.int32), 0, height - 1)
-        offset, invertible, _ = step(_read(log_maps, rows, cols))
+        offset, invertible, _ = step(read_whole(log_maps))
         return offset, invertible
     # At least two pixels each way: the window's blurred maximum estimates the map's.
     reach = max(2, *(max(abs(dx), abs(dy)) for dx, dy in offsets))
@@ -252,9 +257,7 @@ def modulated_step(
         # exactly the values (and rounding) of a whole-map implementation.
         whole = gaussian_blur(maps, ksize, border="zero")
         scale = rescale_factor(maps, whole, (-2, -1))[..., 0, 0][..., None, :, None]
-        cols = x[..., None] + jnp.asarray([dx for dx, _ in offsets], jnp.int32)
-        rows = y[..., None] + jnp.asarray([dy for _, dy in offsets], jnp.int32)
-        exact = _read(whole, jnp.clip(rows, 0, height - 1), jnp.clip(cols, 0, width - 1))
+        exact = read_whole(whole)
         values = jnp.where(needs_scale[..., None], exact * scale, reads * local)
         exact_offset, exact_invertible, _ = step(jnp.log(jnp.clip(values, lower, upper)))
         return exact_offset, exact_invertible
