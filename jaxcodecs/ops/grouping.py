@@ -124,9 +124,13 @@ def group_keypoints_by_tags(
     itself = np.eye(num_candidates, dtype=bool)
     visit = np.asarray(order, np.int32)
     # Each step reads one row of this table: location, value, tag.
-    table = jnp.concatenate([locations, values[..., None], tags], axis=-1)[visit]  # (K, T, 3 + L)
-
     dim = tags.shape[-1]
+    # Each entry also carries what it adds to a pool row (its tag, a count
+    # of one, nothing to the key), so a step writes the pool as one
+    # expression of whole rows.
+    table = jnp.concatenate([locations, values[..., None], tags, jnp.ones_like(values)[..., None],
+                             jnp.zeros_like(values)[..., None]], axis=-1)[visit]  # (K, T, 3 + L + 2)
+    key_column = np.arange(dim + 2) == dim + 1
 
     # A group is a row of ``pool``: its tags' sum, their count and its key
     # (one carried array, one kernel to update).
@@ -134,7 +138,7 @@ def group_keypoints_by_tags(
         pool, opened = state
         count = jnp.minimum(opened, capacity)
         tag_sum, tag_count, keys = pool[:, :dim], pool[:, dim], pool[:, dim + 1]
-        loc_val, tag = entries[:, :3], entries[:, 3:]
+        loc_val, tag = entries[:, :3], entries[:, 3:3 + dim]
         val = loc_val[:, 2]
         valid = val > value_threshold
         active = slots < count
@@ -179,22 +183,21 @@ def group_keypoints_by_tags(
         last = jnp.full((2 * (capacity + 1),), -1, jnp.int32).at[target].max(np.tile(rows, 2))
         reset, joined = last[:capacity], last[capacity + 1:-1]
         writer = jnp.maximum(reset, joined)  # every valid candidate opens or joins
-        picked = entries[jnp.maximum(jnp.stack([writer, reset, joined]), 0)]  # (3, G, 3 + L), one gather
+        picked = entries[jnp.maximum(jnp.stack([writer, reset, joined]), 0)]  # (3, G, 5 + L), one gather
         # Each type is visited once, so this step's writes are the whole
         # column of this type: an output of the step, not carried state.
         column = jnp.where((writer >= 0)[:, None], picked[0, :, :3], jnp.zeros((), dtype))
-        joined_tag = jnp.where((joined >= 0)[:, None], picked[2, :, 3:], jnp.zeros((), dtype))
-        reset_tag = picked[1, :, 3:]
-        after_reset = (joined > reset).astype(jnp.int32)
-        has_reset = reset >= 0
-        tag_sum = jnp.where(has_reset[:, None], reset_tag + after_reset[:, None] * joined_tag,
-                            tag_sum + joined_tag)
-        tag_count = jnp.where(has_reset, 1 + after_reset, tag_count + (joined >= 0))
-        # A new group's key is its openers' (all equal).
-        keys = jnp.where(has_reset & (slots >= count), reset_tag[:, 0], keys)
+        # A reset group restarts from its opener's tag, count and key (an
+        # existing group's key is rewritten with an equal value), a joined
+        # one adds its joiner's tag and count; both when the join came after
+        # the reset. One elementwise expression of (G, L + 2) rows, not a
+        # concatenation of columns (less code to compile).
+        joined_row = jnp.where((joined >= 0)[:, None], picked[2, :, 3:], jnp.zeros((), dtype))
+        after_reset = (joined > reset).astype(dtype)
+        reset_row = jnp.where(key_column, picked[1, :, 3:4], picked[1, :, 3:] + after_reset[:, None] * joined_row)
+        pool = jnp.where((reset >= 0)[:, None], reset_row, pool + joined_row)
         # Groups opened past the pool are dropped, and counted.
         opened = opened + rank[-1]
-        pool = jnp.concatenate([tag_sum, tag_count[:, None], keys[:, None]], axis=1)
         return (pool, opened), column
 
     # Data-dependent initial state (constant_like): sharded like the batch
