@@ -295,26 +295,31 @@ def fill_missing_keypoints_by_tags(
     axes = tuple(range(-len(shape), 0))
     index = jnp.asarray(np.arange(padded, dtype=np.int32).reshape(shape))  # a literal, not a kernel
 
-    # Locations and scores are carried as one (M, K, 3) array: one write per
-    # step, and one carried value fewer to copy under ``vmap``.
+    # The loop only records the pixel chosen for each pair (-1: none); the
+    # locations and scores are read once after it, in one gather, rather
+    # than at every step.
     def fill(state):
-        i, filled = state
+        i, chosen = state
         group, kind = pairs[i]
         group_tag = divide_exact(tag_sum[:, group], tag_count[group]).reshape((dim,) + (1,) * len(shape))
         distance = jnp.sqrt(jnp.sum((tag_blocks[dims + kind] - group_tag) ** 2, axis=0))
         cost = _tag_cost(distance, cost_blocks[kind])
         cost = jnp.where(jnp.isnan(cost), -jnp.inf, cost)  # NaN first, as the first minimum ranks it
         best = jnp.min(jnp.where(cost == jnp.min(cost, axis=axes), index, padded - 1), axis=axes)
-        px, py = best % width, best // width
-        entry = jnp.concatenate([jnp.stack([px, py]).astype(filled.dtype),
-                                 maps.reshape(num_types, pixels)[kind, best][None].astype(filled.dtype)])
         here = (jnp.arange(num_groups)[:, None] == group) & (jnp.arange(num_types)[None, :] == kind)
-        return i + 1, jnp.where(here[..., None], entry, filled)
+        return i + 1, jnp.where(here, best, chosen)
 
-    dtype = jnp.result_type(keypoints.dtype, scores.dtype)
-    start = jnp.concatenate([keypoints.astype(dtype), scores[..., None].astype(dtype)], axis=-1)
-    _, filled = jax.lax.while_loop(
-        lambda s: s[0] < count, fill, (constant_like(0, scores, (), count.dtype), start))
-    keypoints = filled[..., :2].astype(keypoints.dtype)
-    scores = filled[..., 2].astype(scores.dtype)
+    _, chosen = jax.lax.while_loop(
+        lambda s: s[0] < count, fill,
+        (constant_like(0, scores, (), count.dtype), constant_like(-1, scores, None, jnp.int32)))
+    filled = chosen >= 0
+    pixel = jnp.maximum(chosen, 0)  # a real pixel: padding costs +inf, never first
+    # x and y of the pixel (not negative: C division, no floor fix-up), one
+    # expression over both columns rather than a stack of two.
+    pixel = pixel[..., None]
+    location = jnp.where(np.arange(2) == 0, jax.lax.rem(pixel, width), jax.lax.div(pixel, width))
+    location = location.astype(keypoints.dtype)
+    score = maps.reshape(num_types, pixels)[np.arange(num_types)[None, :], pixel[..., 0]].astype(scores.dtype)
+    keypoints = jnp.where(filled[..., None], location, keypoints)
+    scores = jnp.where(filled, score, scores)
     return keypoints, scores
