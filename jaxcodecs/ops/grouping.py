@@ -272,9 +272,13 @@ def fill_missing_keypoints_by_tags(
     # division of its own is a large unrolled kernel to compile on XLA:CPU.
     tag_sum, tag_count = jnp.sum(read * weight, axis=-1), jnp.maximum(jnp.sum(weight, axis=-1), 1)  # (L, M), (M,)
     todo = valid[:, None] & ~detected & jnp.any(detected, axis=1, keepdims=True)
-    pairs = jnp.argsort(~todo.reshape(-1), stable=True)  # the pairs to fill first, in order
-    pairs = jnp.stack([pairs // num_types, pairs % num_types], axis=-1)  # (group, kind), one read per step
-    count = jnp.sum(todo)
+    # The pairs in row-major order, each step finding the next one by a
+    # compare-and-min (no sort of the pairs, no table to read).
+    num_pairs = num_groups * num_types
+    pair_ids = np.arange(num_pairs, dtype=np.int32).reshape(num_groups, num_types)
+
+    def next_pair(after):
+        return jnp.min(jnp.where(todo & (pair_ids > after), pair_ids, num_pairs))
 
     # The maps are read as blocks of at most 32 pixels a side (a bitcast
     # when H * W is a multiple of the blocks): XLA:CPU reduces over such
@@ -299,19 +303,17 @@ def fill_missing_keypoints_by_tags(
     # locations and scores are read once after it, in one gather, rather
     # than at every step.
     def fill(state):
-        i, chosen = state
-        group, kind = pairs[i]
+        pair, chosen = state
+        group, kind = jax.lax.div(pair, num_types), jax.lax.rem(pair, num_types)  # not negative
         group_tag = divide_exact(tag_sum[:, group], tag_count[group]).reshape((dim,) + (1,) * len(shape))
         distance = jnp.sqrt(jnp.sum((tag_blocks[dims + kind] - group_tag) ** 2, axis=0))
         cost = _tag_cost(distance, cost_blocks[kind])
         cost = jnp.where(jnp.isnan(cost), -jnp.inf, cost)  # NaN first, as the first minimum ranks it
         best = jnp.min(jnp.where(cost == jnp.min(cost, axis=axes), index, padded - 1), axis=axes)
-        here = (jnp.arange(num_groups)[:, None] == group) & (jnp.arange(num_types)[None, :] == kind)
-        return i + 1, jnp.where(here, best, chosen)
+        return next_pair(pair), jnp.where(pair_ids == pair, best, chosen)
 
-    _, chosen = jax.lax.while_loop(
-        lambda s: s[0] < count, fill,
-        (constant_like(0, scores, (), count.dtype), constant_like(-1, scores, None, jnp.int32)))
+    _, chosen = jax.lax.while_loop(lambda s: s[0] < num_pairs, fill,
+                                   (next_pair(-1), constant_like(-1, scores, None, jnp.int32)))
     filled = chosen >= 0
     pixel = jnp.maximum(chosen, 0)  # a real pixel: padding costs +inf, never first
     # x and y of the pixel (not negative: C division, no floor fix-up), one
