@@ -117,9 +117,20 @@ def group_keypoints_by_tags(
     dtype = values.dtype
     value_threshold = jnp.asarray(value_threshold, dtype)
     tag_threshold = jnp.asarray(tag_threshold, dtype)
+    # The candidates and the pool are padded to multiples of 8 inside: the
+    # padded candidates are never valid (value -inf), the padded groups
+    # never in use, and XLA:CPU compiles arrays of such lengths to much
+    # less code (no loop remainders, no fully unrolled short rows).
+    pad = -num_candidates % 8
+    if pad:
+        values = jnp.pad(values, ((0, 0), (0, pad)), constant_values=-jnp.inf)
+        locations = jnp.pad(locations, ((0, 0), (0, pad), (0, 0)))
+        tags = jnp.pad(tags, ((0, 0), (0, pad), (0, 0)))
+        num_candidates += pad
+    pool_size = -(-capacity // 8) * 8
     # Static index vectors are NumPy constants: an index computed in the
     # program would be a kernel of its own.
-    slots = np.arange(capacity, dtype=np.int32)
+    slots = np.arange(pool_size, dtype=np.int32)
     rows = np.arange(num_candidates, dtype=np.int32)
     itself = np.eye(num_candidates, dtype=bool)
     visit = np.asarray(order, np.int32)
@@ -172,16 +183,16 @@ def group_keypoints_by_tags(
         # (the last entry counts them all).
         before = jnp.concatenate([first_of, jnp.full((1,), num_candidates, first_of.dtype)])
         rank = jnp.sum(first[None, :] & (rows[None, :] < before[:, None]), axis=1)
-        slot = jnp.minimum(jnp.choose(action, [capacity, match, existing, count + rank[:-1]], mode='clip'),
-                           capacity)  # slot ``capacity``: none, or past the pool (dropped)
+        slot = jnp.choose(action, [capacity, match, existing, count + rank[:-1]], mode='clip')
+        slot = jnp.where(slot < capacity, slot, pool_size)  # none, or past the pool (dropped)
 
         # The last candidate row opening and joining each slot (-1: none),
         # in one scatter into one vector, openings then joins (comparing
         # every row with every slot would cost 2 T G per step; a flat
         # scatter's index is half the code of a (2, G + 1) one's).
-        target = jnp.concatenate([jnp.where(opens, slot, capacity), jnp.where(joins, slot, capacity) + capacity + 1])
-        last = jnp.full((2 * (capacity + 1),), -1, jnp.int32).at[target].max(np.tile(rows, 2))
-        reset, joined = last[:capacity], last[capacity + 1:-1]
+        target = jnp.concatenate([jnp.where(opens, slot, pool_size), jnp.where(joins, slot, pool_size) + pool_size + 1])
+        last = jnp.full((2 * (pool_size + 1),), -1, jnp.int32).at[target].max(np.tile(rows, 2))
+        reset, joined = last[:pool_size], last[pool_size + 1:-1]
         writer = jnp.maximum(reset, joined)  # every valid candidate opens or joins
         picked = entries[jnp.maximum(jnp.stack([writer, reset, joined]), 0)]  # (3, G, 5 + L), one gather
         # Each type is visited once, so this step's writes are the whole
@@ -203,14 +214,14 @@ def group_keypoints_by_tags(
     # Data-dependent initial state (constant_like): sharded like the batch
     # under a batch-sharded vmap, as the state the steps make.
     state = (
-        constant_like(0.0, values, (capacity, dim + 2), dtype),
+        constant_like(0.0, values, (pool_size, dim + 2), dtype),
         constant_like(0, values, (), jnp.int32),
     )
     (_, opened), columns = jax.lax.scan(step, state, table)
     # columns[i] belongs to keypoint type order[i]; put the types back in order.
     if np.any(visit != np.arange(num_types)):
         columns = columns[np.argsort(visit)]
-    joints = jnp.moveaxis(columns, 0, 1)  # (G, K, 3)
+    joints = jnp.moveaxis(columns, 0, 1)[:capacity]  # (G, K, 3)
     return TagGroups(joints[..., :2], joints[..., 2], jnp.minimum(opened, capacity), opened > capacity)
 
 
