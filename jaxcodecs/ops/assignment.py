@@ -132,7 +132,10 @@ def _solve_wide(cost, row_valid, col_valid, *, rows_on_tie: bool, leading_column
     pending = line_valid & taken
     potential = jnp.where(line_valid, minimum, 0).astype(dtype)  # of each line
 
-    kind = np.arange(6)[:, None]
+    # Row numbers as a literal array rather than an iota broadcast over the
+    # slots: LLVM unswitches a loop on each row condition known outside the
+    # inner loop, several times the code to compile (benchmarks/NOTES.md).
+    kind = np.repeat(np.arange(6, dtype=np.int32)[:, None], size, axis=1)
 
     # next_pending[i]: the first pending line from line i on (R: none), so
     # that finding the next search's line is one read, not a reduction
