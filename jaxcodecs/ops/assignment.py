@@ -54,17 +54,18 @@ def _solve(cost: jnp.ndarray, row_valid: jnp.ndarray, col_valid: jnp.ndarray, le
     return jnp.max(jnp.where(row_of_col[None, :] == rows[:, None], cols[None, :], -1), axis=1)
 
 
-def _argmin_and_min(x: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
-    """The first index of the minimum of a vector and the minimum, in one
-    reduction (no NaN)."""
+def _argmin_and_min(x: jnp.ndarray, flag: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray, jnp.ndarray]:
+    """The first index of the minimum of a vector, the minimum and ``flag``
+    there, in one reduction (no NaN)."""
     index = jax.lax.broadcasted_iota(jnp.int32, x.shape, 0)
 
     def smaller(a, b):
         take_b = (b[0] < a[0]) | ((b[0] == a[0]) & (b[1] < a[1]))
-        return jnp.where(take_b, b[0], a[0]), jnp.where(take_b, b[1], a[1])
+        return tuple(jnp.where(take_b, u, v) for u, v in zip(b, a))
 
-    value, first = jax.lax.reduce((x, index), (jnp.asarray(jnp.inf, x.dtype), jnp.int32(x.shape[0])), smaller, (0,))
-    return first, value
+    value, first, flag = jax.lax.reduce((x, index, flag), (jnp.asarray(jnp.inf, x.dtype), jnp.int32(x.shape[0]), False),
+                                        smaller, (0,))
+    return first, value, flag
 
 
 # Rows of the solver's packed loop state, one vector over the slots each.
@@ -132,10 +133,20 @@ def _solve_wide(cost, row_valid, col_valid, *, rows_on_tie: bool, leading_column
     pending = line_valid & taken
     potential = jnp.where(line_valid, minimum, 0).astype(dtype)  # of each line
 
-    # Row numbers as a literal array rather than an iota broadcast over the
-    # slots: LLVM unswitches a loop on each row condition known outside the
-    # inner loop, several times the code to compile (benchmarks/NOTES.md).
+    # The state's rows are put together by selects against literal arrays
+    # of row and slot numbers, not a stack of rows or a broadcast iota: LLVM
+    # would emit a loop per row (or unswitch one on each row condition),
+    # several times the code to compile (benchmarks/NOTES.md). Every row's
+    # expression is then evaluated at every element, a few percent of the
+    # decode's run time.
     kind = np.repeat(np.arange(6, dtype=np.int32)[:, None], size, axis=1)
+    slot_of = np.repeat(np.arange(size, dtype=np.int32)[None, :], 6, axis=0)
+
+    def assemble(rows):
+        out = jnp.broadcast_to(jnp.asarray(rows[-1], bits), (6, size))
+        for r in range(len(rows) - 2, -1, -1):
+            out = jnp.where(kind == r, jnp.asarray(rows[r], bits), out)
+        return out
 
     # next_pending[i]: the first pending line from line i on (R: none), so
     # that finding the next search's line is one read, not a reduction
@@ -177,11 +188,10 @@ def _solve_wide(cost, row_valid, col_valid, *, rows_on_tie: bool, leading_column
         better = free & (reduced < minv)
         minv_s = jnp.where(better, reduced, minv)
         way_s = jnp.where(better, col, way)
-        nxt, delta = _argmin_and_min(jnp.where(free, minv_s, inf))
+        nxt, delta, found = _argmin_and_min(jnp.where(free, minv_s, inf), owner_ == 0)
         potential_s = jnp.where(used_s, potential_ + delta, potential_)
         v_s = jnp.where(used_s, v_ - delta, v_)
         minv_s = jnp.where(used_s, -inf, jnp.where(free, minv_s - delta, minv_s))
-        found = state[_OWNER, nxt] == 0
         # A write-back step along the augmenting path: the slot takes the
         # line (and its potential) of the previous slot on the path.
         prev = at_col[_WAY]
@@ -192,16 +202,16 @@ def _solve_wide(cost, row_valid, col_valid, *, rows_on_tie: bool, leading_column
         done = prev == 0
         owner_n, potential_n = fresh(owner_b, potential_b)
         pick = lambda b_value, s_value: jnp.where(back, b_value, s_value)  # noqa: E731
-        scalars = jnp.stack([pick(~done, found), pick(prev, nxt), iteration + 1]).astype(bits)
-        rows = [
+        scalars = jnp.where(slot_of == 0, pick(~done, found).astype(bits), jnp.where(
+            slot_of == 1, pick(prev, nxt).astype(bits), jnp.where(slot_of == 2, iteration + 1, 0).astype(bits)))
+        return assemble([
             jax.lax.bitcast_convert_type(pick(v_, v_s), bits),
             jax.lax.bitcast_convert_type(pick(jnp.where(done, inf, minv), minv_s), bits),
             jax.lax.bitcast_convert_type(pick(jnp.where(done, potential_n, potential_b), potential_s), bits),
             pick(jnp.where(done, owner_n, owner_b), owner_),
             pick(way, way_s),
-            jnp.concatenate([scalars, jnp.zeros((size - 3,), bits)]),
-        ]
-        return jnp.stack(rows)
+            scalars,
+        ])
 
     # The seated lines hold their cheapest slots, with their potentials.
     holds = seated[:, None] & (cheapest[:, None] == np.arange(size)[None, :])
