@@ -133,6 +133,7 @@ def group_keypoints_by_tags(
     slots = np.arange(pool_size, dtype=np.int32)
     rows = np.arange(num_candidates, dtype=np.int32)
     itself = np.eye(num_candidates, dtype=bool)
+    first_half = np.arange(2 * num_candidates) < num_candidates
     visit = np.asarray(order, np.int32)
     # Each step reads one row of this table: location, value, tag.
     dim = tags.shape[-1]
@@ -190,7 +191,11 @@ def group_keypoints_by_tags(
         # in one scatter into one vector, openings then joins (comparing
         # every row with every slot would cost 2 T G per step; a flat
         # scatter's index is half the code of a (2, G + 1) one's).
-        target = jnp.concatenate([jnp.where(opens, slot, pool_size), jnp.where(joins, slot, pool_size) + pool_size + 1])
+        # (Two halves by a select against a literal, not a concatenation:
+        # less code to compile.)
+        both = lambda v: jnp.broadcast_to(v, (2,) + v.shape).reshape(-1)  # noqa: E731
+        target = jnp.where(first_half, jnp.where(both(opens), both(slot), pool_size),
+                           jnp.where(both(joins), both(slot), pool_size) + pool_size + 1)
         last = jnp.full((2 * (pool_size + 1),), -1, jnp.int32).at[target].max(np.tile(rows, 2))
         reset, joined = last[:pool_size], last[pool_size + 1:-1]
         writer = jnp.maximum(reset, joined)  # every valid candidate opens or joins
