@@ -230,13 +230,16 @@ class AssociativeEmbedding(Codec):
         else:
             ranking = jnp.where(valid, instance_scores, -jnp.inf)
             keep = jnp.argsort(-ranking, stable=True)[:rows]
-        # One gather of the kept rows (locations, scores, instance score, valid).
-        num_types = scores.shape[1]
-        rows_kept = jnp.concatenate([keypoints.reshape(capacity, 2 * num_types), scores, instance_scores[:, None],
-                                     valid[:, None].astype(scores.dtype)], axis=1)[keep]
-        keypoints = rows_kept[:, :2 * num_types].reshape(rows, num_types, 2).astype(keypoints.dtype)
-        scores = rows_kept[:, 2 * num_types:3 * num_types].astype(scores.dtype)
-        instance_scores, valid = rows_kept[:, -2].astype(scores.dtype), rows_kept[:, -1] > 0
+        if self.mmpose_compat and rows <= capacity:  # the first rows: slices, no gather
+            keypoints, scores, instance_scores, valid = (x[:rows] for x in (keypoints, scores, instance_scores, valid))
+        else:
+            # One gather of the kept rows (locations, scores, instance score, valid).
+            num_types = scores.shape[1]
+            rows_kept = jnp.concatenate([keypoints.reshape(capacity, 2 * num_types), scores, instance_scores[:, None],
+                                         valid[:, None].astype(scores.dtype)], axis=1)[keep]
+            keypoints = rows_kept[:, :2 * num_types].reshape(rows, num_types, 2).astype(keypoints.dtype)
+            scores = rows_kept[:, 2 * num_types:3 * num_types].astype(scores.dtype)
+            instance_scores, valid = rows_kept[:, -2].astype(scores.dtype), rows_kept[:, -1] > 0
         cost_maps = None
         if self.use_udp and self.mmpose_compat:
             # What MMPose's UDP refinement leaves in the maps it fills from;
