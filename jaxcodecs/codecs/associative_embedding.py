@@ -210,7 +210,8 @@ class AssociativeEmbedding(Codec):
         # index (no reshape of the maps, which a batch-sharded jit refuses).
         dim = tags.shape[0] // num_types
         channel = jnp.arange(num_types)[:, None, None] + num_types * jnp.arange(dim)[None, None, :]
-        picked = tags[channel, (indices // width)[..., None], (indices % width)[..., None]]  # (K, T, L)
+        row, col = jax.lax.div(indices, width), jax.lax.rem(indices, width)  # not negative
+        picked = tags[channel, row[..., None], col[..., None]]  # (K, T, L)
         return values, locations, picked
 
     def _group(self, candidates, order, capacity):

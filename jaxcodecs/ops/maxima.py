@@ -158,5 +158,6 @@ def topk_peaks(heatmaps: jnp.ndarray, k: int) -> tuple[jnp.ndarray, jnp.ndarray,
     values, indices = jax.lax.top_k(flat, int(k))
     indices = indices.astype(jnp.int32)
     loc_dtype = heatmaps.dtype if jnp.issubdtype(heatmaps.dtype, jnp.floating) else jnp.float32
-    locations = jnp.stack([indices % width, indices // width], axis=-1).astype(loc_dtype)
+    # Flat indices are never negative: C division, no floor fix-up.
+    locations = jnp.stack([jax.lax.rem(indices, width), jax.lax.div(indices, width)], axis=-1).astype(loc_dtype)
     return values, locations, indices
