@@ -132,6 +132,13 @@ def blur_windows(windows: jnp.ndarray, ksize: int) -> jnp.ndarray:
 _SLACK = 1e-4
 
 
+def _log_reads(values: jnp.ndarray, lower: float, upper: float) -> list[jnp.ndarray]:
+    """``log(clip(values, lower, upper))`` of ``values (..., N, K, R)``, one
+    ``(..., N, K)`` array per read."""
+    logs = jnp.log(jnp.clip(values, lower, upper))
+    return [logs[..., i] for i in range(values.shape[-1])]
+
+
 def modulated_step(
     heatmaps: jnp.ndarray,
     x: jnp.ndarray,
@@ -179,7 +186,7 @@ def modulated_step(
       lower, upper: the clip range before the log (``upper`` may be ``inf``).
       refined: bool ``(..., N, K)``: keypoints whose step is used (only
         these can ask for the whole-map blur).
-      step: ``logs (..., N, K, len(offsets)) -> (offset (..., N, K, 2),
+      step: ``logs`` (a list of ``(..., N, K)`` arrays, one per offset) ``-> (offset (..., N, K, 2),
         invertible, stable)``, the last two bool ``(..., N, K)``.
       clip_reads: read ``(clip(x + dx, 0, W - 1), clip(y + dy, 0, H - 1))``
         (the map extended by edge replication) instead of ``(x + dx, y + dy)``.
@@ -209,7 +216,8 @@ def modulated_step(
     if log_maps is not None:
         if lazy:
             raise ValueError("modulated_step: `log_maps` is read by the whole-map path only (lazy=False).")
-        offset, invertible, _ = step(read_whole(log_maps))
+        reads = read_whole(log_maps)
+        offset, invertible, _ = step([reads[..., i] for i in range(len(offsets))])
         return offset, invertible
     # At least two pixels each way: the window's blurred maximum estimates the map's.
     reach = max(2, *(max(abs(dx), abs(dy)) for dx, dy in offsets))
@@ -244,7 +252,7 @@ def modulated_step(
     local = jnp.where(bounded, local, 1)
 
     def step_with(scale):
-        return step(jnp.log(jnp.clip(reads * scale, lower, upper)))
+        return step(_log_reads(reads * scale, lower, upper))
 
     offset, invertible, stable = step_with(local)
     decided = bounded[..., 0] & (unclipped | clipped)
@@ -259,12 +267,31 @@ def modulated_step(
         scale = rescale_factor(maps, whole, (-2, -1))[..., 0, 0][..., None, :, None]
         exact = read_whole(whole)
         values = jnp.where(needs_scale[..., None], exact * scale, reads * local)
-        exact_offset, exact_invertible, _ = step(jnp.log(jnp.clip(values, lower, upper)))
+        exact_offset, exact_invertible, _ = step(_log_reads(values, lower, upper))
         return exact_offset, exact_invertible
 
     if not lazy:
         # Mapped callers blur the whole maps anyway: every keypoint reads
-        # them (the window path above is then dead code, left to XLA).
-        needs_scale = jnp.ones_like(needs_scale)
-        return exact_step(heatmaps)
+        # them, and nothing of the window path above is used (XLA drops it).
+        # The reads are laid out read-major, ``(..., R, N * K)``: over a last
+        # axis of R (7 or 13) LLVM unrolls the log into scalar code, several
+        # times the code to compile (benchmarks/NOTES.md); the same values.
+        whole = gaussian_blur(heatmaps, ksize, border="zero")
+        lead, (points, kinds) = x.shape[:-2], x.shape[-2:]
+        scale = rescale_factor(heatmaps, whole, (-2, -1))[..., 0, 0]  # (..., K)
+        scale = jnp.broadcast_to(scale[..., None, :], lead + (points, kinds)).reshape(lead + (1, points * kinds))
+        dxs, dys = (np.asarray([o[i] for o in offsets], np.int32)[:, None] for i in (0, 1))
+        cols = jnp.clip(x.reshape(lead + (1, points * kinds)) + dxs, 0, width - 1)
+        rows = jnp.clip(y.reshape(lead + (1, points * kinds)) + dys, 0, height - 1)
+        channel = np.tile(np.arange(kinds, dtype=np.int32), points)
+
+        def one(sample, sample_rows, sample_cols):
+            return sample[channel, sample_rows, sample_cols]
+
+        for _ in lead:
+            one = jax.vmap(one)
+        logs = jnp.log(jnp.clip(one(whole, rows, cols) * scale, lower, upper))
+        exact_offset, exact_invertible, _ = step(
+            [logs[..., i, :].reshape(lead + (points, kinds)) for i in range(len(offsets))])
+        return exact_offset, exact_invertible
     return lax.cond(jnp.any(needs_scale), exact_step, lambda maps: (offset, invertible), heatmaps)
