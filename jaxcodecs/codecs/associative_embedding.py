@@ -223,21 +223,17 @@ class AssociativeEmbedding(Codec):
         capacity = groups.scores.shape[0]
         rows = capacity if self.decode_max_instances is None else self.decode_max_instances
         keypoints, scores = groups.keypoints, groups.scores
-        if self.mmpose_compat and rows <= capacity:
-            # The first rows, taken before anything is computed on them:
-            # slices, no gather, and nothing of the other rows is kept.
-            keypoints, scores = keypoints[:rows], scores[:rows]
-            valid = jnp.arange(rows) < groups.count
-            instance_scores = jnp.mean(scores, axis=-1)
+        valid = jnp.arange(capacity) < groups.count
+        instance_scores = jnp.mean(scores, axis=-1)
+        if self.mmpose_compat:
+            keep = jnp.arange(rows) % capacity
+            valid = valid & (jnp.arange(capacity) < rows)
         else:
-            valid = jnp.arange(capacity) < groups.count
-            instance_scores = jnp.mean(scores, axis=-1)
-            if self.mmpose_compat:
-                keep = jnp.arange(rows) % capacity
-                valid = valid & (jnp.arange(capacity) < rows)
-            else:
-                ranking = jnp.where(valid, instance_scores, -jnp.inf)
-                keep = jnp.argsort(-ranking, stable=True)[:rows]
+            ranking = jnp.where(valid, instance_scores, -jnp.inf)
+            keep = jnp.argsort(-ranking, stable=True)[:rows]
+        if self.mmpose_compat and rows <= capacity:  # the first rows: slices, no gather
+            keypoints, scores, instance_scores, valid = (x[:rows] for x in (keypoints, scores, instance_scores, valid))
+        else:
             # One gather of the kept rows (locations, scores, instance score, valid).
             num_types = scores.shape[1]
             rows_kept = jnp.concatenate([keypoints.reshape(capacity, 2 * num_types), scores, instance_scores[:, None],
