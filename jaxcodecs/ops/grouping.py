@@ -286,8 +286,9 @@ def fill_missing_keypoints_by_tags(
     weight = detected.astype(tags.dtype)
     # A group's tag is divided out where the loop reads it: an (L, M)
     # division of its own is a large unrolled kernel to compile on XLA:CPU.
-    tag_sum, tag_count = jnp.sum(read * weight, axis=-1), jnp.maximum(jnp.sum(weight, axis=-1), 1)  # (L, M), (M,)
-    todo = valid[:, None] & ~detected & jnp.any(detected, axis=1, keepdims=True)
+    tag_sum, detections = jnp.sum(read * weight, axis=-1), jnp.sum(weight, axis=-1)  # (L, M), (M,)
+    tag_count = jnp.maximum(detections, 1)
+    todo = valid[:, None] & ~detected & (detections > 0)[:, None]  # (no reduction of its own)
     # The pairs in row-major order, each step finding the next one by a
     # compare-and-min (no sort of the pairs, no table to read).
     num_pairs = num_groups * num_types
