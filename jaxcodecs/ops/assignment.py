@@ -286,7 +286,9 @@ def _assign(cost, row_valid, col_valid, *, leading_columns=None) -> jnp.ndarray:
     # cost becomes dearer than any finite one (the search needs finite
     # reduced costs to reach a free column).
     both = row_valid[:, None] & col_valid[None, :]
-    finite = jnp.isfinite(cost) & both
-    worst = jnp.max(jnp.where(finite, jnp.abs(cost), jnp.zeros_like(cost)))
-    cost = jnp.where(finite, cost, jnp.where(both, 2 * worst + 1, jnp.zeros_like(cost)))
+    worst = jnp.max(jnp.where(jnp.isfinite(cost) & both, jnp.abs(cost), jnp.zeros_like(cost)))
+    # (The same values as ``where(finite & both, cost, where(both, ...))``,
+    # nested so that no (R, C) mask is shared between the two: XLA would
+    # keep a shared one in a kernel and a buffer of its own.)
+    cost = jnp.where(both, jnp.where(jnp.isfinite(cost), cost, 2 * worst + 1), jnp.zeros_like(cost))
     return _solve(cost, row_valid, col_valid, leading_columns)
