@@ -180,11 +180,9 @@ def group_keypoints_by_tags(
         first_of = jnp.min(jnp.where((fresh[None, :] & (key[None, :] == key[:, None])) | itself, rows[None, :],
                                      num_candidates), axis=1)
         first = fresh & (first_of == rows)
-        # A new group's slot: the groups opened before its first candidate
-        # (the last entry counts them all).
-        before = jnp.concatenate([first_of, jnp.full((1,), num_candidates, first_of.dtype)])
-        rank = jnp.sum(first[None, :] & (rows[None, :] < before[:, None]), axis=1)
-        slot = jnp.choose(action, [capacity, match, existing, count + rank[:-1]], mode='clip')
+        # A new group's slot: the groups opened before its first candidate.
+        rank = jnp.sum(first[None, :] & (rows[None, :] < first_of[:, None]), axis=1)
+        slot = jnp.choose(action, [capacity, match, existing, count + rank], mode='clip')
         slot = jnp.where(slot < capacity, slot, pool_size)  # none, or past the pool (dropped)
 
         # The last candidate row opening and joining each slot (-1: none),
@@ -213,7 +211,7 @@ def group_keypoints_by_tags(
         reset_row = jnp.where(key_column, picked[1, :, 3:4], picked[1, :, 3:] + after_reset[:, None] * joined_row)
         pool = jnp.where((reset >= 0)[:, None], reset_row, pool + joined_row)
         # Groups opened past the pool are dropped, and counted.
-        opened = opened + rank[-1]
+        opened = opened + jnp.sum(first, dtype=jnp.float32).astype(opened.dtype)  # exact
         return (pool, opened), column
 
     # Data-dependent initial state (constant_like): sharded like the batch
