@@ -184,7 +184,10 @@ def _solve_wide(cost, row_valid, col_valid, *, rows_on_tie: bool, leading_column
         used_s = used | (slot_ids == col)
         row = jax.lax.dynamic_index_in_dim(table, jnp.maximum(at_col[_OWNER] - 1, 0).astype(jnp.int32), 0, False)
         reduced = row - as_float(at_col[_POTENTIAL]) - v_  # inf at the virtual slot
-        free = open_slot & ~used_s
+        # ``open & ~used_s``, written apart from ``used_s`` so that no mask is
+        # shared between the kernels that read them (XLA would keep a shared
+        # one in a kernel of its own).
+        free = open_slot & ~used & (slot_ids != col)
         better = free & (reduced < minv)
         minv_s = jnp.where(better, reduced, minv)
         way_s = jnp.where(better, col, way)
