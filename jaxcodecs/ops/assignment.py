@@ -184,14 +184,17 @@ def _solve_wide(cost, row_valid, col_valid, *, rows_on_tie: bool, leading_column
         used_s = used | (slot_ids == col)
         row = jax.lax.dynamic_index_in_dim(table, jnp.maximum(at_col[_OWNER] - 1, 0).astype(jnp.int32), 0, False)
         reduced = row - as_float(at_col[_POTENTIAL]) - v_  # inf at the virtual slot
-        # ``open & ~used_s``, written apart from ``used_s`` so that no mask is
-        # shared between the kernels that read them (XLA would keep a shared
-        # one in a kernel of its own).
-        free = open_slot & ~used & (slot_ids != col)
+        # The unsettled open slots, ``open & ~used_s``, written once for the
+        # new state and once, differently, for the search's minimum, so that
+        # no mask is shared between the kernels that read them (XLA would
+        # keep a shared one in a kernel and a buffer of its own).
+        free = open_slot & ~used_s
         better = free & (reduced < minv)
         minv_s = jnp.where(better, reduced, minv)
         way_s = jnp.where(better, col, way)
-        nxt, delta, found = _argmin_and_min(jnp.where(free, minv_s, inf), owner_ == 0)
+        searched = open_slot & ~used & (slot_ids != col)
+        candidates = jnp.where(searched & (reduced < minv), reduced, jnp.where(searched, minv, inf))
+        nxt, delta, found = _argmin_and_min(candidates, owner_ == 0)
         potential_s = jnp.where(used_s, potential_ + delta, potential_)
         v_s = jnp.where(used_s, v_ - delta, v_)
         minv_s = jnp.where(used_s, -inf, jnp.where(free, minv_s - delta, minv_s))
