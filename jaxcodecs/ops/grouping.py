@@ -122,6 +122,7 @@ def group_keypoints_by_tags(
     # never in use, and XLA:CPU compiles arrays of such lengths to much
     # less code (no loop remainders, no fully unrolled short rows).
     pad = -num_candidates % 8
+    given = values  # what the initial state is derived from (not the padded copy: one reader fewer)
     if pad:
         values = jnp.pad(values, ((0, 0), (0, pad)), constant_values=-jnp.inf)
         locations = jnp.pad(locations, ((0, 0), (0, pad), (0, 0)))
@@ -217,8 +218,8 @@ def group_keypoints_by_tags(
     # Data-dependent initial state (constant_like): sharded like the batch
     # under a batch-sharded vmap, as the state the steps make.
     state = (
-        constant_like(0.0, values, (pool_size, dim + 2), dtype),
-        constant_like(0, values, (), jnp.int32),
+        constant_like(0.0, given, (pool_size, dim + 2), dtype),
+        constant_like(0, given, (), jnp.int32),
     )
     (_, opened), columns = jax.lax.scan(step, state, table)
     # columns[i] belongs to keypoint type order[i]; put the types back in order.
