@@ -38,6 +38,7 @@ from jaxcodecs.codecs._fields import (
 )
 from jaxcodecs.codecs._inputs import heatmap_input, instance_inputs
 from jaxcodecs.codecs._inputs_multi import keypoint_order_input, tag_maps_input
+from jaxcodecs.ops.grouping import _candidate_table, _group_table
 from jaxcodecs.registry import register
 
 __all__ = ["AssociativeEmbedding"]
@@ -310,13 +311,20 @@ class AssociativeEmbedding(Codec):
             # A large batch is grouped a chunk at a time (lax.map), so that
             # the (images, candidates, groups) arrays of a step stay in
             # cache; padded images have no candidate above any threshold.
+            # The chunks go in as one candidate table and come out as one
+            # array of joints and the counts of groups opened: each array
+            # that crosses the map's loop is a kernel or two of its own.
             pad = chunks * size - batch
             values, locations, picked = candidates
             values = jnp.pad(values, ((0, pad), (0, 0), (0, 0)), constant_values=-jnp.inf)
             locations, picked = (jnp.pad(a, ((0, pad),) + ((0, 0),) * (a.ndim - 1)) for a in (locations, picked))
-            split = tuple(a.reshape((chunks, size) + a.shape[1:]) for a in (values, locations, picked))
-            groups = jax.tree_util.tree_map(lambda a: a.reshape((chunks * size,) + a.shape[2:])[:batch],
-                                            jax.lax.map(group, split))
+            tables = jax.vmap(_candidate_table)(values, locations, picked)
+            group_tables = jax.vmap(lambda t: _group_table(t, order, self.decode_keypoint_thr, self.decode_tag_thr,
+                                                           capacity, like=t))
+            joints, opened = jax.lax.map(group_tables, tables.reshape((chunks, size) + tables.shape[1:]))
+            joints = joints.reshape((chunks * size,) + joints.shape[2:])[:batch]
+            opened = opened.reshape(chunks * size)[:batch]
+            groups = ops.TagGroups(joints[..., :2], joints[..., 2], jnp.minimum(opened, capacity), opened > capacity)
         return jax.vmap(self._finish)(groups, heatmaps, tags)
 
 

@@ -110,24 +110,45 @@ def group_keypoints_by_tags(
     """
     values = as_float_array(values, "values")
     check_rank(values, 2, "values", "(K, T)")
-    num_types, num_candidates = values.shape
     locations = jnp.asarray(locations, values.dtype)
     tags = jnp.asarray(tags, values.dtype)
     check_rank(tags, 3, "tags", "(K, T, L)")
-    dtype = values.dtype
-    value_threshold = jnp.asarray(value_threshold, dtype)
-    tag_threshold = jnp.asarray(tag_threshold, dtype)
-    # The candidates and the pool are padded to multiples of 8 inside: the
-    # padded candidates are never valid (value -inf), the padded groups
-    # never in use, and XLA:CPU compiles arrays of such lengths to much
-    # less code (no loop remainders, no fully unrolled short rows).
-    pad = -num_candidates % 8
-    given = values  # what the initial state is derived from (not the padded copy: one reader fewer)
+    joints, opened = _group_table(_candidate_table(values, locations, tags), order, value_threshold,
+                                  tag_threshold, capacity, like=values)
+    return TagGroups(joints[..., :2], joints[..., 2], jnp.minimum(opened, capacity), opened > capacity)
+
+
+def _candidate_table(values: jnp.ndarray, locations: jnp.ndarray, tags: jnp.ndarray) -> jnp.ndarray:
+    """The candidates of :func:`group_keypoints_by_tags` as one ``(K, T',
+    5 + L)`` table, rows ``(x, y, value, tag..., 1, 0)``: each entry also
+    carries what it adds to a pool row (its tag, a count of one, nothing to
+    the key), so a step writes the pool as one expression of whole rows.
+
+    ``T`` is padded to a multiple of 8 with candidates that are never valid
+    (value -inf): XLA:CPU compiles arrays of such lengths to much less code
+    (no loop remainders, no fully unrolled short rows).
+    """
+    pad = -values.shape[-1] % 8
     if pad:
         values = jnp.pad(values, ((0, 0), (0, pad)), constant_values=-jnp.inf)
         locations = jnp.pad(locations, ((0, 0), (0, pad), (0, 0)))
         tags = jnp.pad(tags, ((0, 0), (0, pad), (0, 0)))
-        num_candidates += pad
+    return jnp.concatenate([locations, values[..., None], tags, jnp.ones_like(values)[..., None],
+                            jnp.zeros_like(values)[..., None]], axis=-1)
+
+
+def _group_table(table, order, value_threshold, tag_threshold, capacity: int, *, like) -> tuple:
+    """:func:`group_keypoints_by_tags` on a :func:`_candidate_table`:
+    ``joints (G, K, 3)`` (location and value) and the number of groups
+    opened (int32). ``like`` is an array of the same problem that the
+    initial state is derived from (so that it is sharded like the batch)."""
+    num_types, num_candidates, width = table.shape
+    dim = width - 5
+    dtype = table.dtype
+    value_threshold = jnp.asarray(value_threshold, dtype)
+    tag_threshold = jnp.asarray(tag_threshold, dtype)
+    # The pool is padded to a multiple of 8 as well; the padded groups are
+    # never in use.
     pool_size = -(-capacity // 8) * 8
     # Static index vectors are NumPy constants: an index computed in the
     # program would be a kernel of its own.
@@ -136,13 +157,7 @@ def group_keypoints_by_tags(
     itself = np.eye(num_candidates, dtype=bool)
     first_half = np.arange(2 * num_candidates) < num_candidates
     visit = np.asarray(order, np.int32)
-    # Each step reads one row of this table: location, value, tag.
-    dim = tags.shape[-1]
-    # Each entry also carries what it adds to a pool row (its tag, a count
-    # of one, nothing to the key), so a step writes the pool as one
-    # expression of whole rows.
-    table = jnp.concatenate([locations, values[..., None], tags, jnp.ones_like(values)[..., None],
-                             jnp.zeros_like(values)[..., None]], axis=-1)[visit]  # (K, T, 3 + L + 2)
+    table = table[visit]  # each step reads one row: location, value, tag, 1, 0
     key_column = np.arange(dim + 2) == dim + 1
 
     # A group is a row of ``pool``: its tags' sum, their count and its key
@@ -218,15 +233,14 @@ def group_keypoints_by_tags(
     # Data-dependent initial state (constant_like): sharded like the batch
     # under a batch-sharded vmap, as the state the steps make.
     state = (
-        constant_like(0.0, given, (pool_size, dim + 2), dtype),
-        constant_like(0, given, (), jnp.int32),
+        constant_like(0.0, like, (pool_size, dim + 2), dtype),
+        constant_like(0, like, (), jnp.int32),
     )
     (_, opened), columns = jax.lax.scan(step, state, table)
     # columns[i] belongs to keypoint type order[i]; put the types back in order.
     if np.any(visit != np.arange(num_types)):
         columns = columns[np.argsort(visit)]
-    joints = jnp.moveaxis(columns, 0, 1)[:capacity]  # (G, K, 3)
-    return TagGroups(joints[..., :2], joints[..., 2], jnp.minimum(opened, capacity), opened > capacity)
+    return jnp.moveaxis(columns, 0, 1)[:capacity], opened  # (G, K, 3), ()
 
 
 @jax.jit
