@@ -52,16 +52,19 @@ def border_index(index: jnp.ndarray, size: int, border: str) -> tuple[jnp.ndarra
     raise ValueError(f"`border` must be 'zero', 'edge' or 'reflect101', got {border!r}.")
 
 
-def _read(maps: jnp.ndarray, rows: jnp.ndarray, cols: jnp.ndarray) -> jnp.ndarray:
+def _read(maps: jnp.ndarray, rows: jnp.ndarray, cols: jnp.ndarray, channel=None) -> jnp.ndarray:
     """``maps[..., k, rows, cols]`` for maps ``(..., K, H, W)`` and in-map int
     indices ``(..., N, K, *S)`` (broadcast against each other), keypoint ``k``
-    reading channel ``k`` of its own leading index."""
+    reading channel ``k`` of its own leading index; or, with a static
+    ``channel`` index array, indices of any shape that broadcasts with it."""
     lead = maps.ndim - 3
 
     def one(sample, sample_rows, sample_cols):  # (K, H, W), (N, K, *S)
+        if channel is not None:
+            return sample[channel, sample_rows, sample_cols]
         extra = sample_rows.ndim - 2
-        channel = jnp.arange(sample.shape[0], dtype=jnp.int32).reshape((-1,) + (1,) * extra)
-        return sample[channel, sample_rows, sample_cols]
+        index = jnp.arange(sample.shape[0], dtype=jnp.int32).reshape((-1,) + (1,) * extra)
+        return sample[index, sample_rows, sample_cols]
 
     # Leading axes are mapped, not indexed, so that a batch sharded over
     # devices stays a batching dimension of the gather.
@@ -207,6 +210,22 @@ def modulated_step(
     """
     height, width = heatmaps.shape[-2:]
 
+    lead, (points, kinds) = x.shape[:-2], x.shape[-2:]
+
+    def read_by_offset(maps):
+        # The offsets' pixels of whole maps, edges replicated, one (..., N,
+        # K) array per offset. Gathered offset-major, (..., R, N * K): a
+        # last axis of R (7 or 13) would make LLVM unroll what follows (the
+        # log) into scalar code, several times the code to compile
+        # (benchmarks/NOTES.md).
+        dxs, dys = (np.asarray([o[i] for o in offsets], np.int32)[:, None] for i in (0, 1))
+        cols = jnp.clip(x.reshape(lead + (1, points * kinds)) + dxs, 0, width - 1)
+        rows = jnp.clip(y.reshape(lead + (1, points * kinds)) + dys, 0, height - 1)
+        return _read(maps, rows, cols, channel=np.tile(np.arange(kinds, dtype=np.int32), points))
+
+    def by_offset(values):
+        return [values[..., i, :].reshape(lead + (points, kinds)) for i in range(len(offsets))]
+
     def read_whole(maps):
         # The offsets' pixels of whole maps, edges replicated.
         cols = x[..., None] + jnp.asarray([dx for dx, _ in offsets], jnp.int32)
@@ -216,8 +235,7 @@ def modulated_step(
     if log_maps is not None:
         if lazy:
             raise ValueError("modulated_step: `log_maps` is read by the whole-map path only (lazy=False).")
-        reads = read_whole(log_maps)
-        offset, invertible, _ = step([reads[..., i] for i in range(len(offsets))])
+        offset, invertible, _ = step(by_offset(read_by_offset(log_maps)))
         return offset, invertible
     # At least two pixels each way: the window's blurred maximum estimates the map's.
     reach = max(2, *(max(abs(dx), abs(dy)) for dx, dy in offsets))
@@ -273,25 +291,12 @@ def modulated_step(
     if not lazy:
         # Mapped callers blur the whole maps anyway: every keypoint reads
         # them, and nothing of the window path above is used (XLA drops it).
-        # The reads are laid out read-major, ``(..., R, N * K)``: over a last
-        # axis of R (7 or 13) LLVM unrolls the log into scalar code, several
-        # times the code to compile (benchmarks/NOTES.md); the same values.
+        # (The same values as ``exact_step`` with every keypoint scaled,
+        # read offset-major.)
         whole = gaussian_blur(heatmaps, ksize, border="zero")
-        lead, (points, kinds) = x.shape[:-2], x.shape[-2:]
         scale = rescale_factor(heatmaps, whole, (-2, -1))[..., 0, 0]  # (..., K)
         scale = jnp.broadcast_to(scale[..., None, :], lead + (points, kinds)).reshape(lead + (1, points * kinds))
-        dxs, dys = (np.asarray([o[i] for o in offsets], np.int32)[:, None] for i in (0, 1))
-        cols = jnp.clip(x.reshape(lead + (1, points * kinds)) + dxs, 0, width - 1)
-        rows = jnp.clip(y.reshape(lead + (1, points * kinds)) + dys, 0, height - 1)
-        channel = np.tile(np.arange(kinds, dtype=np.int32), points)
-
-        def one(sample, sample_rows, sample_cols):
-            return sample[channel, sample_rows, sample_cols]
-
-        for _ in lead:
-            one = jax.vmap(one)
-        logs = jnp.log(jnp.clip(one(whole, rows, cols) * scale, lower, upper))
-        exact_offset, exact_invertible, _ = step(
-            [logs[..., i, :].reshape(lead + (points, kinds)) for i in range(len(offsets))])
+        logs = jnp.log(jnp.clip(read_by_offset(whole) * scale, lower, upper))
+        exact_offset, exact_invertible, _ = step(by_offset(logs))
         return exact_offset, exact_invertible
     return lax.cond(jnp.any(needs_scale), exact_step, lambda maps: (offset, invertible), heatmaps)
