@@ -38,7 +38,7 @@ from jaxcodecs.codecs._fields import (
 )
 from jaxcodecs.codecs._inputs import heatmap_input, instance_inputs
 from jaxcodecs.codecs._inputs_multi import keypoint_order_input, tag_maps_input
-from jaxcodecs.ops.grouping import _candidate_table, _group_table
+from jaxcodecs.ops.grouping import _candidate_table, _group_table, _tag_groups
 from jaxcodecs.registry import register
 
 __all__ = ["AssociativeEmbedding"]
@@ -324,7 +324,7 @@ class AssociativeEmbedding(Codec):
             joints, opened = jax.lax.map(group_tables, tables.reshape((chunks, size) + tables.shape[1:]))
             joints = joints.reshape((chunks * size,) + joints.shape[2:])[:batch]
             opened = opened.reshape(chunks * size)[:batch]
-            groups = ops.TagGroups(joints[..., :2], joints[..., 2], jnp.minimum(opened, capacity), opened > capacity)
+            groups = _tag_groups(joints, opened, capacity)
         return jax.vmap(self._finish)(groups, heatmaps, tags)
 
 

@@ -115,6 +115,12 @@ def group_keypoints_by_tags(
     check_rank(tags, 3, "tags", "(K, T, L)")
     joints, opened = _group_table(_candidate_table(values, locations, tags), order, value_threshold,
                                   tag_threshold, capacity, like=values)
+    return _tag_groups(joints, opened, capacity)
+
+
+def _tag_groups(joints: jnp.ndarray, opened: jnp.ndarray, capacity: int) -> TagGroups:
+    """:class:`TagGroups` from :func:`_group_table`'s joints ``(..., G, K, 3)``
+    and counts of groups opened."""
     return TagGroups(joints[..., :2], joints[..., 2], jnp.minimum(opened, capacity), opened > capacity)
 
 
