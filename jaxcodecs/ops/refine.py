@@ -260,7 +260,7 @@ def refine_keypoints_dark(
         inside &= where
 
     def step(logs):
-        centre, xp, xm, yp, ym, xpp, xmm, ypp, ymm, pp, pm, mp, mm = logs
+        centre, xp, xm, yp, ym, xpp, xmm, ypp, ymm, pp, pm, mp, mm = (logs[..., i] for i in range(13))
         dx = 0.5 * (xp - xm)
         dy = 0.5 * (yp - ym)
         dxx = 0.25 * (xpp - 2 * centre + xmm)
@@ -317,7 +317,7 @@ def refine_keypoints_dark_udp(
         inside &= where
 
     def step(logs):
-        centre, xp, xm, yp, ym, pp, mm = logs
+        centre, xp, xm, yp, ym, pp, mm = (logs[..., i] for i in range(7))
         dx = 0.5 * (xp - xm)
         dy = 0.5 * (yp - ym)
         dxx = xp - 2 * centre + xm

@@ -52,19 +52,16 @@ def border_index(index: jnp.ndarray, size: int, border: str) -> tuple[jnp.ndarra
     raise ValueError(f"`border` must be 'zero', 'edge' or 'reflect101', got {border!r}.")
 
 
-def _read(maps: jnp.ndarray, rows: jnp.ndarray, cols: jnp.ndarray, channel=None) -> jnp.ndarray:
+def _read(maps: jnp.ndarray, rows: jnp.ndarray, cols: jnp.ndarray) -> jnp.ndarray:
     """``maps[..., k, rows, cols]`` for maps ``(..., K, H, W)`` and in-map int
     indices ``(..., N, K, *S)`` (broadcast against each other), keypoint ``k``
-    reading channel ``k`` of its own leading index; or, with a static
-    ``channel`` index array, indices of any shape that broadcasts with it."""
+    reading channel ``k`` of its own leading index."""
     lead = maps.ndim - 3
 
     def one(sample, sample_rows, sample_cols):  # (K, H, W), (N, K, *S)
-        if channel is not None:
-            return sample[channel, sample_rows, sample_cols]
         extra = sample_rows.ndim - 2
-        index = jnp.arange(sample.shape[0], dtype=jnp.int32).reshape((-1,) + (1,) * extra)
-        return sample[index, sample_rows, sample_cols]
+        channel = jnp.arange(sample.shape[0], dtype=jnp.int32).reshape((-1,) + (1,) * extra)
+        return sample[channel, sample_rows, sample_cols]
 
     # Leading axes are mapped, not indexed, so that a batch sharded over
     # devices stays a batching dimension of the gather.
@@ -135,13 +132,6 @@ def blur_windows(windows: jnp.ndarray, ksize: int) -> jnp.ndarray:
 _SLACK = 1e-4
 
 
-def _log_reads(values: jnp.ndarray, lower: float, upper: float) -> list[jnp.ndarray]:
-    """``log(clip(values, lower, upper))`` of ``values (..., N, K, R)``, one
-    ``(..., N, K)`` array per read."""
-    logs = jnp.log(jnp.clip(values, lower, upper))
-    return [logs[..., i] for i in range(values.shape[-1])]
-
-
 def modulated_step(
     heatmaps: jnp.ndarray,
     x: jnp.ndarray,
@@ -189,7 +179,7 @@ def modulated_step(
       lower, upper: the clip range before the log (``upper`` may be ``inf``).
       refined: bool ``(..., N, K)``: keypoints whose step is used (only
         these can ask for the whole-map blur).
-      step: ``logs`` (a list of ``(..., N, K)`` arrays, one per offset) ``-> (offset (..., N, K, 2),
+      step: ``logs (..., N, K, len(offsets)) -> (offset (..., N, K, 2),
         invertible, stable)``, the last two bool ``(..., N, K)``.
       clip_reads: read ``(clip(x + dx, 0, W - 1), clip(y + dy, 0, H - 1))``
         (the map extended by edge replication) instead of ``(x + dx, y + dy)``.
@@ -210,22 +200,6 @@ def modulated_step(
     """
     height, width = heatmaps.shape[-2:]
 
-    lead, (points, kinds) = x.shape[:-2], x.shape[-2:]
-
-    def read_by_offset(maps):
-        # The offsets' pixels of whole maps, edges replicated, one (..., N,
-        # K) array per offset. Gathered offset-major, (..., R, N * K): a
-        # last axis of R (7 or 13) would make LLVM unroll what follows (the
-        # log) into scalar code, several times the code to compile
-        # (benchmarks/NOTES.md).
-        dxs, dys = (np.asarray([o[i] for o in offsets], np.int32)[:, None] for i in (0, 1))
-        cols = jnp.clip(x.reshape(lead + (1, points * kinds)) + dxs, 0, width - 1)
-        rows = jnp.clip(y.reshape(lead + (1, points * kinds)) + dys, 0, height - 1)
-        return _read(maps, rows, cols, channel=np.tile(np.arange(kinds, dtype=np.int32), points))
-
-    def by_offset(values):
-        return [values[..., i, :].reshape(lead + (points, kinds)) for i in range(len(offsets))]
-
     def read_whole(maps):
         # The offsets' pixels of whole maps, edges replicated.
         cols = x[..., None] + jnp.asarray([dx for dx, _ in offsets], jnp.int32)
@@ -235,7 +209,7 @@ def modulated_step(
     if log_maps is not None:
         if lazy:
             raise ValueError("modulated_step: `log_maps` is read by the whole-map path only (lazy=False).")
-        offset, invertible, _ = step(by_offset(read_by_offset(log_maps)))
+        offset, invertible, _ = step(read_whole(log_maps))
         return offset, invertible
     # At least two pixels each way: the window's blurred maximum estimates the map's.
     reach = max(2, *(max(abs(dx), abs(dy)) for dx, dy in offsets))
@@ -270,7 +244,7 @@ def modulated_step(
     local = jnp.where(bounded, local, 1)
 
     def step_with(scale):
-        return step(_log_reads(reads * scale, lower, upper))
+        return step(jnp.log(jnp.clip(reads * scale, lower, upper)))
 
     offset, invertible, stable = step_with(local)
     decided = bounded[..., 0] & (unclipped | clipped)
@@ -285,18 +259,12 @@ def modulated_step(
         scale = rescale_factor(maps, whole, (-2, -1))[..., 0, 0][..., None, :, None]
         exact = read_whole(whole)
         values = jnp.where(needs_scale[..., None], exact * scale, reads * local)
-        exact_offset, exact_invertible, _ = step(_log_reads(values, lower, upper))
+        exact_offset, exact_invertible, _ = step(jnp.log(jnp.clip(values, lower, upper)))
         return exact_offset, exact_invertible
 
     if not lazy:
         # Mapped callers blur the whole maps anyway: every keypoint reads
-        # them, and nothing of the window path above is used (XLA drops it).
-        # (The same values as ``exact_step`` with every keypoint scaled,
-        # read offset-major.)
-        whole = gaussian_blur(heatmaps, ksize, border="zero")
-        scale = rescale_factor(heatmaps, whole, (-2, -1))[..., 0, 0]  # (..., K)
-        scale = jnp.broadcast_to(scale[..., None, :], lead + (points, kinds)).reshape(lead + (1, points * kinds))
-        logs = jnp.log(jnp.clip(read_by_offset(whole) * scale, lower, upper))
-        exact_offset, exact_invertible, _ = step(by_offset(logs))
-        return exact_offset, exact_invertible
+        # them (the window path above is then dead code, left to XLA).
+        needs_scale = jnp.ones_like(needs_scale)
+        return exact_step(heatmaps)
     return lax.cond(jnp.any(needs_scale), exact_step, lambda maps: (offset, invertible), heatmaps)
