@@ -9,7 +9,9 @@ For every registered codec and example config (``jaxcodecs.examples``): the
 encode arguments of 16 samples (keypoints ``(16, 1, K, D)``, and whatever
 else the codec's encode takes) sharded along a ``"batch"`` mesh axis go
 through ``jax.jit(batch_encode)``
-and ``jax.jit(batch_decode)``; the outputs have the unsharded ones' structure
+and ``jax.jit(batch_decode)``, in MMPose's mode and in the exact one
+(``mmpose_compat=False``, whose code paths differ: other reads, rounding
+and selection); the outputs have the unsharded ones' structure
 (dict keys, tuple length), shapes and dtypes and equal values, and every
 output stays sharded along the batch axis (2 samples per device). Both an
 ``Auto`` mesh (``jax.sharding.Mesh``, GSPMD propagation) and an ``Explicit``
@@ -45,15 +47,17 @@ def test_eight_devices():
 
 
 CONFIGS = [
-    pytest.param(name, index, id=f"{name}-{index}")
+    pytest.param(name, index, compat, id=f"{name}-{index}" + ("" if compat else "-exact"))
     for name in jaxcodecs.list_codecs()
     for index in range(len(examples.get_examples(name).configs))
+    for compat in (True, False)
 ]
 
 
 @functools.lru_cache(maxsize=None)
-def _codec(name, index):
-    return jaxcodecs.build({"type": name, **examples.get_examples(name).configs[index]})
+def _codec(name, index, compat=True):
+    return jaxcodecs.build({"type": name, **examples.get_examples(name).configs[index],
+                            "mmpose_compat": compat})
 
 
 @functools.lru_cache(maxsize=None)
@@ -80,9 +84,9 @@ def _decode_args(codec):
 
 
 @functools.lru_cache(maxsize=None)
-def _unsharded(name, index):
+def _unsharded(name, index, compat):
     """Reference values computed on one device."""
-    codec = _codec(name, index)
+    codec = _codec(name, index, compat)
     with jax.default_device(DEVICES[0]):
         encoded = jax.device_get(jax.jit(codec.batch_encode)(*_batch(codec)))
         decoded = jax.device_get(jax.jit(codec.batch_decode)(*_decode_args(codec)))
@@ -132,14 +136,15 @@ def _mesh(kind):
 
 
 @pytest.mark.parametrize("mesh_kind", ["auto", "explicit"])
-@pytest.mark.parametrize("name,index", CONFIGS)
-def test_sharded_batch(name, index, mesh_kind):
+@pytest.mark.parametrize("name,index,compat", CONFIGS)
+def test_sharded_batch(name, index, compat, mesh_kind):
     assert len(DEVICES) == NUM_DEVICES
     mesh, context = _mesh(mesh_kind)
-    codec = _codec(name, index)
+    codec = _codec(name, index, compat)
+    assert codec.mmpose_compat is compat
     with context:
         encoded, decoded, chained = _run(codec, mesh)
-    ref_encoded, ref_decoded = _unsharded(name, index)
+    ref_encoded, ref_decoded = _unsharded(name, index, compat)
     for value, reference in ((encoded, ref_encoded), (decoded, ref_decoded), (chained, ref_decoded)):
         assert_same_values(value, reference)
         assert_batch_sharded(value, mesh)
