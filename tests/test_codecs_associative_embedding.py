@@ -240,9 +240,9 @@ def test_defaults():
 
 
 def test_batch_decode_in_chunks_equals_decode(monkeypatch):
-    # A batch larger than a grouping chunk is grouped a chunk at a time, the
-    # last chunk padded: five images in chunks of two give what decode gives
-    # image by image.
+    # A batch larger than a grouping chunk is decoded a chunk at a time, the
+    # last chunk overlapping the one before (images 3-4 after 2-3): five
+    # images in chunks of two give what decode gives image by image.
     from jaxcodecs.codecs import associative_embedding as module
 
     codec = ae(decode_topk=4)  # a pool of 20 groups, 80 cells per image (K = 5)

@@ -38,7 +38,6 @@ from jaxcodecs.codecs._fields import (
 )
 from jaxcodecs.codecs._inputs import heatmap_input, instance_inputs
 from jaxcodecs.codecs._inputs_multi import keypoint_order_input, tag_maps_input
-from jaxcodecs.ops.grouping import _candidate_table, _group_table, _tag_groups
 from jaxcodecs.registry import register
 
 __all__ = ["AssociativeEmbedding"]
@@ -227,8 +226,7 @@ class AssociativeEmbedding(Codec):
         valid = jnp.arange(capacity) < groups.count
         instance_scores = jnp.mean(scores, axis=-1)
         if self.mmpose_compat:
-            keep = jnp.arange(rows) % capacity
-            valid = valid & (jnp.arange(capacity) < rows)
+            keep = jnp.arange(rows) % capacity  # a pool smaller than `rows` is repeated
         else:
             ranking = jnp.where(valid, instance_scores, -jnp.inf)
             keep = jnp.argsort(-ranking, stable=True)[:rows]
@@ -293,6 +291,30 @@ class AssociativeEmbedding(Codec):
         return self._finish(groups, heatmaps, tags)
 
     def _decode_batch(self, heatmaps, tags):
+        batch = heatmaps.shape[0]
+        chunks, size = _grouping_chunks(batch, self.decode_topk * self._capacity(heatmaps.shape[1]))
+        if chunks == 1 or jax.typeof(heatmaps).sharding.spec[0] is not None:
+            # (A batch explicitly sharded over devices is already split.)
+            return self._decode_chunk(heatmaps, tags)
+        # A large batch is decoded a chunk of `size` images at a time, so
+        # that the (images, candidates, groups) arrays of a grouping step
+        # stay in cache. Every chunk has the same size: the last one starts
+        # at batch - size (dynamic slices clamp their start), overlapping
+        # the one before it and writing the same values for the images
+        # they share; nothing is padded or copied. The loop's body is the
+        # unchunked decode of `size` images, so a large batch compiles
+        # about the same program as a small one.
+        def step(index, outputs):
+            start = index * size
+            inputs = (jax.lax.dynamic_slice_in_dim(a, start, size) for a in (heatmaps, tags))
+            decoded = self._decode_chunk(*inputs)
+            return tuple(jax.lax.dynamic_update_slice_in_dim(o, d, start, 0) for o, d in zip(outputs, decoded))
+
+        shapes = jax.eval_shape(self._decode_chunk, heatmaps[:size], tags[:size])
+        outputs = tuple(jnp.zeros((batch,) + s.shape[1:], s.dtype) for s in shapes)
+        return jax.lax.fori_loop(0, chunks, step, outputs)
+
+    def _decode_chunk(self, heatmaps, tags):
         # One grouping, in the pool that cannot overflow: its per-step work
         # is vectorised over the pool (no scalar reductions or sorts of
         # pool length), so a small pool with a full-pool fallback would save
@@ -301,30 +323,7 @@ class AssociativeEmbedding(Codec):
         order = keypoint_order_input(self.decode_keypoint_order, heatmaps.shape[1])
         capacity = self._capacity(heatmaps.shape[1])
         candidates = jax.vmap(self._candidates)(heatmaps, tags)
-        group = jax.vmap(lambda c: self._group(c, order, capacity))
-        batch = heatmaps.shape[0]
-        chunks, size = _grouping_chunks(batch, self.decode_topk * capacity)
-        if chunks == 1 or jax.typeof(heatmaps).sharding.spec[0] is not None:
-            # (A batch explicitly sharded over devices is already split.)
-            groups = group(candidates)
-        else:
-            # A large batch is grouped a chunk at a time (lax.map), so that
-            # the (images, candidates, groups) arrays of a step stay in
-            # cache; padded images have no candidate above any threshold.
-            # The chunks go in as one candidate table and come out as one
-            # array of joints and the counts of groups opened: each array
-            # that crosses the map's loop is a kernel or two of its own.
-            pad = chunks * size - batch
-            values, locations, picked = candidates
-            values = jnp.pad(values, ((0, pad), (0, 0), (0, 0)), constant_values=-jnp.inf)
-            locations, picked = (jnp.pad(a, ((0, pad),) + ((0, 0),) * (a.ndim - 1)) for a in (locations, picked))
-            tables = jax.vmap(_candidate_table)(values, locations, picked)
-            group_tables = jax.vmap(lambda t: _group_table(t, order, self.decode_keypoint_thr, self.decode_tag_thr,
-                                                           capacity, like=t))
-            joints, opened = jax.lax.map(group_tables, tables.reshape((chunks, size) + tables.shape[1:]))
-            joints = joints.reshape((chunks * size,) + joints.shape[2:])[:batch]
-            opened = opened.reshape(chunks * size)[:batch]
-            groups = _tag_groups(joints, opened, capacity)
+        groups = jax.vmap(lambda c: self._group(c, order, capacity))(candidates)
         return jax.vmap(self._finish)(groups, heatmaps, tags)
 
 
@@ -335,9 +334,9 @@ _GROUPING_CHUNK_CELLS = 1 << 20
 
 
 def _grouping_chunks(batch: int, cells_per_image: int) -> tuple[int, int]:
-    """``(chunks, images per chunk)`` for grouping ``batch`` images, the
-    chunks as equal as possible (the last padded); one chunk for a symbolic
-    batch size (an exported decoder)."""
+    """``(chunks, images per chunk)`` for decoding ``batch`` images, the
+    chunks as small as possible (the last overlapping the one before); one
+    chunk for a symbolic batch size (an exported decoder)."""
     most = max(1, _GROUPING_CHUNK_CELLS // max(cells_per_image, 1))
     if not isinstance(batch, int) or batch <= most:  # a symbolic batch (export) is not split
         return 1, batch
