@@ -132,6 +132,17 @@ def blur_windows(windows: jnp.ndarray, ksize: int) -> jnp.ndarray:
 _SLACK = 1e-4
 
 
+def _log_of_reads(values: jnp.ndarray) -> jnp.ndarray:
+    """``log(values)`` over reads ``(..., R)``, R short (7 or 13): XLA:CPU
+    unrolls an elementwise kernel over such a last axis into scalar code,
+    several times the code of one over a row of 32 (benchmarks/NOTES.md,
+    "Compile time"), so the log runs over the reads padded with ones to a
+    multiple of 32. The same values."""
+    count = values.shape[-1]
+    padded = jnp.pad(values, [(0, 0)] * (values.ndim - 1) + [(0, -count % 32)], constant_values=1)
+    return jnp.log(padded)[..., :count]
+
+
 def modulated_step(
     heatmaps: jnp.ndarray,
     x: jnp.ndarray,
@@ -244,7 +255,7 @@ def modulated_step(
     local = jnp.where(bounded, local, 1)
 
     def step_with(scale):
-        return step(jnp.log(jnp.clip(reads * scale, lower, upper)))
+        return step(_log_of_reads(jnp.clip(reads * scale, lower, upper)))
 
     offset, invertible, stable = step_with(local)
     decided = bounded[..., 0] & (unclipped | clipped)
@@ -259,7 +270,7 @@ def modulated_step(
         scale = rescale_factor(maps, whole, (-2, -1))[..., 0, 0][..., None, :, None]
         exact = read_whole(whole)
         values = jnp.where(needs_scale[..., None], exact * scale, reads * local)
-        exact_offset, exact_invertible, _ = step(jnp.log(jnp.clip(values, lower, upper)))
+        exact_offset, exact_invertible, _ = step(_log_of_reads(jnp.clip(values, lower, upper)))
         return exact_offset, exact_invertible
 
     if not lazy:
