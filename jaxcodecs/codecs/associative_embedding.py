@@ -16,6 +16,7 @@ data-dependent, so decode returns ``decode_max_instances`` rows and a
 
 from __future__ import annotations
 
+import functools
 import types
 from typing import Any
 
@@ -304,15 +305,25 @@ class AssociativeEmbedding(Codec):
         # they share; nothing is padded or copied. The loop's body is the
         # unchunked decode of `size` images, so a large batch compiles
         # about the same program as a small one.
-        def step(index, outputs):
-            start = index * size
-            inputs = (jax.lax.dynamic_slice_in_dim(a, start, size) for a in (heatmaps, tags))
-            decoded = self._decode_chunk(*inputs)
-            return tuple(jax.lax.dynamic_update_slice_in_dim(o, d, start, 0) for o, d in zip(outputs, decoded))
-
+        # The chunks' outputs go into one array of rows (locations, scores,
+        # instance score, valid), unpacked after the loop: each array the
+        # loop carries costs a kernel to initialise and one to update.
         shapes = jax.eval_shape(self._decode_chunk, heatmaps[:size], tags[:size])
-        outputs = tuple(jnp.zeros((batch,) + s.shape[1:], s.dtype) for s in shapes)
-        return jax.lax.fori_loop(0, chunks, step, outputs)
+        dtype = functools.reduce(jnp.promote_types, [s.dtype for s in shapes[:3]])
+        rows, num_types = shapes[1].shape[1:]
+
+        def step(index, packed):
+            start = index * size
+            keypoints, scores, instance_scores, valid = self._decode_chunk(
+                *(jax.lax.dynamic_slice_in_dim(a, start, size) for a in (heatmaps, tags)))
+            chunk = jnp.concatenate([keypoints.reshape(size, rows, 2 * num_types).astype(dtype), scores.astype(dtype),
+                                     instance_scores[..., None].astype(dtype), valid[..., None].astype(dtype)], axis=-1)
+            return jax.lax.dynamic_update_slice_in_dim(packed, chunk, start, 0)
+
+        packed = jax.lax.fori_loop(0, chunks, step, jnp.zeros((batch, rows, 3 * num_types + 2), dtype))
+        return (packed[..., :2 * num_types].reshape(batch, rows, num_types, 2).astype(shapes[0].dtype),
+                packed[..., 2 * num_types:3 * num_types].astype(shapes[1].dtype),
+                packed[..., -2].astype(shapes[2].dtype), packed[..., -1] > 0)
 
     def _decode_chunk(self, heatmaps, tags):
         # One grouping, in the pool that cannot overflow: its per-step work
