@@ -4,6 +4,7 @@ batch_decode == decode image by image (also when the small group pool
 overflows), the exact mode's choices, gradients and bad input."""
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -159,6 +160,50 @@ def test_exact_mode_keeps_the_best_groups():
     best = np.asarray(ae(decode_max_instances=1, mmpose_compat=False).decode(heatmaps, tags)[0])[0]
     assert np.abs(first[1:] - keypoints[1, 1:]).max() <= 3.0  # person 1 opened the first group
     assert np.abs(best[1:] - keypoints[2, 1:]).max() <= 3.0  # person 2 scores best
+
+
+def test_exact_mode_orders_groups_by_score_ties_in_pool_order():
+    # The selection of _finish on a hand-made pool: descending instance
+    # score, equal scores (0 and -0 included) in pool order, then the unused
+    # rows; checked against NumPy's stable sort.
+    from jaxcodecs.ops.grouping import TagGroups
+
+    codec = ae(decode_max_instances=7, mmpose_compat=False, decode_center_shift=0.0)
+    scores = np.array([[0.5, 0.5], [0.9, 0.1], [0.0, -0.0], [-0.0, -0.0], [0.7, 0.3], [0.2, 0.2],
+                       [0.3, 0.3], [0.0, 0.0]], np.float32)  # means 0.5, 0.5, 0, -0, 0.5, 0.2, 0.3 (row 7 unused)
+    keypoints = np.stack([np.full((8, 2), 2.0) + np.arange(8)[:, None], np.full((8, 2), 20.0)], -1).astype(np.float32)
+    groups = TagGroups(jnp.asarray(keypoints), jnp.asarray(scores), jnp.int32(7), jnp.bool_(False))
+    heatmaps = np.zeros((2, 32, 32), np.float32)
+    got_kp, _, got_scores, got_valid = codec._finish(groups, jnp.asarray(heatmaps), jnp.asarray(heatmaps))
+    means = scores.mean(1)
+    order = np.argsort(-np.where(np.arange(8) < 7, means, -np.inf), kind="stable")[:7]
+    assert order.tolist() == [0, 1, 4, 6, 5, 2, 3]
+    np.testing.assert_array_equal(np.asarray(got_scores), means[order])
+    np.testing.assert_array_equal(np.asarray(got_kp)[:, 0, 0], (2.0 + order) * codec.scale_factor[0])
+    assert np.asarray(got_valid).all()
+
+
+@pytest.mark.parametrize("compat", [True, False])
+def test_more_rows_than_the_pool_holds(compat):
+    # decode_max_instances above K * decode_topk: MMPose's mode repeats the
+    # pool (its quirk), the exact mode leaves the rows past the pool empty.
+    rng = np.random.default_rng(5)
+    keypoints = crowd(rng, 2)
+    visible = np.ones((2, 5), np.float32)
+    small = ae(decode_topk=2, mmpose_compat=compat)  # a pool of 10 groups
+    heatmaps = np.asarray(small.encode(keypoints, visible)["heatmaps"])
+    tags = painted_tags(small, keypoints[None], visible[None])[0]
+    pool = [np.asarray(x) for x in small.decode(heatmaps, tags)]
+    large = [np.asarray(x) for x in ae(decode_topk=2, decode_max_instances=25, mmpose_compat=compat).decode(heatmaps, tags)]
+    assert [x.shape[0] for x in large] == [25] * 4
+    if compat:
+        for got, want in zip(large, pool):
+            np.testing.assert_array_equal(got, np.concatenate([want, want, want[:5]]))
+    else:
+        for got, want in zip(large, pool):
+            np.testing.assert_array_equal(got[:10], want)
+            assert not got[10:].any()
+    assert large[3].sum() == (6 if compat else 2)  # two people, three times over in the compat mode
 
 
 def test_udp_fill_in_reads_the_log_maps_in_compat_mode():

@@ -93,12 +93,15 @@ class AssociativeEmbedding(Codec):
     6. times ``scale_factor``.
 
     ``mmpose_compat=True`` keeps MMPose 1.3.2's answers: the first
-    ``decode_max_instances`` groups in the order they were opened, and with
+    ``decode_max_instances`` groups in the order they were opened (the pool
+    of ``K * decode_topk`` groups repeated if it is smaller), and with
     ``use_udp`` the fill-in scored on the blurred, clipped log-heatmaps that
     MMPose's refinement leaves behind (finite where MMPose gives NaN for an
-    all-zero map). ``mmpose_compat=False`` keeps the best-scored groups and
-    fills from the heatmaps themselves; encode floors negative coordinates
-    and centres Gaussians exactly (see :class:`~jaxcodecs.MSRAHeatmap`).
+    all-zero map). ``mmpose_compat=False`` keeps the best-scored groups
+    (equal scores in the order they were opened; rows past the pool are
+    left empty) and fills from the heatmaps themselves; encode floors
+    negative coordinates and centres Gaussians exactly (see
+    :class:`~jaxcodecs.MSRAHeatmap`).
 
     Args:
       input_size: ``(w, h)``.
@@ -229,15 +232,24 @@ class AssociativeEmbedding(Codec):
         if self.mmpose_compat:
             keep = jnp.arange(rows) % capacity  # a pool smaller than `rows` is repeated
         else:
-            ranking = jnp.where(valid, instance_scores, -jnp.inf)
-            keep = jnp.argsort(-ranking, stable=True)[:rows]
+            # The best rows, equal scores in pool order: lax.top_k (fewer
+            # kernels to compile than a sort). A group's score is never NaN
+            # or -inf (it holds values above the threshold, or zeros), so
+            # only -0, which top_k ranks below 0, needs making equal.
+            # A pool smaller than `rows` leaves the last rows empty (their
+            # index is past the pool: the gather fills them with zeros).
+            ranking = jnp.where(valid, jnp.where(instance_scores == 0, 0, instance_scores), -jnp.inf)
+            keep = jax.lax.top_k(ranking, min(rows, capacity))[1]
+            if rows > capacity:
+                keep = jnp.concatenate([keep, jnp.full((rows - capacity,), capacity, keep.dtype)])
         if self.mmpose_compat and rows <= capacity:  # the first rows: slices, no gather
             keypoints, scores, instance_scores, valid = (x[:rows] for x in (keypoints, scores, instance_scores, valid))
         else:
             # One gather of the kept rows (locations, scores, instance score, valid).
             num_types = scores.shape[1]
             rows_kept = jnp.concatenate([keypoints.reshape(capacity, 2 * num_types), scores, instance_scores[:, None],
-                                         valid[:, None].astype(scores.dtype)], axis=1)[keep]
+                                         valid[:, None].astype(scores.dtype)], axis=1)
+            rows_kept = rows_kept.at[keep].get(mode="fill", fill_value=0) if rows > capacity else rows_kept[keep]
             keypoints = rows_kept[:, :2 * num_types].reshape(rows, num_types, 2).astype(keypoints.dtype)
             scores = rows_kept[:, 2 * num_types:3 * num_types].astype(scores.dtype)
             instance_scores, valid = rows_kept[:, -2].astype(scores.dtype), rows_kept[:, -1] > 0
