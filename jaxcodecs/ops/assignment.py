@@ -113,8 +113,8 @@ def _solve_wide(cost, row_valid, col_valid, *, rows_on_tie: bool, leading_column
     # costs inf: never a candidate.
     table = jnp.concatenate([jnp.pad(jnp.where(flip, line_columns.T, cost[:, :num_rows]), ((0, 0), (1, 0)),
                                      constant_values=inf),
-                             jnp.pad(jnp.where(flip, jnp.zeros((), dtype), cost[:, num_rows:]),
-                                     ((0, 0), (0, size - 1 - num_cols)))], axis=1)  # (lines, slots)
+                             jnp.where(flip, jnp.zeros((), dtype), cost[:, num_rows:]),
+                             jnp.zeros((num_rows, size - 1 - num_cols), dtype)], axis=1)  # (lines, slots)
     line_valid = jnp.where(flip, lines < valid_cols, row_valid)
     open_slot = jnp.where(flip, jnp.pad(row_valid, (1, size - 1 - num_rows)), jnp.pad(col_valid, (1, size - 1 - num_cols)))
 
