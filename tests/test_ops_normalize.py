@@ -60,6 +60,19 @@ def test_add_root_inverts_root_relative_and_remove_joint(variant):
     np.testing.assert_allclose(back, POINTS[..., :3], atol=1e-4)
 
 
+@pytest.mark.parametrize("joints", [(0, 1, 2), (1, 3, 4, 5, 0), (5, 2, 4, 0, 1, 3)], ids=["3", "5", "6"])
+def test_root_is_numpys_mean(joints, variant):
+    """The root of several joints is NumPy's float32 mean (the sum in joint
+    order, then a true division), bit for bit: labels subtract it from
+    coordinates of the same size, so one ulp of it is a small label's error."""
+    for shape in ((400, 6, 3), (1, 6, 3)):
+        poses = RNG.uniform(-6000, 6000, shape).astype(np.float32)
+        rel, root = variant(lambda p: ops.root_relative(p, joints))(poses)
+        expected = np.mean(poses[..., joints, :], axis=-2, dtype=np.float32)
+        np.testing.assert_array_equal(root, expected)
+        np.testing.assert_array_equal(rel, poses - expected[..., None, :])
+
+
 def test_label_layouts(variant):
     vis = RNG.uniform(0, 1, (4, 6)).astype(np.float32)
     with_vis = variant(ops.append_visibility)(POINTS[..., :2], vis)

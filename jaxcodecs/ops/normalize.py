@@ -52,7 +52,17 @@ def root_relative(
     """
     poses = jnp.asarray(poses)
     index = tuple(int(i) for i in root_index)
-    root = jnp.mean(poses[..., index, :].astype(root_dtype or poses.dtype), axis=-2)
+    picked = poses[..., index, :].astype(root_dtype or poses.dtype)
+    # NumPy's mean over this (non-contiguous) axis, bit for bit: the joints
+    # added in order, then a correctly rounded division by their count. XLA
+    # would sum six or more in another order and multiply by the reciprocal,
+    # an ulp off for a third of the roots of three joints; the labels
+    # subtract the root from values of its size, so that ulp is all of a
+    # small label's error. (A chain of a few adds, one fused kernel.)
+    total = picked[..., 0, :]
+    for i in range(1, len(index)):
+        total = total + picked[..., i, :]
+    root = divide_exact(total, len(index))
     return poses - root[..., None, :], root
 
 
