@@ -13,6 +13,15 @@ dependency: MMPose runs in the oracle environment that
 
 ``compare`` uses the tolerances of tests/test_conformance.py and prints one
 line per mismatching case, then a summary; it exits non-zero on a mismatch.
+
+``--family`` picks the codecs: ``heatmap`` (this module: MSRA, UDP, Megvii,
+SimCC), ``single`` (tests/crosscheck_single.py: RegressionLabel,
+IntegralRegressionLabel, Hand3DHeatmap and the three lifting codecs) or
+``multi`` (tests/crosscheck_multi.py: AssociativeEmbedding,
+DecoupledHeatmap, SPR, EDPoseLabel, YOLOXPoseAnnotationProcessor);
+``compare`` finds the family from the file.
+
+    python tests/mmpose_crosscheck.py generate --family multi --seed 3 --count 100 --out /tmp/multi.npz
 """
 
 from __future__ import annotations
@@ -188,6 +197,29 @@ def compare(path: Path) -> int:
     return mismatches
 
 
+FAMILIES = ("heatmap", "single", "multi")
+
+
+def _family(name: str):
+    """The module holding a family's ``KINDS``, ``generate`` and ``compare``."""
+    if name == "heatmap":
+        return sys.modules[__name__]
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import importlib  # noqa: PLC0415
+
+    return importlib.import_module(f"crosscheck_{name}")
+
+
+def _family_of(path: Path) -> str:
+    """The family whose kinds a generated file holds."""
+    with np.load(path, allow_pickle=False) as data:
+        kinds = {case["kind"] for case in json.loads(str(data["meta"]))}
+    for name in FAMILIES:
+        if kinds <= set(_family(name).KINDS):
+            return name
+    raise SystemExit(f"{path}: kinds {sorted(kinds)} belong to no single family")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -197,11 +229,12 @@ def main() -> None:
     gen.add_argument("--out", type=Path, required=True)
     cmp_ = sub.add_parser("compare", help="compare jaxcodecs with generated cases")
     cmp_.add_argument("path", type=Path)
+    gen.add_argument("--family", choices=FAMILIES, default="heatmap")
     args = parser.parse_args()
     if args.command == "generate":
-        generate(args.seed, args.count, args.out)
+        _family(args.family).generate(args.seed, args.count, args.out)
     else:
-        sys.exit(1 if compare(args.path) else 0)
+        sys.exit(1 if _family(_family_of(args.path)).compare(args.path) else 0)
 
 
 if __name__ == "__main__":
