@@ -185,8 +185,10 @@ def test_exact_mode_orders_groups_by_score_ties_in_pool_order():
 
 @pytest.mark.parametrize("compat", [True, False])
 def test_more_rows_than_the_pool_holds(compat):
-    # decode_max_instances above K * decode_topk: MMPose's mode repeats the
-    # pool (its quirk), the exact mode leaves the rows past the pool empty.
+    # decode_max_instances above K * decode_topk: MMPose keeps
+    # ``list(groups)[:decode_max_instances]``, a slice, so no more groups
+    # than the pool can hold; both modes return the pool's rows, then empty
+    # rows (zeros, valid false).
     rng = np.random.default_rng(5)
     keypoints = crowd(rng, 2)
     visible = np.ones((2, 5), np.float32)
@@ -196,14 +198,10 @@ def test_more_rows_than_the_pool_holds(compat):
     pool = [np.asarray(x) for x in small.decode(heatmaps, tags)]
     large = [np.asarray(x) for x in ae(decode_topk=2, decode_max_instances=25, mmpose_compat=compat).decode(heatmaps, tags)]
     assert [x.shape[0] for x in large] == [25] * 4
-    if compat:
-        for got, want in zip(large, pool):
-            np.testing.assert_array_equal(got, np.concatenate([want, want, want[:5]]))
-    else:
-        for got, want in zip(large, pool):
-            np.testing.assert_array_equal(got[:10], want)
-            assert not got[10:].any()
-    assert large[3].sum() == (6 if compat else 2)  # two people, three times over in the compat mode
+    for got, want in zip(large, pool):
+        np.testing.assert_array_equal(got[:10], want)
+        assert not got[10:].any()
+    assert large[3].sum() == 2  # the two people, once each
 
 
 def test_udp_fill_in_reads_the_log_maps_in_compat_mode():
@@ -223,6 +221,36 @@ def test_udp_fill_in_reads_the_log_maps_in_compat_mode():
                                rtol=1e-5)
     ex, ey = (e_kp[row, 2] / np.asarray(compat.scale_factor)).round().astype(int)
     np.testing.assert_allclose(e_sc[row, 2], np.asarray(heatmaps)[2, ey, ex], rtol=1e-6)
+
+
+@pytest.mark.parametrize("compat", [True, False])
+def test_udp_fill_in_of_an_all_zero_channel(compat):
+    # Keypoint type 2 is seen by nobody: its channel is all zero. MMPose's
+    # refinement rescales the blurred channel by 0 / 0, so its fill-in cost
+    # map is all NaN and np.argmin of it is the first pixel; the compat mode
+    # keeps that pixel (score log(1e-3), policy 14). The exact mode fills
+    # from the heatmaps: the pixel whose tag is nearest to the person's tag.
+    rng = np.random.default_rng(7)
+    keypoints = crowd(rng, 2)
+    visible = np.ones((2, 5), np.float32)
+    visible[:, 2] = 0
+    codec = ae(use_udp=True, decode_max_instances=4, mmpose_compat=compat)
+    heatmaps = np.asarray(codec.encode(keypoints, visible)["heatmaps"])
+    assert not heatmaps[2].any()
+    tags = painted_tags(codec, keypoints[None], np.ones((1, 2, 5), np.float32))[0]
+    decoded_kp, scores, _, valid = (np.asarray(x) for x in codec.decode(heatmaps, tags))
+    assert valid.sum() == 2
+    nan_argmin = np.unravel_index(np.argmin(np.full(heatmaps.shape[1:], np.nan)), heatmaps.shape[1:])
+    for row in range(2):
+        person = int(np.argmin(np.abs(decoded_kp[row, [0, 1, 3, 4]] - keypoints[:, [0, 1, 3, 4]]).sum(axis=(1, 2))))
+        if compat:
+            expected = np.array(nan_argmin[::-1], np.float64)
+            np.testing.assert_allclose(scores[row, 2], np.log(1e-3), rtol=1e-6)
+        else:
+            cost = np.round(np.abs(tags[2] - TAG_STEP * person)) * 100 - heatmaps[2]
+            expected = np.array(np.unravel_index(np.argmin(cost), cost.shape)[::-1], np.float64)
+        np.testing.assert_allclose(decoded_kp[row, 2], expected * np.asarray(codec.scale_factor))
+        assert compat or person == 0 or expected.any()  # person 1's tag lies away from the first pixel
 
 
 def _blurred(heatmaps):

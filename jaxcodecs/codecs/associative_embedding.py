@@ -93,14 +93,15 @@ class AssociativeEmbedding(Codec):
     6. times ``scale_factor``.
 
     ``mmpose_compat=True`` keeps MMPose 1.3.2's answers: the first
-    ``decode_max_instances`` groups in the order they were opened (the pool
-    of ``K * decode_topk`` groups repeated if it is smaller), and with
-    ``use_udp`` the fill-in scored on the blurred, clipped log-heatmaps that
-    MMPose's refinement leaves behind (finite where MMPose gives NaN for an
-    all-zero map). ``mmpose_compat=False`` keeps the best-scored groups
-    (equal scores in the order they were opened; rows past the pool are
-    left empty) and fills from the heatmaps themselves; encode floors
-    negative coordinates and centres Gaussians exactly (see
+    ``decode_max_instances`` groups in the order they were opened (rows past
+    the pool of ``K * decode_topk`` groups empty), and with ``use_udp`` the
+    fill-in scored on the blurred, clipped log-heatmaps that MMPose's
+    refinement leaves behind (where MMPose's map is NaN, an all-zero
+    channel, the keypoint at pixel ``(0, 0)`` as MMPose's, with the score
+    ``log(1e-3)`` instead of NaN). ``mmpose_compat=False`` keeps the
+    best-scored groups (equal scores in the order they were opened; rows
+    past the pool are left empty) and fills from the heatmaps themselves;
+    encode floors negative coordinates and centres Gaussians exactly (see
     :class:`~jaxcodecs.MSRAHeatmap`).
 
     Args:
@@ -230,7 +231,10 @@ class AssociativeEmbedding(Codec):
         valid = jnp.arange(capacity) < groups.count
         instance_scores = jnp.mean(scores, axis=-1)
         if self.mmpose_compat:
-            keep = jnp.arange(rows) % capacity  # a pool smaller than `rows` is repeated
+            # MMPose keeps its first groups; it has no more than the pool
+            # holds, so the rows past a smaller pool are empty (the gather
+            # below fills indices past the pool with zeros).
+            keep = jnp.arange(rows)
         else:
             # The best rows, equal scores in pool order: lax.top_k (fewer
             # kernels to compile than a sort). A group's score is never NaN
@@ -266,7 +270,15 @@ class AssociativeEmbedding(Codec):
             keypoints = ops.refine_keypoints_quarter(keypoints, heatmaps, mmpose_compat=self.mmpose_compat)
         shift = jnp.where(scores > 0, self.decode_center_shift, 0.0).astype(keypoints.dtype)
         keypoints = keypoints + shift[..., None]
+        missing = valid[:, None] & (scores <= 0) & jnp.any(scores > 0, axis=1, keepdims=True)  # what is filled
         keypoints, scores = ops.fill_missing_keypoints_by_tags(keypoints, scores, valid, heatmaps, tags, cost_maps)
+        if cost_maps is not None:
+            # MMPose rescales a blurred channel by max / blurred max, 0 / 0 =
+            # NaN where both are 0 (an all-zero channel): its fill-in cost map
+            # is all NaN, whose argmin is the first pixel, (0, 0).
+            blurred = ops.gaussian_blur(heatmaps, self.decode_gaussian_kernel, border="zero")
+            nan_maps = (jnp.max(heatmaps, axis=(1, 2)) == 0) & (jnp.max(blurred, axis=(1, 2)) == 0)
+            keypoints = jnp.where((missing & nan_maps)[..., None], jnp.zeros((), keypoints.dtype), keypoints)
         keypoints = keypoints * self.scale_factor
         zero = jnp.zeros((), keypoints.dtype)
         return (jnp.where(valid[:, None, None], keypoints, zero), jnp.where(valid[:, None], scores, zero),
