@@ -22,8 +22,8 @@ import numpy as np
 
 CODECS = {"AssociativeEmbedding": ("ae", "ae_udp", "ae_tags", "ae_capped"),
           "DecoupledHeatmap": ("cid", "cid_bbox", "cid_crowd"), "SPR": ("spr", "spr_kpt", "spr_options"),
-          "EDPoseLabel": ("edpose", "edpose_partial"), "YOLOXPoseAnnotationProcessor": ("yolox", "yolox_int",
-                                                                                        "yolox_labels")}
+          "EDPoseLabel": ("edpose", "edpose_partial"),
+          "YOLOXPoseAnnotationProcessor": ("yolox", "yolox_int", "yolox_labels")}
 KINDS = {kind: codec for codec, kinds in CODECS.items() for kind in kinds}
 
 
@@ -99,8 +99,9 @@ def _ae_case(kind, rng, build, arrays):
     if rng.random() < 0.6:
         config["sigma"] = float(rng.choice([0.8, 1.0, 1.5, 1.7, 2.0, 2.5]))
     if kind != "ae":  # (the blur kernel is read with use_udp only; MMPose's blur fails for 1)
-        config.update(decode_nms_kernel=int(rng.choice([1, 3, 5, 7])), decode_gaussian_kernel=int(rng.choice(
-            [3, 5, 7])), decode_keypoint_thr=float(rng.choice([0.05, 0.1, 0.2])),
+        config.update(decode_nms_kernel=int(rng.choice([1, 3, 5, 7])),
+                      decode_gaussian_kernel=int(rng.choice([3, 5, 7])),
+                      decode_keypoint_thr=float(rng.choice([0.05, 0.1, 0.2])),
                       decode_tag_thr=float(rng.choice([0.5, 1.0, 1.5])))
     if kind == "ae_capped":  # also more rows than the pool of K * decode_topk groups
         most = int(rng.choice([1, 2, 3, joints * config["decode_topk"] + 3]))

@@ -225,7 +225,9 @@ def _flatten_outputs(spec: Any, actual: Any, path: str = "") -> list[tuple[str, 
 def _row_mask(ref: np.ndarray, rows_shape: tuple[int, ...]) -> np.ndarray:
     """Reduces ``ref`` over its trailing axes to a per-(n, k) mask shape."""
     nd = len(rows_shape)
-    return ref.reshape(rows_shape + (-1,)) if ref.ndim > nd else ref.reshape(rows_shape + (1,))
+    # The trailing size spelled out: a decode with no rows (0, K, ...) cannot
+    # infer a -1.
+    return ref.reshape(rows_shape + (int(np.prod(ref.shape[nd:])),))
 
 
 def _lowered(value: np.ndarray, rng: np.random.Generator, map_axes: int = 2) -> np.ndarray:
@@ -997,3 +999,13 @@ def test_frozen_tolerances_are_reviewed() -> None:
                 if max(row["atol_px"]) > 2e-3:
                     assert max(row["measured_error_px"]) > TOLERANCES["default_atol_px"], (
                         f"{where}: widened beyond 2e-3 px though its error is within the default")
+
+
+def test_row_mask_handles_decodes_without_rows() -> None:
+    # A decode that finds nobody (e.g. SPR with no root above decode_thr)
+    # returns (0, K, ...) references; the row mask must not fail on them.
+    ref = np.arange(24.0).reshape(2, 3, 4)
+    np.testing.assert_array_equal(_row_mask(ref, (2, 3)), ref)
+    np.testing.assert_array_equal(_row_mask(ref[..., 0], (2, 3)), ref[..., :1])
+    assert _row_mask(np.zeros((0, 17, 2)), (0, 17)).shape == (0, 17, 2)
+    assert _row_mask(np.zeros((0, 17)), (0, 17)).shape == (0, 17, 1)
