@@ -367,20 +367,12 @@ def _check_encode(tc, codec, case, arrays, label) -> None:
     tc.compare_encode({"file": label}, pairs, arrays)
 
 
-def _tie_at_cut(tc, config, maps) -> bool:
-    """Equal candidate values at the top-k cut (test_conformance's _tied_candidates looks inside it only)."""
-    peaks = -np.sort(-tc.nms_peak_values(maps, config.get("decode_nms_kernel", 5)).reshape(len(maps), -1), axis=1)
-    cut, thr = peaks[:, config.get("decode_topk", 30) - 1:][:, :2], config.get("decode_keypoint_thr", 0.1)
-    return cut.shape[1] == 2 and bool(((cut[:, 0] == cut[:, 1]) & (cut[:, 0] > thr)).any())
-
-
 def _check_grouped(tc, config, dec_call, kwargs, decoded, arrays, fake) -> str | None:
     """AE: test_conformance's comparison; failing on ties, MMPose's row-major run, else a note."""
     try:
         return tc.compare_grouped_decode(fake, config, dec_call, kwargs, decoded, arrays)
     except AssertionError:
-        tied = any(tc._tied_candidates(config, maps) or _tie_at_cut(tc, config, maps)
-                   for maps in np.asarray(kwargs["batch_heatmaps"]))
+        tied = any(tc._tied_candidates(config, maps) for maps in np.asarray(kwargs["batch_heatmaps"]))
         munkres = int(arrays[f"{dec_call['prefix']}/munkres_ties"])
         if not (tied or munkres):
             raise

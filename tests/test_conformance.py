@@ -456,9 +456,11 @@ def nms_peak_values(heatmaps: np.ndarray, kernel: int) -> np.ndarray:
 
 def _tied_candidates(config: dict, heatmaps: np.ndarray) -> bool:
     """Whether some keypoint type has two equal candidate values above the
-    threshold: their order (torch.topk's, MMPose's) is unspecified."""
+    threshold: their order (torch.topk's, MMPose's) is unspecified. That
+    includes a tie at the cut (the k-th value equal to the next): which of
+    them is kept is unspecified too."""
     peaks = nms_peak_values(heatmaps, config.get("decode_nms_kernel", 5))
-    top = -np.sort(-peaks.reshape(len(peaks), -1), axis=1)[:, : config.get("decode_topk", 30)]
+    top = -np.sort(-peaks.reshape(len(peaks), -1), axis=1)[:, : config.get("decode_topk", 30) + 1]
     above = top > config.get("decode_keypoint_thr", 0.1)
     return any(len(np.unique(row[keep])) < keep.sum() for row, keep in zip(top, above))
 
