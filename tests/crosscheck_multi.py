@@ -327,10 +327,9 @@ def _yolox_case(kind, rng, build, arrays):
 
 def generate(seed: int, count: int, out: Path) -> None:
     """Runs MMPose on ``count`` random cases (call with the oracle venv's python)."""
-    import warnings
-    warnings.simplefilter("ignore")  # MMPose's own 0/0 and deprecations
-    import mmpose.codecs as mm  # noqa: PLC0415 - only available in the oracle venv
+    from mmpose_crosscheck import oracle_codecs  # noqa: PLC0415
 
+    mm = oracle_codecs()
     rng = np.random.default_rng(seed)
     build = lambda config: getattr(mm, config["type"])(**{k: v for k, v in config.items() if k != "type"})  # noqa
     stored: dict[str, np.ndarray] = {}

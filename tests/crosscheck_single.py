@@ -24,7 +24,6 @@ from __future__ import annotations
 import copy
 import json
 import sys
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -349,9 +348,9 @@ def _kind_of(i: int) -> str:
 
 def generate(seed: int, count: int, out: Path) -> None:
     """Runs MMPose on ``count`` random cases (call with the oracle venv's python)."""
-    warnings.simplefilter("ignore")
-    import mmpose.codecs as mm  # noqa: PLC0415 - only available in the oracle venv
+    from mmpose_crosscheck import oracle_codecs  # noqa: PLC0415
 
+    mm = oracle_codecs()
     rng = np.random.default_rng(seed)
     arrays: dict[str, np.ndarray] = {}
     meta = []

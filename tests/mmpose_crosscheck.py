@@ -85,13 +85,21 @@ def _random_config(kind: str, rng: np.random.Generator) -> dict:
     return dict(size, kernel_size=kernel)
 
 
-def generate(seed: int, count: int, out: Path) -> None:
-    """Runs MMPose on random cases (call with the oracle venv's python)."""
-    import warnings
+def oracle_codecs():
+    """``mmpose.codecs`` with warnings silenced (MMPose's own 0/0 and
+    deprecations); only the oracle venv has it. Every family's ``generate``
+    starts here."""
+    import warnings  # noqa: PLC0415
 
     warnings.simplefilter("ignore")
-    import mmpose.codecs as mm  # noqa: PLC0415 - only available in the oracle venv
+    import mmpose.codecs  # noqa: PLC0415
 
+    return mmpose.codecs
+
+
+def generate(seed: int, count: int, out: Path) -> None:
+    """Runs MMPose on random cases (call with the oracle venv's python)."""
+    mm = oracle_codecs()
     rng = np.random.default_rng(seed)
     arrays: dict[str, np.ndarray] = {}
     meta = []
