@@ -34,6 +34,23 @@ from jaxcodecs.registry import build, get_codec_class, list_codecs, register
 
 __version__ = "0.1.0"
 
+# Submodules that ``import jaxcodecs`` does not load (they pull in example
+# data, matplotlib or grain), imported on first attribute access, so that
+# ``jaxcodecs.examples`` works after a plain ``import jaxcodecs``.
+_LAZY_SUBMODULES = ("examples", "viz", "grain")
+
+
+def __getattr__(name: str):
+    if name in _LAZY_SUBMODULES:
+        import importlib  # noqa: PLC0415
+
+        return importlib.import_module(f"jaxcodecs.{name}")
+    raise AttributeError(f"module 'jaxcodecs' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY_SUBMODULES))
+
 __all__ = [
     "Codec",
     "codec_field",

@@ -19,7 +19,7 @@ Two ways to feed a codec's targets to a model:
   No transform is needed for that; ``notebooks/02_flax_training.ipynb``
   times both.
 
-Requires the optional extra ``grain`` (``pip install "jaxcodecs[grain]"``).
+Requires grain, the optional extra ``grain`` (``pip install ".[grain]"`` in a checkout, or ``pip install grain``).
 grain's worker processes (``mp_prefetch``) read absl flags: a program that
 does not start through ``absl.app.run`` calls
 ``absl.flags.FLAGS.mark_as_parsed()`` first.
@@ -44,7 +44,8 @@ try:
     import grain
 except ImportError as error:  # pragma: no cover - exercised only without the extra
     raise ImportError(
-        "jaxcodecs.grain needs the optional dependency grain: pip install \"jaxcodecs[grain]\""
+        "jaxcodecs.grain needs the optional dependency grain: pip install grain "
+        '(the extra "grain": pip install ".[grain]" in a jaxcodecs checkout)'
     ) from error
 
 import jax

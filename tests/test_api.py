@@ -242,6 +242,29 @@ def test_exports():
         assert name in jaxcodecs.__all__
 
 
+def test_submodules_after_a_plain_import():
+    # In a fresh interpreter: this one has imported the submodules already.
+    import os  # noqa: PLC0415
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    script = (
+        "import sys, jaxcodecs\n"
+        "assert 'jaxcodecs.examples' not in sys.modules\n"
+        "print(jaxcodecs.examples.get_examples('MSRAHeatmap').configs[0]['sigma'])\n"
+        "print(jaxcodecs.viz.__name__, 'examples' in dir(jaxcodecs))\n"
+        "try:\n"
+        "    jaxcodecs.no_such_name\n"
+        "except AttributeError as e:\n"
+        "    print(e)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                         env={**os.environ, "JAX_PLATFORMS": "cpu"}).stdout.split("\n")
+    assert float(out[0]) == examples.get_examples("MSRAHeatmap").configs[0]["sigma"]
+    assert out[1] == "jaxcodecs.viz True"
+    assert out[2] == "module 'jaxcodecs' has no attribute 'no_such_name'"
+
+
 def test_list_codecs():
     names = jaxcodecs.list_codecs()
     assert isinstance(names, tuple) and list(names) == sorted(names)

@@ -236,7 +236,7 @@ def test_importing_does_not_import_matplotlib():
 def test_missing_matplotlib_is_clear(built, monkeypatch):
     panel = next(iter(built.values())).panel
     monkeypatch.setitem(sys.modules, "matplotlib", None)
-    with pytest.raises(viz.MissingMatplotlibError, match="jaxcodecs\\[viz\\]"):
+    with pytest.raises(viz.MissingMatplotlibError, match="pip install matplotlib"):
         viz.panel_figure(panel)
 
 

@@ -246,7 +246,8 @@ def run_demo(args: argparse.Namespace) -> int:
             )
             print(f"wrote {os.path.abspath(path)}")
         except ImportError:
-            print("note: matplotlib is not installed; skipped the picture (pip install 'jaxcodecs[viz]').")
+            print("note: matplotlib is not installed; skipped the picture (pip install matplotlib, "
+                  "or the extra: pip install '.[viz]' in a jaxcodecs checkout).")
     return 1 if failed else 0
 
 

@@ -1,6 +1,6 @@
 """Pictures of codec targets and round trips (matplotlib, an optional extra).
 
-``pip install "jaxcodecs[viz]"`` installs matplotlib. It is imported lazily,
+``pip install ".[viz]"`` (in a checkout) or ``pip install matplotlib`` installs matplotlib. It is imported lazily,
 inside the drawing functions, with the non-interactive Agg backend, so
 importing ``jaxcodecs.viz`` never needs it and never opens a window; without
 it they raise :class:`MissingMatplotlibError`.

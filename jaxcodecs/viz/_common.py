@@ -20,7 +20,7 @@ PERSON_COLORS = ("#e6194b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6
 
 
 class MissingMatplotlibError(ImportError):
-    """matplotlib is not installed; ``pip install "jaxcodecs[viz]"``."""
+    """matplotlib is not installed; ``pip install matplotlib`` (the extra ``viz``)."""
 
 
 def pyplot():
@@ -29,7 +29,8 @@ def pyplot():
         import matplotlib
     except ImportError as error:
         raise MissingMatplotlibError(
-            'jaxcodecs.viz needs matplotlib: pip install "jaxcodecs[viz]" (or pip install matplotlib).'
+            'jaxcodecs.viz needs matplotlib: pip install matplotlib '
+            '(the extra "viz": pip install ".[viz]" in a jaxcodecs checkout).'
         ) from error
     # Agg renders to files only; switching is harmless if pyplot is not loaded yet.
     if matplotlib.get_backend().lower() != "agg" and "inline" not in matplotlib.get_backend().lower():
