@@ -14,6 +14,7 @@ can be traced, vmapped or differentiated.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import types
 from typing import Any, Callable, ClassVar, Mapping, NamedTuple
 
@@ -39,31 +40,86 @@ def _set_registered_name(lookup: Callable[[type], str]) -> None:
     _registered_name = lookup
 
 
-def _is_array_tree(x: Any) -> bool:
-    """True for arrays and non-empty containers of arrays (these get batched)."""
-    leaves = jax.tree_util.tree_leaves(x)
-    return bool(leaves) and all(isinstance(leaf, (jax.Array, np.ndarray)) for leaf in leaves)
+_NUMBERS = (bool, int, float, np.bool_, np.number)
 
 
-def _vmap_call(fn: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
-    """``jax.vmap(fn)`` over every array argument; other arguments stay static.
+def _is_number(leaf: Any) -> bool:
+    return isinstance(leaf, _NUMBERS) or (isinstance(leaf, (np.ndarray, jax.Array)) and np.ndim(leaf) == 0)
 
-    Arrays (and dicts / tuples of arrays, such as camera parameters) are mapped
-    over their leading axis. Python scalars, strings, ``None`` and the like are
-    options, not data, and are passed unchanged to every call.
+
+def _as_data(value: Any) -> Any:
+    """A list or tuple of numbers (nested) as the array it spells, also when
+    ``jax.jit`` has made its numbers 0-d tracers; dicts converted entry by
+    entry; anything else unchanged."""
+    if isinstance(value, Mapping):
+        return {key: _as_data(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)) and value:
+        leaves = jax.tree_util.tree_leaves(value)
+        if leaves and all(_is_number(leaf) for leaf in leaves):
+            traced = any(isinstance(leaf, jax.Array) for leaf in leaves)
+            try:
+                return jax.numpy.asarray(value) if traced else np.asarray(value)
+            except (TypeError, ValueError):  # ragged: left as it is
+                return value
+    return value
+
+
+def _argument_names(fn: Callable[..., Any], count: int) -> list[str]:
+    """The names of ``fn``'s first ``count`` positional parameters (``argument i``
+    past them)."""
+    try:
+        params = [p.name for p in inspect.signature(fn).parameters.values()
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    except (TypeError, ValueError):
+        params = []
+    return [params[i] if i < len(params) else f"argument {i}" for i in range(count)]
+
+
+def _vmap_call(fn: Callable[..., Any], args: tuple, kwargs: dict, method: str = "batch call") -> Any:
+    """``jax.vmap(fn)`` over the leading axis of every array argument.
+
+    Each array of at least one dimension (also inside dicts and tuples, such
+    as camera parameters) is mapped over its leading axis, which must be the
+    same batch size ``B`` everywhere; a list or tuple of numbers counts as
+    the array it spells. Scalars (Python numbers, 0-d arrays) are shared by
+    every sample, and strings, ``None`` and other values are options passed
+    unchanged. A batch size that differs between arguments, an argument
+    without arrays at all, or an array that is not numeric is an error naming
+    the argument.
     """
-    dyn_pos = [i for i, a in enumerate(args) if _is_array_tree(a)]
-    dyn_kw = [k for k, v in kwargs.items() if _is_array_tree(v)]
+    names = _argument_names(fn, len(args)) + list(kwargs)
+    values = [_as_data(a) for a in args] + [_as_data(v) for v in kwargs.values()]
+    leaves, treedef = jax.tree_util.tree_flatten(values)
+    leaf_names = [
+        name + jax.tree_util.keystr(path)
+        for name, value in zip(names, values)
+        for path, _ in jax.tree_util.tree_flatten_with_path(value)[0]
+    ]
+    mapped = []
+    for i, leaf in enumerate(leaves):
+        if isinstance(leaf, (np.ndarray, jax.Array)):
+            if isinstance(leaf, np.ndarray) and leaf.dtype.kind not in "biufc":
+                raise TypeError(f"{method}: `{leaf_names[i]}` must be a numeric array, got dtype {leaf.dtype}.")
+            if np.ndim(leaf) > 0:
+                mapped.append(i)
+    if not mapped:
+        raise ValueError(
+            f"{method}: no argument has a leading batch axis; it maps every array argument over its first "
+            f"axis (B, ...), and got {', '.join(f'`{n}`' for n in names) or 'no arguments'} without one.")
+    sizes = {leaf_names[i]: leaves[i].shape for i in mapped}
+    if len({shape[0] for shape in sizes.values()}) > 1:
+        listed = "; ".join(f"`{name}` has {shape[0]} (shape {tuple(shape)})" for name, shape in sizes.items())
+        raise ValueError(
+            f"{method}: every array argument needs the same batch size B on its leading axis; got {listed}.")
 
-    def one(pos_values, kw_values):
-        call_args = list(args)
-        for i, value in zip(dyn_pos, pos_values):
-            call_args[i] = value
-        call_kwargs = dict(kwargs)
-        call_kwargs.update(kw_values)
-        return fn(*call_args, **call_kwargs)
+    def one(batch_values):
+        full = list(leaves)
+        for i, value in zip(mapped, batch_values):
+            full[i] = value
+        call = jax.tree_util.tree_unflatten(treedef, full)
+        return fn(*call[:len(args)], **dict(zip(kwargs, call[len(args):])))
 
-    return jax.vmap(one)([args[i] for i in dyn_pos], {k: kwargs[k] for k in dyn_kw})
+    return jax.vmap(one)([leaves[i] for i in mapped])
 
 
 class FieldAt(NamedTuple):
@@ -278,11 +334,11 @@ class Codec(struct.PyTreeNode):
         Every returned array gets the leading batch axis ``B``. Wrap in
         ``jax.jit`` for speed: ``jax.jit(codec.batch_encode)(kpts, vis)``.
         """
-        return _vmap_call(self.encode, args, kwargs)
+        return _vmap_call(self.encode, args, kwargs, f"{type(self).__name__}.batch_encode")
 
     def batch_decode(self, *args: Any, **kwargs: Any) -> tuple[jax.Array, ...]:
         """``decode`` mapped over a leading batch axis of every array argument."""
-        return _vmap_call(self.decode, args, kwargs)
+        return _vmap_call(self.decode, args, kwargs, f"{type(self).__name__}.batch_decode")
 
     def round_trip(self, keypoints: Any, keypoints_visible: Any = None) -> tuple[jax.Array, ...]:
         """``decode`` applied to the targets ``encode`` makes of ``keypoints``."""
