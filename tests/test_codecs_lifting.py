@@ -12,6 +12,7 @@ in ``test_conformance.py``, ``test_api.py`` and ``test_sharding.py``.
 
 import copy
 import functools
+import re
 
 import jax
 import jax.numpy as jnp
@@ -710,3 +711,99 @@ def test_camera_to_image_with_depth_matches_numpy(variant):
             np.testing.assert_allclose(np.asarray(image[t, k], np.float64),
                                        [x / z * fx + cx, y / z * fy + cy, ratio * (z - rz)],
                                        rtol=1e-5, atol=1e-6)
+
+
+# -------------------------------------- 8. camera sizes (VideoPoseLifting)
+# MMPose builds the centre (w / 2, h / 2) as a (2,) vector: w and h are one
+# image size for the clip, scalars. Anything else would be broadcast against
+# the keypoints or fail inside the maths, so it is a ValueError naming them.
+@pytest.mark.parametrize("normalize_camera", [False, True])
+@pytest.mark.parametrize("w_shape,h_shape", [((3,), ()), ((3,), (3,)), ((1,), (1,)), ((), (2, 1)),
+                                             ((2, 1), (2, 1))])
+def test_video_camera_size_of_another_shape_is_an_error(w_shape, h_shape, normalize_camera):
+    kp, vis, target, _ = make_clip(70, 2)
+    cam = camera(3)
+    cam["w"], cam["h"] = np.full(w_shape, W, np.float32), np.full(h_shape, H, np.float32)
+    codec = video_codec(0, remove_root=True, normalize_camera=normalize_camera)
+    expected = (r"`camera_param\['w'\]` and `camera_param\['h'\]` must have the same shape \(\) \(one image "
+                r"size for the whole clip\), got " + re.escape(f"{w_shape} and {h_shape}"))
+    with pytest.raises(ValueError, match=expected):
+        codec.encode(kp, vis, target, None, cam)
+    with pytest.raises(ValueError, match=expected):
+        jax.jit(codec.encode)(kp, vis, target, None, cam)
+
+
+@pytest.mark.parametrize("size", [(W, H), (int(W), int(H)), (np.float32(W), np.array(H, np.float32)),
+                                  (np.array(W), np.float64(H))],
+                         ids=["float", "int", "numpy_scalars", "zero_d_arrays"])
+def test_video_camera_size_scalars(size):
+    """Every kind of scalar MMPose takes still works (labels and camera)."""
+    kp, vis, target, _ = make_clip(71, 2)
+    cam = camera(4)
+    cam["w"], cam["h"] = size
+    enc = video_codec(0, normalize_camera=True).encode(kp, vis, target, None, cam)
+    np.testing.assert_allclose(np64(enc["keypoint_labels"]), np_screen(kp, W, H), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(np64(enc["camera_param"]["f"]), np64(cam["f"]) / (W / 2), rtol=1e-6)
+    np.testing.assert_array_equal(np64(enc["lifting_target_weight"]), np.ones((2, K)))
+
+
+@pytest.mark.parametrize("key", ["w", "h", "f", "c"])
+def test_video_complex_camera_is_an_error(key):
+    kp, vis, target, _ = make_clip(72, 2)
+    cam = camera(5)
+    cam[key] = np.asarray(cam[key], np.complex64)
+    match = rf"`camera_param\['{key}'\]` must be real, got dtype complex64"
+    codec = video_codec(0, normalize_camera=True)
+    with pytest.raises(TypeError, match=match):
+        codec.encode(kp, vis, target, None, cam)
+    with pytest.raises(TypeError, match=match):
+        jax.jit(codec.encode)(kp, vis, target, None, cam)
+
+
+# ------------------------------------------ 9. a subnormal camera size
+@pytest.mark.parametrize("normalize_camera", [False, True])
+@pytest.mark.parametrize("key,value", [("w", 1e-40), ("w", -1e-40), ("w", float(np.finfo(np.float32).tiny) / 2),
+                                       ("h", 1e-40)])
+def test_video_subnormal_camera_size_is_a_zero_size(key, value, normalize_camera):
+    """XLA:CPU reads a float32 subnormal as 0, so dividing by such a width
+    gave Inf labels: a size below float32's smallest normal voids the sample
+    exactly as a zero size does (finite outputs, weights 0), eagerly and
+    jitted (the camera traced)."""
+    kp, vis, target, tvis = make_clip(73, 3)
+    cam = camera(6)
+    tiny = {**cam, key: np.float32(value)}
+    zero = {**cam, key: np.float32(0.0)}
+    codec = video_codec(0, remove_root=True, normalize_camera=normalize_camera)
+    for encode in (codec.encode, jax.jit(codec.encode)):
+        got, ref = encode(kp, vis, target, tvis, tiny), encode(kp, vis, target, tvis, zero)
+        got_leaves, ref_leaves = jax.tree_util.tree_flatten(got), jax.tree_util.tree_flatten(ref)
+        assert got_leaves[1] == ref_leaves[1]
+        for x, y in zip(got_leaves[0], ref_leaves[0]):
+            assert np.isfinite(np64(x)).all()
+            np.testing.assert_array_equal(np64(x), np64(y))
+        np.testing.assert_array_equal(np64(got["lifting_target_weight"]), np.zeros((3, K - 1)))
+        # (MMPose's trajectory weights keep the root joint.)
+        np.testing.assert_array_equal(np64(got["trajectory_weights"]), np.zeros((3, K)))
+    # The smallest normal size itself is a size: the weights are kept.
+    normal = codec.encode(kp, vis, target, tvis, {**cam, key: np.float32(np.finfo(np.float32).tiny)})
+    assert np64(normal["lifting_target_weight"]).sum() > 0
+
+
+# ------------------------------------- 10. decode of no coordinate (C = 0)
+@pytest.mark.parametrize("codec_kind", ["image", "video"])
+def test_decode_of_no_coordinates(codec_kind):
+    """A (T, K, 0) target encodes to (T, K, 0) labels; decoding them gives
+    (N, K, 0) keypoints and scores of ones, as MMPose does (it raised an
+    IndexError), for decode and batch_decode, with and without a root."""
+    codec = image_codec(0) if codec_kind == "image" else video_codec(0)
+    kp, vis, target, _ = make_clip(74, 2)
+    args = (kp, vis, target[..., :0]) + ((None, camera()) if codec_kind == "video" else ())
+    enc = codec.encode(*args)
+    assert enc["lifting_target_label"].shape == (2, K, 0)
+    for root in (None, enc["target_root"]):
+        keypoints, scores = codec.decode(enc["lifting_target_label"], root)
+        assert keypoints.shape == (2, K, 0)
+        np.testing.assert_array_equal(np64(scores), np.ones((2, K)))
+    keypoints, scores = jax.jit(codec.batch_decode)(np.zeros((3, 2, K, 0), np.float32))
+    assert keypoints.shape == (3, 2, K, 0)
+    np.testing.assert_array_equal(np64(scores), np.ones((3, 2, K)))

@@ -13,7 +13,9 @@ eager call costs a few milliseconds against ~0.15 s for a jit compilation.
 """
 
 import functools
+import re
 
+import jax
 import numpy as np
 import pytest
 
@@ -348,3 +350,153 @@ def test_encode_frames_must_agree():
     codec = MotionBERTLabel(num_keypoints=17)
     with pytest.raises(ValueError, match="frames"):
         codec.encode(np.zeros((2, 17, 2)), None, np.ones((3, 17, 3)), None, {"w": 1000.0, "h": 1000.0})
+
+
+# ------------------------------------------------- 6. camera sizes in encode
+# encode takes w and h as MMPose does, scalars (one image size for the clip),
+# or one size per frame in the shapes decode takes, (T,) or (T, 1) each.
+@pytest.mark.parametrize("mode", ("train", "test"))
+@pytest.mark.parametrize("shape", ((), (ROWS,), (ROWS, 1)), ids=("scalar", "flat", "column"))
+def test_encode_camera_size_per_frame(shape, mode):
+    """Each frame is normalised with its own size: frame t of a per-frame
+    encode equals the scalar encode of frame t with w[t], h[t]."""
+    rng = np.random.default_rng([60, len(shape), MODES.index(mode)])
+    kp = rng.uniform(0, W, (ROWS, K, 2)).astype(np.float32)
+    target = make_target(rng, ROWS)
+    w = rng.uniform(500, 2000, ROWS).astype(np.float32)
+    h = rng.uniform(500, 2000, ROWS).astype(np.float32)
+    if shape == ():
+        w, h = np.full(ROWS, w[0]), np.full(ROWS, h[0])
+        camera = {"w": np.float32(w[0]), "h": np.array(h[0], np.float32)}
+    else:
+        camera = {"w": w.reshape(shape), "h": h.reshape(shape)}
+    enc = codec(0, mode).encode(kp, None, target, None, camera)
+    for t in range(ROWS):
+        ref = np_encode(kp[t:t + 1], None, target[t:t + 1], None, {"w": w[t], "h": h[t]}, None, 0, mode, False)
+        for key in ("keypoint_labels", "lifting_target_label", "lifting_target_weight", "factor"):
+            assert_close(np.asarray(enc[key])[t:t + 1], ref[key], err_msg=f"frame {t} {key}")
+
+
+@pytest.mark.parametrize("w_shape,h_shape", [
+    ((ROWS + 1,), (ROWS + 1,)),   # another number of frames
+    ((1,), (1,)),                 # one size for 3 frames: no silent broadcasting
+    ((ROWS,), ()),                # the two disagree (MMPose: inhomogeneous [1, h / w])
+    ((), (ROWS, 1)),
+    ((ROWS,), (ROWS, 1)),
+    ((ROWS, 2), (ROWS, 2)),
+    ((ROWS, 1, 1), (ROWS, 1, 1)),
+])
+def test_encode_camera_size_of_another_shape_is_an_error(w_shape, h_shape):
+    rng = np.random.default_rng(61)
+    kp = rng.uniform(0, W, (ROWS, K, 2)).astype(np.float32)
+    target = make_target(rng, ROWS)
+    camera = {"w": np.full(w_shape, W, np.float32), "h": np.full(h_shape, H, np.float32)}
+    expected = (r"`camera_param\['w'\]` and `camera_param\['h'\]` must have the same shape \(\) .*"
+                r"\(T,\) or \(T, 1\) with T = 3, got " + re.escape(f"{w_shape} and {h_shape}"))
+    for mode in ("train", "test"):
+        with pytest.raises(ValueError, match=expected):
+            codec(0, mode).encode(kp, None, target, None, camera)
+        with pytest.raises(ValueError, match=expected):
+            jax.jit(codec(0, mode).encode)(kp, None, target, None, camera)
+
+
+def test_encode_audit_reproducer_names_the_camera_width():
+    """One frame with three widths used to fail inside the maths."""
+    rng = np.random.default_rng(62)
+    kp = rng.uniform(0, 500, (1, K, 2)).astype(np.float32)
+    vis = np.ones((1, K), np.float32)
+    target = make_target(rng, 1)
+    camera = {"w": np.full(3, 1e3, np.float32), "h": np.full(3, 1e3, np.float32)}
+    with pytest.raises(ValueError, match=r"camera_param\['w'\].*with T = 1, got \(3,\) and \(3,\)"):
+        MotionBERTLabel(num_keypoints=K).encode(kp, vis, target, vis, camera)
+
+
+@pytest.mark.parametrize("key", ("w", "h", "f", "c"))
+def test_encode_complex_camera_is_an_error(key):
+    rng = np.random.default_rng(63)
+    kp = rng.uniform(0, W, (ROWS, K, 2)).astype(np.float32)
+    target = make_target(rng, ROWS)
+    camera = make_camera(rng, True)
+    camera[key] = np.asarray(camera[key], np.complex64)
+    match = rf"`camera_param\['{key}'\]` must be real, got dtype complex64"
+    with pytest.raises(TypeError, match=match):
+        codec(0).encode(kp, None, target, None, camera)
+    with pytest.raises(TypeError, match=match):
+        jax.jit(codec(0).encode)(kp, None, target, None, camera)
+
+
+# ----------------------------------------------- 7. a subnormal image size
+TINY = float(np.finfo(np.float32).tiny)
+
+
+@pytest.mark.parametrize("with_fc", (False, True), ids=("no_fc", "fc"))
+@pytest.mark.parametrize("mode", ("train", "test"))
+@pytest.mark.parametrize("key,value", [("w", 1e-40), ("w", -1e-40), ("w", TINY / 2), ("h", 1e-40)])
+def test_subnormal_camera_size_is_a_zero_size(key, value, mode, with_fc):
+    """XLA:CPU reads a float32 subnormal as 0, so dividing by such a width
+    gave Inf labels: a size below float32's smallest normal voids the sample
+    exactly as a zero size does (finite labels, weights 0), eagerly and
+    jitted (the camera traced)."""
+    rng = np.random.default_rng([64, mode == "train", with_fc])
+    kp = rng.uniform(0, W, (ROWS, K, 2)).astype(np.float32)
+    target = make_target(rng, ROWS)
+    camera = make_camera(rng, with_fc)
+    tiny = {**camera, key: np.float32(value)}
+    zero = {**camera, key: np.float32(0.0)}
+    c = codec(0, mode)
+    for encode in (c.encode, jax.jit(c.encode)):
+        got, ref = encode(kp, None, target, None, tiny), encode(kp, None, target, None, zero)
+        assert set(got) == set(ref)
+        for name in ref:
+            assert np.isfinite(np.asarray(got[name])).all(), name
+            np.testing.assert_array_equal(np.asarray(got[name]), np.asarray(ref[name]), err_msg=name)
+        np.testing.assert_array_equal(np.asarray(got["lifting_target_weight"]), np.zeros((ROWS, K)))
+    # The smallest normal width itself is a size: weights stay 1.
+    normal = c.encode(kp, None, target, None, {**camera, key: np.float32(TINY)})
+    np.testing.assert_array_equal(np.asarray(normal["lifting_target_weight"]), np.ones((ROWS, K)))
+
+
+def test_subnormal_frame_width_voids_the_clip():
+    """Per-frame sizes: one subnormal width voids the sample as a zero one does."""
+    rng = np.random.default_rng(65)
+    kp = rng.uniform(0, W, (ROWS, K, 2)).astype(np.float32)
+    target = make_target(rng, ROWS)
+    w = np.array([W, 1e-40, W], np.float32)
+    h = np.full(ROWS, H, np.float32)
+    for encode in (codec(0).encode, jax.jit(codec(0).encode)):
+        got = encode(kp, None, target, None, {"w": w, "h": h})
+        ref = encode(kp, None, target, None, {"w": np.where(w < 1, 0, w).astype(np.float32), "h": h})
+        for name in ref:
+            assert np.isfinite(np.asarray(got[name])).all(), name
+            np.testing.assert_array_equal(np.asarray(got[name]), np.asarray(ref[name]), err_msg=name)
+        np.testing.assert_array_equal(np.asarray(got["lifting_target_weight"]), np.zeros((ROWS, K)))
+
+
+# ---------------------------------------- 8. decode of too few coordinates
+@pytest.mark.parametrize("channels", (0, 1))
+def test_decode_with_size_needs_x_and_y(channels):
+    """Mapping back with w, h reads x and y: C < 2 is a ValueError naming
+    `encoded` (MMPose fails there in a NumPy broadcast), for decode and
+    batch_decode, eager and jitted."""
+    encoded = np.zeros((ROWS, K, channels), np.float32)
+    w, h = np.full(ROWS, W, np.float32), np.full(ROWS, H, np.float32)
+    match = r"`encoded` must have shape \(N, K, C\) with C >= 2 .*got shape \(3, 17, " + str(channels)
+    c = codec(0)
+    with pytest.raises(ValueError, match=match):
+        c.decode(encoded, w, h)
+    with pytest.raises(ValueError, match=match):
+        jax.jit(c.decode)(encoded, w, h)
+    with pytest.raises(ValueError, match=match):
+        c.batch_decode(encoded[None], w[None], h[None])
+
+
+def test_decode_of_no_coordinates_without_size():
+    """Without w, h nothing reads a coordinate: C = 0 decodes, as in MMPose,
+    to empty keypoints and scores of ones (it raised an IndexError)."""
+    for c in (codec(0), codec(5, rootrel=True, compat=False)):
+        keypoints, scores = c.decode(np.zeros((ROWS, K, 0), np.float32), None, None, np.ones(ROWS))
+        assert keypoints.shape == (ROWS, K, 0)
+        np.testing.assert_array_equal(np.asarray(scores), np.ones((ROWS, K), np.float32))
+        keypoints, scores = jax.jit(c.batch_decode)(np.zeros((2, ROWS, K, 0), np.float32))
+        assert keypoints.shape == (2, ROWS, K, 0)
+        np.testing.assert_array_equal(np.asarray(scores), np.ones((2, ROWS, K), np.float32))

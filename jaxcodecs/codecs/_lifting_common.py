@@ -1,7 +1,7 @@
 """Steps shared by the lifting codecs (ImagePoseLifting, VideoPoseLifting,
 MotionBERTLabel): MMPose's mapping tables, target weights, label outputs and
 root handling, composed of ops. Their fields are converted in ``_fields.py``
-and their arguments checked in ``_inputs.py``. Not public.
+and their arguments checked in ``_inputs_lifting.py``. Not public.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from typing import Any
 import jax.numpy as jnp
 
 from jaxcodecs import ops
-from jaxcodecs.codecs._inputs import coordinates_input, root_input
+from jaxcodecs.codecs._inputs import coordinates_input
+from jaxcodecs.codecs._inputs_lifting import root_input
 
 _INSTANCE_TABLE = types.MappingProxyType(
     {"lifting_target": "lifting_target", "lifting_target_visible": "lifting_target_visible"}
@@ -92,5 +93,10 @@ def _add_root(keypoints, root, remove_root, root_index):
 
 
 def _ones_scores(keypoints):
-    """Scores of ones ``(N, K)``, batch-sharded like the keypoints."""
+    """Scores of ones ``(N, K)``, batch-sharded like the keypoints. Keypoints
+    with no coordinate (``C = 0``, which ImagePoseLifting and VideoPoseLifting
+    encode from such a target, and MMPose decodes) have no channel to derive
+    them from: a plain constant then."""
+    if keypoints.shape[-1] == 0:
+        return ops.constant_like(1.0, keypoints, shape=keypoints.shape[:-1])
     return ops.constant_like(1.0, keypoints[..., 0])

@@ -18,9 +18,9 @@ import numpy as np
 from jaxcodecs import ops
 from jaxcodecs.base import Codec, codec_field
 from jaxcodecs.codecs._fields import check_statistics_pairs, flag, positive_int, root_indices, statistic, str_tuple
-from jaxcodecs.codecs._inputs import (
+from jaxcodecs.codecs._inputs_lifting import (
     camera_input,
-    finite_camera,
+    lifting_camera,
     lifting_inputs,
     statistics_shape_input,
     zero_unless,
@@ -158,8 +158,8 @@ class VideoPoseLifting(_LabelOutputs, Codec):
 
     Encode ``keypoints (N, K, 2)`` (``N`` frames), ``keypoints_visible``,
     ``lifting_target (T, K, C)`` (required), ``lifting_target_visible``,
-    ``camera_param`` (a dict with ``w``, ``h``; with ``normalize_camera``
-    also ``f``, ``c``):
+    ``camera_param`` (a dict with ``w``, ``h``, scalars: one image size for
+    the clip; with ``normalize_camera`` also ``f``, ``c``):
 
     * ``keypoint_labels``: ``(kp - (w/2, h/2)) / (w/2)``, with the
       visibility appended (``concat_vis``), reshaped to ``(K * D', N)`` when
@@ -210,7 +210,7 @@ class VideoPoseLifting(_LabelOutputs, Codec):
             name, self.num_keypoints, keypoints, keypoints_visible, lifting_target, lifting_target_visible,
             root_index=self.root_index, keypoint_dims=(2,),
         )
-        camera, camera_ok = finite_camera(camera_input(name, camera_param, ("w", "h"), "encode"))
+        camera, camera_ok = lifting_camera(name, camera_param)
         weight, trajectory = _target_weights(target, target_vis, valid, self.mmpose_compat)
         weight, trajectory = zero_unless(weight, camera_ok), zero_unless(trajectory, camera_ok)
         encoded: dict[str, Any] = {}

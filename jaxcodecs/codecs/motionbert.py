@@ -12,12 +12,11 @@ import numpy as np
 from jaxcodecs import ops
 from jaxcodecs.base import Codec, codec_field
 from jaxcodecs.codecs._fields import flag, one_of, positive_int, root_joint
-from jaxcodecs.codecs._inputs import (
-    camera_input,
+from jaxcodecs.codecs._inputs import coordinates_input
+from jaxcodecs.codecs._inputs_lifting import (
     column_input,
-    coordinates_input,
-    finite_camera,
     frame_size_input,
+    lifting_camera,
     lifting_inputs,
     zero_unless,
 )
@@ -39,7 +38,9 @@ class MotionBERTLabel(Codec):
 
     Encode ``keypoints (T, K, D)``, ``keypoints_visible``, ``lifting_target
     (T, K, 3)`` (required), ``lifting_target_visible``, ``camera_param``
-    (``w``, ``h``; optional ``f``, ``c``) and ``factor``:
+    (``w``, ``h``: scalars as in MMPose, or one size per frame, ``(T,)`` or
+    ``(T, 1)`` each as decode takes them; optional ``f``, ``c``) and
+    ``factor``:
 
     * ``keypoint_labels``: ``kp[..., :2] / w * 2 - (1, h / w)`` (other
       channels untouched), the visibility appended with ``concat_vis``;
@@ -53,8 +54,8 @@ class MotionBERTLabel(Codec):
     * ``factor (T, 1)``, ``lifting_target_weight``, ``lifting_target`` (the
       label), ``lifting_target_visible``, ``keypoint_labels_visible``.
 
-    Decode ``encoded (N, K, C)``, optional ``w``, ``h`` and ``factor``
-    (``(N,)`` or ``(N, 1)`` each): with ``rootrel`` the root joint is zeroed
+    Decode ``encoded (N, K, C)`` (C >= 2 with ``w``, ``h``), optional ``w``,
+    ``h`` and ``factor`` (``(N,)`` or ``(N, 1)`` each): with ``rootrel`` the root joint is zeroed
     (MMPose zeroes joint 0 whatever ``root_index``; reproduced with
     ``mmpose_compat=True``, ``root_index`` with ``False``); back to pixels
     with ``w, h``; times ``factor``; relative to ``root_index``; ``/ 1000``.
@@ -93,7 +94,7 @@ class MotionBERTLabel(Codec):
             name, self.num_keypoints, keypoints, keypoints_visible, lifting_target, lifting_target_visible,
             root_index=(self.root_index,), keypoint_dims=(2, 3), target_dims=(3,), same_frames=True,
         )
-        camera, camera_ok = finite_camera(camera_input(name, camera_param, ("w", "h"), "encode"))
+        camera, camera_ok = lifting_camera(name, camera_param, frames=target.shape[0])
         if target_vis is None:
             target_vis = jnp.ones(target.shape[:2], jnp.float32)
         weight = zero_unless((target_vis > 0.5).astype(jnp.float32) * valid, camera_ok)
@@ -135,7 +136,7 @@ class MotionBERTLabel(Codec):
         if self.rootrel:
             joint = 0 if self.mmpose_compat else self.root_index
             keypoints = keypoints.at[..., joint, :].set(0)
-        size = frame_size_input(w, h, rows)
+        size = frame_size_input(w, h, keypoints)
         if size is not None:
             width, height = size
             keypoints = ops.denormalize_image_frame_with_depth(keypoints, width, height)
