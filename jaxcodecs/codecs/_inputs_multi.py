@@ -154,3 +154,9 @@ def instance_decode_inputs(instance_heatmaps, instance_scores, instance_valid, h
         check_rank(valid, 1, "instance_valid", expected_valid)
         check_shape(valid, (rows,), "instance_valid", expected_valid)
     return maps, scores.reshape(rows), valid
+
+
+def array_input(value, name: str) -> jnp.ndarray:
+    """``value`` as a float JAX array; anything that is not a numeric array
+    is a ``TypeError`` naming ``name``."""
+    return as_float_array(value, name)

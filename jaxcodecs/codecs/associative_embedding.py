@@ -38,7 +38,7 @@ from jaxcodecs.codecs._fields import (
     size_pair,
 )
 from jaxcodecs.codecs._inputs import heatmap_input, instance_inputs
-from jaxcodecs.codecs._inputs_multi import keypoint_order_input, tag_maps_input
+from jaxcodecs.codecs._inputs_multi import array_input, keypoint_order_input, tag_maps_input
 from jaxcodecs.registry import register
 
 __all__ = ["AssociativeEmbedding"]
@@ -297,8 +297,8 @@ class AssociativeEmbedding(Codec):
         """``decode`` over a batch: ``batch_heatmaps (B, K, H, W)``,
         ``batch_tags (B, L * K, H, W)`` (MMPose's argument names); every
         output gets the leading ``B``. Equal to ``decode`` image by image."""
-        heatmaps = jnp.asarray(batch_heatmaps)
-        tags = jnp.asarray(batch_tags)
+        heatmaps = array_input(batch_heatmaps, "batch_heatmaps")
+        tags = array_input(batch_tags, "batch_tags")
         if heatmaps.ndim != 4 or tags.ndim != 4 or heatmaps.shape[0] != tags.shape[0]:
             raise ValueError(
                 f"`batch_heatmaps` (B, K, H, W) and `batch_tags` (B, L * K, H, W) must share B, got "
