@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import itertools
 from typing import Any, Callable, Mapping
 
 import jax
@@ -1078,7 +1079,10 @@ def round_trip_ae(data):
     err = np.where(visible[None, :, :, None] > 0, err, 0.0).max(axis=(-1, -2))
     matched = err <= 0.75 + 1e-4
     assert matched.any(axis=1).all(), err
-    assert len(set(np.argmax(matched, axis=1).tolist())) == num_people, err
+    # Rows matched to distinct people: some one-to-one assignment within the bound (a row may
+    # also be within it of a second person whose few visible keypoints lie near its own).
+    assert any(matched[np.arange(num_people), list(order)].all()
+               for order in itertools.permutations(range(num_people))), err
 
 
 AE_ENTRY = Entry(

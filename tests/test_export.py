@@ -131,9 +131,12 @@ def test_export_takes_arrays_and_shape_specs_and_fixes_options():
     spec = jax.ShapeDtypeStruct((5, 1, 17, 3), np.float32)
     from_spec = jaxcodecs.export_decoder(codec, spec, platforms="cpu")
     assert str(from_spec.in_avals) == str(exported.in_avals) and str(from_spec.out_avals) == str(exported.out_avals)
-    with pytest.raises(ValueError, match="b"):  # one batch size for all arguments
-        jaxcodecs.load_exported(jaxcodecs.export_decoder(codec, label, label[:, 0]).serialize()).call(
-            label, label[:3, 0])
+    # One batch size b for all arguments: the artifact refuses roots for 3 samples with labels for 4.
+    root = np.zeros((4, 1, 3), np.float32)
+    with_root = jaxcodecs.load_exported(jaxcodecs.export_decoder(codec, label, root).serialize())
+    assert [tuple(o.shape) for o in with_root.call(label, root)] == [(4, 1, 17, 3), (4, 1, 17)]
+    with pytest.raises(ValueError, match=r"args\[1\]\.shape\[0\] \(= 3\).*'b' \(= 4\)"):
+        with_root.call(label, root[:3])
 
 
 def test_export_errors():
