@@ -722,3 +722,20 @@ def test_enable_x64(name, make):
     np.testing.assert_allclose(enc64["heatmaps"], enc32["heatmaps"], rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(dec64[0], dec32[0], atol=1e-2)
     np.testing.assert_allclose(dec64[1], dec32[1], rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("compat", [True, False])
+@pytest.mark.parametrize("make", [
+    lambda compat: MSRAHeatmap((192, 256), (48, 64), sigma=2.0, unbiased=True, mmpose_compat=compat),
+    lambda compat: UDPHeatmap((192, 256), (48, 64), sigma=2.0, mmpose_compat=compat),
+], ids=["msra-dark", "udp-gaussian"])
+def test_refining_decoders_take_empty_input(make, compat):
+    # No keypoints (K = 0) and no samples (B = 0): empty outputs of the
+    # documented shapes in both modes (the exact mode's Gaussian fit once
+    # failed to reshape its zero windows), eagerly and jitted.
+    codec = make(compat)
+    for decode in (codec.decode, jax.jit(codec.decode)):
+        keypoints, scores = decode(np.zeros((0, 64, 48), np.float32))
+        assert keypoints.shape == (1, 0, 2) and scores.shape == (1, 0)
+    keypoints, scores = codec.batch_decode(np.zeros((0, 17, 64, 48), np.float32))
+    assert keypoints.shape == (0, 1, 17, 2) and scores.shape == (0, 1, 17)

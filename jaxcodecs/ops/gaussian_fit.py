@@ -156,7 +156,7 @@ def fit_keypoints(keypoints, heatmaps, sigma, radius, min_fraction, max_step, ga
         ((x[..., None] + span) >= 0) & ((x[..., None] + span) < width))[..., None, :]
     usable, peak = _keep(windows, in_map, min_fraction, (-2, -1))
     dy, dx = np.meshgrid(np.arange(-radius, radius + 1), np.arange(-radius, radius + 1), indexing="ij")
-    flat = windows.shape[:-2] + (-1,)
+    flat = windows.shape[:-2] + ((2 * radius + 1) ** 2,)  # not -1: ambiguous for zero keypoints
     (mu_x, mu_y), ok = _fit(windows.reshape(flat), usable.reshape(flat), np.stack([dx.ravel(), dy.ravel()], -1),
                             [sigma[0], sigma[1]], gauss_newton_steps)
     step = jnp.stack([mu_x, mu_y], axis=-1)
