@@ -253,3 +253,21 @@ def test_bad_configuration():
     for field in ("num_select", "num_keypoints"):
         with pytest.raises(ValueError, match=f"`{field}`"):
             build({"type": "EDPoseLabel", field: 0})
+
+
+@pytest.mark.parametrize("size", [np.array([192 + 7j, 256], np.complex64), ("192", "256"), (192, "256")],
+                         ids=["complex", "strings", "a-string"])
+def test_image_sizes_must_be_real_numbers(size):
+    # Read on the host: a complex size would lose its imaginary part (NumPy
+    # only warns) and a string would be parsed as a number.
+    codec = EDPoseLabel(num_keypoints=17)
+    keypoints = np.ones((1, 17, 2), np.float32)
+    with pytest.raises(TypeError, match=r"`img_shape` must be \(w, h\), two real numbers"):
+        codec.encode(size, keypoints)
+    queries = (np.zeros((4, 2), np.float32), np.zeros((4, 4), np.float32), np.zeros((4, 51), np.float32))
+    with pytest.raises(TypeError, match=r"`input_shapes` must be \(h, w\), two real numbers"):
+        codec.decode(size, *queries)
+    # Integer and float sizes, in a tuple, list or array, are the same size.
+    expected = np.asarray(codec.encode((192, 256), keypoints)["keypoints"])
+    for same in ([192, 256], (192.0, 256.0), np.array([192, 256], np.int32)):
+        np.testing.assert_array_equal(np.asarray(codec.encode(same, keypoints)["keypoints"]), expected)

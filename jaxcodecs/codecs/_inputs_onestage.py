@@ -43,9 +43,12 @@ def size_values_input(value: Any, name: str, layout: str, *, positive: bool = Fa
         raise ValueError(f"`{name}` must be {layout}, two numbers, got None.")
     if not _traced(value):
         try:
-            pair = np.asarray(value, dtype=np.float64)
+            pair = np.asarray(value)
         except (TypeError, ValueError):
-            raise TypeError(f"`{name}` must be {layout}, two numbers, got {value!r}.") from None
+            pair = np.asarray(None)
+        if pair.dtype.kind not in "biuf":  # not strings, not complex (whose imaginary part would be lost)
+            raise TypeError(f"`{name}` must be {layout}, two real numbers, got {value!r}.")
+        pair = pair.astype(np.float64)
         if pair.shape != (2,):
             raise ValueError(f"`{name}` must be {layout}, two numbers, got {value!r} (shape {pair.shape}).")
         if positive and not (np.isfinite(pair).all() and (pair > 0).all()):
