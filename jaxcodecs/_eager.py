@@ -38,7 +38,7 @@ from typing import Any, Callable
 import jax
 import numpy as np
 
-__all__ = ["route_eager", "op_by_op"]
+__all__ = ["route_eager", "op_by_op", "positional_names"]
 
 # Compiled programs are held by ``jax.jit``'s own cache of each wrapper;
 # this bounds the number of wrappers (codec configurations x static
@@ -114,14 +114,18 @@ def _plan(codec: Any, names: tuple, args: tuple, kwargs: dict):
     return (codec_key, len(args), dynamic_slots, tuple(static_keys)), dynamic, static
 
 
+def positional_names(fn: Callable[..., Any]) -> tuple[str, ...]:
+    """The names of the parameters of ``fn`` that can be passed by position."""
+    return tuple(p.name for p in inspect.signature(fn).parameters.values()
+                 if p.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD))
+
+
 def route_eager(method: Callable[..., Any]) -> Callable[..., Any]:
     """``method`` (a codec method) whose eager calls run as one cached
     ``jax.jit`` program; see the module's docstring. The class attribute
     ``eager_host_arguments`` of the codec called names the arguments that
     keep the call op by op when given."""
-    parameters = list(inspect.signature(method).parameters.values())[1:]  # after self
-    names = tuple(p.name for p in parameters
-                  if p.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD))
+    names = positional_names(method)[1:]  # after self
 
     @functools.wraps(method)
     def routed(self, *args, **kwargs):

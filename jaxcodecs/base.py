@@ -14,7 +14,6 @@ can be traced, vmapped or differentiated.
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import types
 from typing import Any, Callable, ClassVar, Mapping, NamedTuple
 
@@ -22,7 +21,7 @@ import jax
 import numpy as np
 from flax import struct
 
-from jaxcodecs._eager import route_eager
+from jaxcodecs._eager import positional_names, route_eager
 
 __all__ = ["Codec", "FieldAt", "codec_field"]
 
@@ -68,10 +67,9 @@ def _argument_names(fn: Callable[..., Any], count: int) -> list[str]:
     """The names of ``fn``'s first ``count`` positional parameters (``argument i``
     past them)."""
     try:
-        params = [p.name for p in inspect.signature(fn).parameters.values()
-                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        params = positional_names(fn)
     except (TypeError, ValueError):
-        params = []
+        params = ()
     return [params[i] if i < len(params) else f"argument {i}" for i in range(count)]
 
 
