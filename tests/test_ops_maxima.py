@@ -139,3 +139,44 @@ def test_first_where_is_the_first_true_index(length):
         np.testing.assert_array_equal(got, want)
         got = np.asarray(jax.jit(lambda m: first_where(m, -1, float_index=float_index))(mask))
         np.testing.assert_array_equal(got, np.where(mask.any(axis=-1), want, -1))
+
+
+def _rows_with_specials(rng, length):
+    """Random rows, and rows holding NaN, +inf, -inf, both infinities, only
+    -inf, signed zeros and negatives, each special at a random position."""
+    rows = [rng.normal(size=(6, length)).astype(np.float32)]
+    for special in ([np.nan], [np.inf], [-np.inf], [np.inf, -np.inf], [np.nan, -np.inf], [-0.0, 0.0]):
+        block = rng.normal(size=(4, length)).astype(np.float32) - 3.0
+        for row in block:
+            at = rng.choice(length, size=min(len(special), length), replace=False)
+            row[at] = special[: len(at)]
+        rows.append(block)
+    rows.append(np.full((1, length), -np.inf, np.float32))
+    return np.concatenate(rows)
+
+
+@pytest.mark.parametrize("length", [1, 3, 48, 64, 257])
+def test_both_branches_of_ranked_max_are_numpys_nan_as_inf_max(length):
+    """``ranked_max`` is one program per backend (a product that finds NaN
+    on CPU, NaN replaced inside the reduction elsewhere): both branches,
+    jitted and under vmap, equal NumPy's maximum with NaN ranked +inf (the
+    sign of a zero maximum is left to the reduction's order, as NumPy's)."""
+    from jaxcodecs.ops.maxima import _ranked_max_fused, _ranked_max_probed
+
+    rows = _rows_with_specials(np.random.default_rng(length), length)
+    expected = np.where(np.isnan(rows), np.inf, rows).max(axis=-1)
+    for branch in (_ranked_max_probed, _ranked_max_fused, ops.maxima.ranked_max):
+        for call in (jax.jit(branch), jax.vmap(branch)):
+            got = np.asarray(call(rows))
+            np.testing.assert_array_equal(got, expected, err_msg=branch.__name__)
+
+
+def test_ranked_max_lowers_one_branch_per_platform():
+    """A CPU program holds the NaN-finding product and no other branch; a
+    program lowered for a GPU holds no product (one pass over the maps)."""
+    from jax import export
+
+    maps = jax.ShapeDtypeStruct((4, 17, 64, 48), np.float32)
+    texts = {platform: export.export(jax.jit(ops.heatmap_argmax), platforms=[platform])(maps).mlir_module()
+             for platform in ("cpu", "cuda")}
+    assert "dot_general" in texts["cpu"] and "dot_general" not in texts["cuda"]

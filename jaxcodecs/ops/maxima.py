@@ -60,21 +60,37 @@ def ranked_max(x: jnp.ndarray) -> jnp.ndarray:
     """The maximum along the last axis with NaN ranked as ``+inf``.
 
     XLA:CPU's vectorised maximum may skip NaN, and testing ``isnan`` inside
-    a reduction costs five plain passes, so NaN is found by a product with a
-    constant vector: ``x @ (2^-e, ...)`` is NaN exactly where the row holds
-    NaN or both infinities (the scale ``2^-e < 1 / (2 L)`` keeps every
+    a reduction costs five plain passes, so on CPU NaN is found by a product
+    with a constant vector: ``x @ (2^-e, ...)`` is NaN exactly where the row
+    holds NaN or both infinities (the scale ``2^-e < 1 / (2 L)`` keeps every
     partial sum of finite values finite); a row holding ``+inf`` has maximum
-    ``+inf`` anyway. Integer arrays are returned as their plain maximum.
+    ``+inf`` anyway. On any other backend that product is a second pass
+    over the maps (a matrix unit's kernel that nothing fuses with the
+    maximum), so there NaN becomes ``+inf`` inside the one max-reduction
+    (``lax.platform_dependent``: each program holds one of the two; they
+    agree bit for bit). Integer arrays are returned as their plain maximum.
     """
-    top = jnp.max(x, axis=-1)
     if not jnp.issubdtype(x.dtype, jnp.floating):
-        return top
+        return jnp.max(x, axis=-1)
+    return jax.lax.platform_dependent(x, cpu=_ranked_max_probed, default=_ranked_max_fused)
+
+
+def _ranked_max_probed(x: jnp.ndarray) -> jnp.ndarray:
+    top = jnp.max(x, axis=-1)
     length = x.shape[-1]
     scale = np.ldexp(1.0, -(int(np.ceil(np.log2(max(length, 1)))) + 1))
     # DEFAULT precision: only NaN matters, and every backend keeps NaN and
     # infinities through a single-pass product.
     probe = jnp.matmul(x, jnp.full((length,), scale, x.dtype), precision=jax.lax.Precision.DEFAULT)
     return jnp.where(jnp.isnan(probe), jnp.asarray(np.inf, x.dtype), top)
+
+
+def _ranked_max_fused(x: jnp.ndarray) -> jnp.ndarray:
+    top = jnp.max(jnp.where(jnp.isnan(x), jnp.asarray(np.inf, x.dtype), x), axis=-1)
+    # Behind a barrier, a caller's maximum over these maxima reads them, not
+    # the maps again: XLA merges a reduction of a reduction into one over
+    # both axes, which then runs beside this one as a second pass.
+    return jax.lax.optimization_barrier(top)
 
 
 def heatmap_argmax(heatmaps: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
