@@ -72,6 +72,43 @@ def test_gaussian_blur_matches_reference(shape, ksize, border, npref):
     np.testing.assert_allclose(out, npref.blur2d(x, ksize, border), rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("border", ["reflect101", "zero"])
+def test_both_forms_of_a_blur_pass(border):
+    """A whole-map blur pass reads a padded copy on CPU and gathers its
+    border in place elsewhere (``lax.platform_dependent``). Both forms, run
+    here, do the same arithmetic: op by op they agree bit for bit; jitted,
+    the compiler fuses each product into an addition differently (an ulp or
+    so), and the gathered form keeps a symmetric map exactly symmetric.
+    Only the other backends' program holds the gather."""
+    from jax import export
+
+    from jaxcodecs.ops.filters import _gather_padded, _pad_axis, convolve_valid
+
+    def padded(a, ksize, axis):
+        return convolve_valid(_pad_axis(a, ksize, axis, border), ksize, axis)
+
+    def gathered(a, ksize, axis):
+        return convolve_valid(_gather_padded(a, ksize, axis, border), ksize, axis)
+
+    rng = np.random.default_rng(5)
+    for shape, ksize in (((2, 13, 17), 5), ((3, 16, 12), 11), ((2, 3, 4), 11), ((1, 1, 5), 23), ((4, 64, 48), 23)):
+        x = jnp.asarray(rng.normal(size=shape).astype(np.float32))
+        for axis in (-1, -2):
+            with jax.disable_jit():
+                want = np.asarray(padded(x, ksize, axis))
+                np.testing.assert_array_equal(np.asarray(gathered(x, ksize, axis)).view(np.uint32), want.view(np.uint32))
+            jitted = jax.jit(gathered, static_argnums=(1, 2))(x, ksize, axis)
+            np.testing.assert_allclose(jitted, want, rtol=1e-6, atol=1e-6 * np.abs(want).max())
+    row = rng.normal(size=(3, 8, 9)).astype(np.float32)
+    mirror = jnp.asarray(np.concatenate([row, row[..., -2::-1]], axis=-1))  # symmetric about column 8
+    out = np.asarray(jax.jit(gathered, static_argnums=(1, 2))(mirror, 11, -1))
+    np.testing.assert_array_equal(out[..., :8], out[..., -1:-9:-1])
+    maps = jax.ShapeDtypeStruct((4, 17, 64, 48), np.float32)
+    texts = {platform: export.export(jax.jit(lambda m: ops.gaussian_blur(m, 11, border=border)),
+                                     platforms=[platform])(maps).mlir_module() for platform in ("cpu", "cuda")}
+    assert "stablehlo.gather" in texts["cuda"] and "stablehlo.gather" not in texts["cpu"]
+
+
 def test_gaussian_blur_jit_and_eager(variant, npref):
     rng = np.random.default_rng(1)
     x = rng.normal(size=(2, 6, 5)).astype(np.float32)

@@ -321,6 +321,15 @@ class AssociativeEmbedding(Codec):
         if chunks == 1 or jax.typeof(heatmaps).sharding.spec[0] is not None:
             # (A batch explicitly sharded over devices is already split.)
             return self._decode_chunk(heatmaps, tags)
+        # Chunks are for a CPU's cache. A GPU runs each grouping step as a
+        # few kernels over the whole batch: chunked, it would launch them
+        # once per chunk (16 times at B = 1024).
+        return jax.lax.platform_dependent(heatmaps, tags, cpu=functools.partial(self._decode_chunked, size=size),
+                                          default=self._decode_chunk)
+
+    def _decode_chunked(self, heatmaps, tags, *, size):
+        batch = heatmaps.shape[0]
+        chunks = -(-batch // size)
         # A large batch is decoded a chunk of `size` images at a time, so
         # that the (images, candidates, groups) arrays of a grouping step
         # stay in cache. Every chunk has the same size: the last one starts

@@ -100,10 +100,35 @@ def _blur_axis(x: jnp.ndarray, ksize: int, axis: int, border: str, *, materialis
     """
     if ksize // 2 == 0:
         return x
-    padded = _pad_axis(x, ksize, axis, border)
-    if materialise:
-        padded = lax.optimization_barrier(padded)
-    return convolve_valid(padded, ksize, axis)
+    if not materialise:
+        return convolve_valid(_pad_axis(x, ksize, axis, border), ksize, axis)
+    # On CPU the padded array is written once, then read. Elsewhere that
+    # write is a pass over memory: the taps read ``x`` itself, through a
+    # gather of static indices that folds the border in (one kernel a pass).
+    return lax.platform_dependent(
+        x,
+        cpu=lambda v: convolve_valid(lax.optimization_barrier(_pad_axis(v, ksize, axis, border)), ksize, axis),
+        default=lambda v: convolve_valid(_gather_padded(v, ksize, axis, border), ksize, axis),
+    )
+
+
+def _gather_padded(x: jnp.ndarray, ksize: int, axis: int, border: str) -> jnp.ndarray:
+    """:func:`_pad_axis` as one gather of static indices (zeros selected in)."""
+    half = ksize // 2
+    size = x.shape[axis]
+    index = np.arange(-half, size + half)
+    if border == "reflect101":
+        period = max(2 * size - 2, 1)
+        folded = np.abs(index) % period
+        index = np.where(folded >= size, period - folded, folded) if size > 1 else np.zeros_like(index)
+        return jnp.take(x, jnp.asarray(index), axis=axis, mode="clip")
+    if border == "zero":
+        inside = (index >= 0) & (index < size)
+        taken = jnp.take(x, jnp.asarray(np.clip(index, 0, size - 1)), axis=axis, mode="clip")
+        shape = [1] * x.ndim
+        shape[axis % x.ndim] = index.size
+        return jnp.where(jnp.asarray(inside.reshape(shape)), taken, jnp.zeros((), x.dtype))
+    raise ValueError(f"`border` must be 'reflect101' or 'zero', got {border!r}.")
 
 
 def convolve_valid(padded: jnp.ndarray, ksize: int, axis: int) -> jnp.ndarray:
