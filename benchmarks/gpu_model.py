@@ -8,14 +8,18 @@ each codec, each example config (:mod:`jaxcodecs.examples`), each mode and
 each batch size B, ``batch_encode`` and ``batch_decode`` are compiled so, and
 the optimised HLO is read kernel by kernel:
 
-* **kernels**: the launches of one call (fusions, library calls, copies);
+* **kernels** and **launches**: the kernels of the program, and how many
+  run in one call (a while loop's body as many times as XLA knows it runs;
+  a loop whose count depends on the data, once, and the row says so);
 * **traffic**: the bytes each kernel reads and writes in device memory,
-  summed. A kernel reads each operand once, except that an operand it only
-  slices or gathers from costs what it takes, and one it updates in place
-  (a scatter, a dynamic update) costs the update; it writes its outputs.
-  The branches of a conditional (rare paths, e.g. DARK's whole-map
-  fallback) and the bodies of loops are reported apart (``branch_bytes``
-  for the largest branch, ``loop_bytes`` per iteration);
+  summed over the launches. A kernel reads each operand once, except that
+  an operand it only slices or gathers from (through views and elementwise
+  instructions, which a kernel computes where it needs them) costs what it
+  takes, and one
+  it updates in place (a scatter, a dynamic update) costs the update; it
+  writes its outputs. The branches of a conditional (rare paths, e.g.
+  DARK's whole-map fallback) are reported apart (``branch_bytes``, the
+  largest). L2 hits are not modelled: every byte counts as HBM traffic;
 * **floor**: the bytes no program can avoid: the outputs of an encoder, the
   inputs of a decoder (``minimum_bytes``), and ``traffic / minimum``.
 
@@ -27,7 +31,9 @@ prediction within 18 % of its measurement). ``floor_fraction`` is the
 predicted step of the floor (its bytes alone) over the program's: the
 figure ``python -m jaxcodecs bench`` reports as ``floor`` / ``dec floor``
 when it runs on the device. ``bandwidth_fraction`` is the floor's bytes per
-predicted step over the target's peak bandwidth.
+predicted step over the target's peak bandwidth; ``kernel_bandwidth_fraction``
+the same without the fitted per-call overhead (the kernels alone, at the
+fitted rate).
 
 Needs the CUDA plugin of the installed jaxlib (its compiler; no GPU, no
 driver)::
@@ -68,6 +74,13 @@ NOT_KERNELS = frozenset({
 })
 _PARTIAL_READS = frozenset({"slice", "dynamic-slice", "gather"})
 _VIEWS = frozenset({"bitcast", "reshape"})
+#: Elementwise instructions: inside a kernel they are computed only where
+#: their result is used, so a value sliced after them is read as sliced.
+ELEMENTWISE = frozenset({
+    "abs", "add", "and", "ceil", "clamp", "compare", "convert", "cosine", "divide", "exponential",
+    "floor", "is-finite", "log", "maximum", "minimum", "multiply", "negate", "not", "or", "power",
+    "round-nearest-even", "rsqrt", "select", "sign", "sine", "sqrt", "subtract", "tanh", "xor",
+})
 _IN_PLACE = frozenset({"dynamic-update-slice", "scatter"})
 
 #: (program at revision 1f0750f, its modelled traffic in MB at B = 1024,
@@ -145,7 +158,7 @@ def _fused_traffic(body: list[tuple], operand_bytes: list[int], output_bytes: in
             if user[2] in _PARTIAL_READS and user[3][0] == name:
                 sub = taken(user[0])  # a slice of a slice, a gather from a slice: what they take
                 total += array_bytes(user[1]) if sub is None else min(sub, array_bytes(user[1]))
-            elif user[2] in _VIEWS:
+            elif user[2] in _VIEWS or (user[2] in ELEMENTWISE and array_bytes(user[1]) > 0):
                 sub = taken(user[0])
                 if sub is None:
                     return None
@@ -249,6 +262,7 @@ def predict(row: dict, overhead: float, bandwidth: float, peak: float) -> dict:
     """A row's predicted step, samples/s and floor fractions."""
     step = overhead + row["traffic"] / bandwidth
     floor = overhead + row["minimum_bytes"] / bandwidth
+    kernels = row["traffic"] / bandwidth
     return {
         # A loop whose trip count depends on the data counted once: a lower bound.
         "prediction": "lower bound" if row.get("unknown_loops") else "model",
@@ -256,6 +270,9 @@ def predict(row: dict, overhead: float, bandwidth: float, peak: float) -> dict:
         "predicted_samples_per_s": row["batch_size"] / step,
         "floor_fraction": floor / step,
         "bandwidth_fraction": row["minimum_bytes"] / step / peak if peak else None,
+        # The kernels alone, without the fitted per-call overhead.
+        "kernel_step_s": kernels,
+        "kernel_bandwidth_fraction": row["minimum_bytes"] / kernels / peak if peak and kernels else None,
     }
 
 
@@ -323,12 +340,12 @@ def program_rows(name: str, index: int, config: dict, mode: str, batch_size: int
 
 def _table(rows: list[dict]) -> str:
     head = ("codec", "cfg", "mode", "B", "prog", "kernels", "launches", "traffic MB", "min MB", "x min",
-            "branch MB", "pred /s", "floor %", "peak %")
+            "branch MB", "pred /s", "floor %", "peak %", "kernels' peak %")
     lines = [" | ".join(head), " | ".join("---" for _ in head)]
     for r in rows:
         if "error" in r:
             lines.append(" | ".join([r["codec"], str(r["config_index"]), r["mode"], str(r["batch_size"]),
-                                     r["program"], "error: " + r["error"]] + [""] * 8))
+                                     r["program"], "error: " + r["error"]] + [""] * 9))
             continue
         ratio = r["traffic_over_minimum"]
         lines.append(" | ".join([
@@ -339,6 +356,7 @@ def _table(rows: list[dict]) -> str:
             f"{ratio:.2f}" if ratio else "-", f"{r['branch_bytes'] / 1e6:.0f}" if r["branch_bytes"] else "-",
             ("<= " if r["prediction"] != "model" else "") + f"{r['predicted_samples_per_s'] / 1e6:.2f} M",
             f"{100 * r['floor_fraction']:.0f}", f"{100 * r['bandwidth_fraction']:.0f}" if r["bandwidth_fraction"] else "-",
+            f"{100 * r['kernel_bandwidth_fraction']:.0f}" if r["kernel_bandwidth_fraction"] else "-",
         ]))
     return "\n".join(lines)
 

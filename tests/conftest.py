@@ -16,6 +16,10 @@
    the formulas of MMPose 1.3.2 that jaxcodecs ports, written from
    ``MMPOSE_BEHAVIOUR.md`` §1 and OpenCV's documented rules, never from the
    library's code. Tests compare the library against them.
+4. ``JAXCODECS_TEST_OFF_CPU_PROGRAMS=1`` makes every ``lax.platform_dependent``
+   take its ``default`` branch, so that the programs other backends (GPU,
+   TPU) compile run here on the CPU: ``test_conformance`` runs the golden
+   vectors so in a child process (``OFF_CPU_PROGRAMS`` below).
 """
 
 import os
@@ -44,6 +48,15 @@ if "PYTEST_XDIST_WORKER" not in os.environ:
     # take 0.1-1 s, below JAX's defaults for what is worth caching.
     os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
     os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
+
+OFF_CPU_PROGRAMS = "JAXCODECS_TEST_OFF_CPU_PROGRAMS"
+if os.environ.get(OFF_CPU_PROGRAMS) == "1":
+    import jax  # noqa: E402
+
+    def _default_branch(*args, default=None, **per_platform):
+        return default(*args)
+
+    jax.lax.platform_dependent = _default_branch
 
 import math  # noqa: E402
 import types  # noqa: E402

@@ -38,6 +38,9 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any, Callable
 
@@ -47,7 +50,7 @@ import numpy as np
 import pytest
 
 import jaxcodecs
-from conftest import blur2d, cid_sigmas
+from conftest import OFF_CPU_PROGRAMS, blur2d, cid_sigmas
 from inventory import IMPLEMENTED, MMPOSE_CODECS, PLANNED
 
 DATA = Path(__file__).parent / "data" / "conformance"
@@ -933,7 +936,7 @@ def test_conformance(case: dict) -> None:
             live_rule = DEFAULT_ATOL + 1.5 * sensitivity
             if frozen is None:
                 refined = (live_rule, sensitivity, None)
-            elif jax.default_backend() != FROZEN_ON:
+            elif jax.default_backend() != FROZEN_ON or os.environ.get(OFF_CPU_PROGRAMS) == "1":
                 refined = (np.maximum(frozen[0], live_rule), sensitivity, frozen[1])
             else:
                 refined = (frozen[0], sensitivity, frozen[1])
@@ -945,6 +948,34 @@ def test_conformance(case: dict) -> None:
                         if np.asarray(leaf).dtype.kind == "f")
         compare_decode(case, prefix, pairs, arrays, refined, value_atol, policy=(config, kwargs),
                        input_nan=input_nan)
+
+
+def test_programs_are_the_platforms_own() -> None:
+    """Here the CPU's programs; in the child run of the next test, the
+    other backends' (the argmax's NaN test is a product only on CPU)."""
+    from jaxcodecs import ops
+
+    text = jax.jit(ops.heatmap_argmax).lower(np.zeros((2, 3, 8, 6), np.float32)).as_text()
+    assert ("dot_general" in text) == (os.environ.get(OFF_CPU_PROGRAMS) != "1")
+
+
+def test_off_cpu_programs_pass_the_conformance() -> None:
+    """The programs a GPU or TPU compiles (every ``lax.platform_dependent``
+    on its ``default`` branch: the corrected division, NaN ranked inside the
+    maximum, blur borders gathered in place, the rescaled maps fused, one
+    grouping piece) run on this CPU in a child process, against the golden
+    vectors with the other-backend tolerances: their arithmetic holds
+    parity; what only a GPU can show is its own compiler's code."""
+    env = {**os.environ, OFF_CPU_PROGRAMS: "1"}
+    env.pop("PYTEST_XDIST_WORKER", None)
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-n0", "-p", "no:cacheprovider",
+         "-k", "test_conformance[ or test_programs_are_the_platforms_own", str(Path(__file__))],
+        env=env, capture_output=True, text=True, timeout=900,
+    )
+    tail = "\n".join(run.stdout.splitlines()[-30:])
+    assert run.returncode == 0, f"off-CPU programs fail the conformance:\n{tail}\n{run.stderr[-2000:]}"
+    assert f"{len(CASES) + 1} passed" in run.stdout, tail
 
 
 # ----------------------------------------------------------------- coverage

@@ -37,6 +37,16 @@ MODULE = """HloModule jit_f, is_scheduled=true
   ROOT %bitcast_3 = f32[4,8,12]{2,1,0} bitcast(%dynamic-slice_2)
 }
 
+%fused_scaled_row (param_0.9: f32[4,8,16,12], param_1.9: s32[]) -> f32[4,8,1,12] {
+  %param_0.9 = f32[4,8,16,12]{3,2,1,0} parameter(0)
+  %constant_9 = f32[] constant(3)
+  %broadcast_9 = f32[4,8,16,12]{3,2,1,0} broadcast(%constant_9), dimensions={}
+  %multiply_9 = f32[4,8,16,12]{3,2,1,0} multiply(%param_0.9, %broadcast_9)
+  %param_1.9 = s32[] parameter(1)
+  %constant_10 = s32[] constant(0)
+  ROOT %dynamic-slice_9 = f32[4,8,1,12]{3,2,1,0} dynamic-slice(%multiply_9, %constant_10, %constant_10, %param_1.9, %constant_10), dynamic_slice_sizes={4,8,1,12}
+}
+
 %fused_update (param_0.2: f32[4,8,16,12], param_1.2: f32[4,8,1,12], param_2.2: s32[]) -> f32[4,8,16,12] {
   %param_0.2 = f32[4,8,16,12]{3,2,1,0} parameter(0)
   %param_1.2 = f32[4,8,1,12]{3,2,1,0} parameter(1)
@@ -75,8 +85,8 @@ ENTRY %main (maps: f32[4,8,16,12], index: s32[], flag: pred[]) -> f32[4,8,12] {
   %flag = pred[] parameter(2)
   %scaled = f32[4,8,16,12]{3,2,1,0} fusion(%maps), kind=kLoop, calls=%fused_scale
   %row = f32[4,8,12]{2,1,0} fusion(%scaled, %index), kind=kLoop, calls=%fused_row
-  %bitcast_8 = f32[4,8,1,12]{3,2,1,0} bitcast(%row)
-  %updated = f32[4,8,16,12]{3,2,1,0} fusion(%scaled, %bitcast_8, %index), kind=kLoop, calls=%fused_update
+  %scaled_row = f32[4,8,1,12]{3,2,1,0} fusion(%maps, %index), kind=kLoop, calls=%fused_scaled_row
+  %updated = f32[4,8,16,12]{3,2,1,0} fusion(%scaled, %scaled_row, %index), kind=kLoop, calls=%fused_update
   %init = (s32[], f32[4,8,16,12]{3,2,1,0}) tuple(%index, %updated)
   %loop = (s32[], f32[4,8,16,12]{3,2,1,0}) while(%init), condition=%condition, body=%body, backend_config={"known_trip_count":{"n":"3"}}
   %looped = f32[4,8,16,12]{3,2,1,0} get-tuple-element(%loop), index=1
@@ -91,6 +101,7 @@ def test_hand_written_module(gpu_model):
     assert main == {
         "scaled": (MAPS, MAPS),     # read and written whole
         "row": (ROW + 4, ROW),      # one row taken through a view, and the 4-byte index
+        "scaled_row": (ROW + 4, ROW),  # a product computed only where it is sliced
         "updated": (ROW + 4, ROW),  # updated in place: the row and the index read, the row written
     }
     # The loop body copies the maps once per iteration, 3 iterations; the
@@ -100,7 +111,7 @@ def test_hand_written_module(gpu_model):
     assert found["loop_bytes"] == 3 * 2 * MAPS
     assert found["traffic"] == sum(r + w for r, w in main.values()) + found["loop_bytes"]
     assert found["branch_bytes"] == 2 * MAPS + MAPS + ROW
-    assert found["launches"] == 3 + 3 * 1  # three kernels, a one-kernel body three times
+    assert found["launches"] == 4 + 3 * 1  # four kernels, a one-kernel body three times
     assert {k[4] for k in found["kernels"]} == {"main", "loop", "branch"}
     # A loop whose trip count XLA does not know counts once, and says so.
     unknown = gpu_model.kernel_traffic(MODULE.replace(', backend_config={"known_trip_count":{"n":"3"}}', ""))

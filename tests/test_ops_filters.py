@@ -109,6 +109,20 @@ def test_both_forms_of_a_blur_pass(border):
     assert "stablehlo.gather" in texts["cuda"] and "stablehlo.gather" not in texts["cpu"]
 
 
+def test_rescaled_blur_is_written_out_on_cpu_only():
+    """The rescaled maps are materialised on CPU (their product must not be
+    fused into a neighbour difference) and fused into their readers on
+    other backends; the values are one rounded product either way."""
+    from jax import export
+
+    maps = jax.ShapeDtypeStruct((4, 17, 64, 48), np.float32)
+    texts = {platform: export.export(jax.jit(lambda m: ops.gaussian_blur_rescaled(m, 11)),
+                                     platforms=[platform])(maps).mlir_module() for platform in ("cpu", "cuda")}
+    barriers = {platform: text.count("= stablehlo.optimization_barrier") for platform, text in texts.items()}
+    # CPU: the blurred maps, the two padded copies and the rescaled maps.
+    assert barriers == {"cpu": 4, "cuda": 1}
+
+
 def test_gaussian_blur_jit_and_eager(variant, npref):
     rng = np.random.default_rng(1)
     x = rng.normal(size=(2, 6, 5)).astype(np.float32)

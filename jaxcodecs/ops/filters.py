@@ -210,10 +210,14 @@ def rescale_factor(original: jnp.ndarray, blurred: jnp.ndarray, axes: tuple) -> 
 
 
 def _rescale_to_original_max(original: jnp.ndarray, blurred: jnp.ndarray, axes: tuple) -> jnp.ndarray:
-    # Materialised: fused into a consumer such as ``b[x+1] * f - b[x-1] * f``,
-    # the multiply would be contracted into an FMA that is not zero when the
-    # two neighbours are equal, breaking the exact sign ties of symmetric maps.
-    return lax.optimization_barrier(blurred * rescale_factor(original, blurred, axes))
+    # Materialised on CPU: fused into a consumer such as ``b[x+1] * f -
+    # b[x-1] * f``, the multiply would be contracted into an FMA that is not
+    # zero when the two neighbours are equal. Elsewhere writing the rescaled
+    # maps and reading them back is two passes over memory, so the product
+    # is fused into its readers (the argmax compares it, DARK takes its log,
+    # and the Megvii step treats differences within rounding as ties).
+    rescaled = blurred * rescale_factor(original, blurred, axes)
+    return lax.platform_dependent(rescaled, cpu=lax.optimization_barrier, default=lambda r: r)
 
 
 def gaussian_blur_rescaled(x: jnp.ndarray, ksize: int) -> jnp.ndarray:
