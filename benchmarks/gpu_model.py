@@ -35,15 +35,25 @@ predicted step over the target's peak bandwidth; ``kernel_bandwidth_fraction``
 the same without the fitted per-call overhead (the kernels alone, at the
 fitted rate).
 
+``--shard-batch`` compiles the programs with their batch axis sharded over
+every device of ``--topology`` (e.g. ``1x1x4``: four GPUs); the figures are
+then one device's. ``--platform tpu --topology v5e:2x2`` compiles for a TPU
+slice instead (libtpu's compiler; kernels and traffic, no prediction: the
+calibration is a GPU's).
+
 Needs the CUDA plugin of the installed jaxlib (its compiler; no GPU, no
-driver)::
+driver), or for TPUs the TPU runtime of the installed jax::
 
     pip install "jax-cuda12-plugin[with-cuda]==$(python -c 'import jaxlib; print(jaxlib.__version__)')"
     python benchmarks/gpu_model.py                       # H200, B = 1024
     python benchmarks/gpu_model.py --batch-sizes 64 1024 --modes mmpose exact
+    python benchmarks/gpu_model.py --topology 1x1x4 --shard-batch
+    pip install "jax[tpu]==$(python -c 'import jax; print(jax.__version__)')"
+    python benchmarks/gpu_model.py --platform tpu --topology v5e:2x2 --shard-batch
 
-JAX is started on the CPU (``JAX_PLATFORMS=cpu``), so the plugin never looks
-for a device. Results: ``benchmarks/results/gpu-model-<target>.json``.
+JAX is started on the CPU (``JAX_PLATFORMS=cpu``), so the compilers never
+look for a device. Results: ``benchmarks/results/gpu-model-<target>.json``
+(``tpu-model-<topology>.json``; ``-sharded`` with ``--shard-batch``).
 """
 
 from __future__ import annotations
@@ -277,23 +287,34 @@ def predict(row: dict, overhead: float, bandwidth: float, peak: float) -> dict:
 
 
 # ------------------------------------------------------------------ compile
-def target_devices(target: Path):
-    """Devices of the GPU described by ``target`` (no device needed)."""
+def target_devices(target: Path, platform: str = "cuda", topology: str | None = None):
+    """Devices of the GPU described by ``target`` (``platform="cuda"``,
+    ``topology`` e.g. ``"1x1x4"`` for four of them) or of a TPU slice
+    (``platform="tpu"``, ``topology`` e.g. ``"v5e:2x2"``); no device needed."""
     from jax.experimental import topologies
 
     try:
-        topology = topologies.get_topology_desc("target", "cuda", target_config=target.read_text(), topology="1x1x1")
+        if platform == "tpu":
+            os.environ.setdefault("TPU_ACCELERATOR_TYPE", "v5litepod-4")  # libtpu asks; compiling needs none
+            return topologies.get_topology_desc(topology or "v5e:2x2", "tpu").devices
+        return topologies.get_topology_desc("target", "cuda", target_config=target.read_text(),
+                                            topology=topology or "1x1x1").devices
     except Exception as error:
+        need = ("the TPU runtime of this jax: pip install \"jax[tpu]==$(python -c 'import jax; print(jax.__version__)')\""
+                if platform == "tpu" else
+                "the CUDA plugin of this jaxlib: pip install "
+                "\"jax-cuda12-plugin[with-cuda]==$(python -c 'import jaxlib; print(jaxlib.__version__)')\"")
         raise SystemExit(
-            f"gpu_model: XLA:GPU's compiler is not available ({type(error).__name__}: {error}).\n"
-            "Install the CUDA plugin of this jaxlib: pip install "
-            "\"jax-cuda12-plugin[with-cuda]==$(python -c 'import jaxlib; print(jaxlib.__version__)')\""
+            f"gpu_model: XLA's {platform} compiler is not available ({type(error).__name__}: {error}).\n"
+            f"Install {need}"
         ) from None
-    return topology.devices
 
 
-def program_rows(name: str, index: int, config: dict, mode: str, batch_size: int, sharding) -> list[dict]:
-    """The encode and decode rows of one example config."""
+def program_rows(name: str, index: int, config: dict, mode: str, batch_size: int, sharding,
+                 batch_sharding=None) -> list[dict]:
+    """The encode and decode rows of one example config; arrays whose
+    leading axis is the batch get ``batch_sharding`` when given, and then
+    every figure is one device's (its program, its share of the batch)."""
     import jax
 
     import jaxcodecs
@@ -303,9 +324,10 @@ def program_rows(name: str, index: int, config: dict, mode: str, batch_size: int
     batch = examples.example_batch(codec, batch_size, seed=0, name=name)
 
     def spec(leaf):
-        if hasattr(leaf, "shape") and hasattr(leaf, "dtype"):
-            return jax.ShapeDtypeStruct(np.shape(leaf), leaf.dtype, sharding=sharding)
-        return leaf
+        if not (hasattr(leaf, "shape") and hasattr(leaf, "dtype")):
+            return leaf
+        batched = batch_sharding is not None and np.ndim(leaf) > 0 and np.shape(leaf)[0] == batch_size
+        return jax.ShapeDtypeStruct(np.shape(leaf), leaf.dtype, sharding=batch_sharding if batched else sharding)
 
     def nbytes(tree) -> int:
         return sum(int(np.prod(x.shape)) * np.dtype(x.dtype).itemsize
@@ -323,7 +345,9 @@ def program_rows(name: str, index: int, config: dict, mode: str, batch_size: int
             rows.append({**row, "error": f"{type(error).__name__}: {str(error).splitlines()[0][:200]}"})
             continue
         found = kernel_traffic(compiled.as_text())
-        inputs, outputs = nbytes((args, kwargs)), nbytes(jax.eval_shape(method, *args, **kwargs))
+        # Per device: a batch-sharded program is each device's share.
+        share = batch_sharding.mesh.size if batch_sharding is not None else 1
+        inputs, outputs = (nbytes(t) // share for t in ((args, kwargs), jax.eval_shape(method, *args, **kwargs)))
         row.update({
             "compile_s": time.perf_counter() - start,
             "kernels": sum(1 for k in found["kernels"] if k[4] == "main"),
@@ -342,44 +366,59 @@ def _table(rows: list[dict]) -> str:
     head = ("codec", "cfg", "mode", "B", "prog", "kernels", "launches", "traffic MB", "min MB", "x min",
             "branch MB", "pred /s", "floor %", "peak %", "kernels' peak %")
     lines = [" | ".join(head), " | ".join("---" for _ in head)]
+
+    def percent(value):
+        return f"{100 * value:.0f}" if value is not None else "-"
+
     for r in rows:
+        cells = [r["codec"], str(r["config_index"]), r["mode"], str(r["batch_size"]), r["program"]]
         if "error" in r:
-            lines.append(" | ".join([r["codec"], str(r["config_index"]), r["mode"], str(r["batch_size"]),
-                                     r["program"], "error: " + r["error"]] + [""] * 9))
+            lines.append(" | ".join(cells + ["error: " + r["error"]] + [""] * 9))
             continue
-        ratio = r["traffic_over_minimum"]
-        lines.append(" | ".join([
-            r["codec"], str(r["config_index"]), r["mode"], str(r["batch_size"]), r["program"],
+        ratio, rate = r["traffic_over_minimum"], r.get("predicted_samples_per_s")
+        lines.append(" | ".join(cells + [
             str(r["kernels"]) + (f" +{r['loops']} loops" if r["loops"] else "")
             + (f" ({r['unknown_loops']} unbounded)" if r["unknown_loops"] else ""), str(r["launches"]),
             f"{r['traffic'] / 1e6:.1f}", f"{r['minimum_bytes'] / 1e6:.1f}",
             f"{ratio:.2f}" if ratio else "-", f"{r['branch_bytes'] / 1e6:.0f}" if r["branch_bytes"] else "-",
-            ("<= " if r["prediction"] != "model" else "") + f"{r['predicted_samples_per_s'] / 1e6:.2f} M",
-            f"{100 * r['floor_fraction']:.0f}", f"{100 * r['bandwidth_fraction']:.0f}" if r["bandwidth_fraction"] else "-",
-            f"{100 * r['kernel_bandwidth_fraction']:.0f}" if r["kernel_bandwidth_fraction"] else "-",
+            "-" if rate is None else ("<= " if r["prediction"] != "model" else "") + f"{rate / 1e6:.2f} M",
+            percent(r.get("floor_fraction")), percent(r.get("bandwidth_fraction")),
+            percent(r.get("kernel_bandwidth_fraction")),
         ]))
     return "\n".join(lines)
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--target", type=Path, default=HERE / "gpu_targets" / "h200.txtpb")
+    parser.add_argument("--target", type=Path, default=HERE / "gpu_targets" / "h200.txtpb",
+                        help="the GPU's description (--platform cuda)")
+    parser.add_argument("--platform", choices=["cuda", "tpu"], default="cuda",
+                        help="tpu: compile for a TPU slice instead (kernels and traffic, no prediction)")
+    parser.add_argument("--topology", default=None, help="cuda: 1x1xN GPUs (default 1x1x1); tpu: e.g. v5e:2x2")
+    parser.add_argument("--shard-batch", action="store_true",
+                        help="the batch axis sharded over every device of the topology")
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1024])
     parser.add_argument("--modes", nargs="+", default=["mmpose"], choices=["mmpose", "exact"])
     parser.add_argument("--codecs", nargs="+", default=None)
     parser.add_argument("--json", type=Path, default=None,
-                        help="default benchmarks/results/gpu-model-<target>.json")
+                        help="default benchmarks/results/gpu-model-<target>.json (tpu: tpu-model-<topology>.json)")
     args = parser.parse_args(argv)
-    os.environ.setdefault("JAX_PLATFORMS", "cpu")  # the plugin must not look for a device
+    os.environ.setdefault("JAX_PLATFORMS", "cpu")  # the compilers must not look for a device
     import jax
     import jaxlib
 
     import jaxcodecs
     from jaxcodecs import examples
 
-    devices = target_devices(args.target)
+    devices = target_devices(args.target, args.platform, args.topology)
     sharding = jax.sharding.SingleDeviceSharding(devices[0])
-    peak = float(re.search(r"memory_bandwidth:\s*(\d+)", args.target.read_text()).group(1))
+    batch_sharding = None
+    if args.shard_batch:
+        mesh = jax.sharding.Mesh(np.array(devices), ("batch",))
+        sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
+        batch_sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("batch"))
+    calibrated = args.platform == "cuda"
+    peak = float(re.search(r"memory_bandwidth:\s*(\d+)", args.target.read_text()).group(1)) if calibrated else None
     overhead, bandwidth = fit_calibration()
     rows = []
     for name in args.codecs or jaxcodecs.list_codecs():
@@ -390,22 +429,25 @@ def main(argv=None) -> int:
         for index, config in enumerate(configs):
             for mode in args.modes:
                 for batch_size in args.batch_sizes:
-                    for row in program_rows(name, index, dict(config), mode, batch_size, sharding):
-                        if "error" not in row:
+                    for row in program_rows(name, index, dict(config), mode, batch_size, sharding, batch_sharding):
+                        if "error" not in row and calibrated:
                             row.update(predict(row, overhead, bandwidth, peak))
                         rows.append(row)
                         print(_table([row]).splitlines()[-1], flush=True)
     print()
     print(_table(rows))
-    out = args.json or HERE / "results" / f"gpu-model-{args.target.stem}.json"
+    default_name = (f"gpu-model-{args.target.stem}" if calibrated else f"tpu-model-{args.topology or 'v5e:2x2'}")
+    out = args.json or HERE / "results" / (default_name.replace(":", "-") + ("-sharded" if args.shard_batch else "")
+                                           + ".json")
+    model = {"overhead_s": overhead, "bandwidth_bytes_per_s": bandwidth,
+             "calibration": [{"program": p, "traffic_mb": mb, "measured_samples_per_s": rate}
+                             for p, mb, rate in CALIBRATION],
+             "calibration_batch_size": CALIBRATION_BATCH} if calibrated else None
     out.write_text(json.dumps({
-        "target": args.target.name, "device": devices[0].device_kind, "peak_bandwidth_bytes_per_s": peak,
-        "jax": jax.__version__, "jaxlib": jaxlib.__version__,
-        "model": {"overhead_s": overhead, "bandwidth_bytes_per_s": bandwidth,
-                  "calibration": [{"program": p, "traffic_mb": mb, "measured_samples_per_s": rate}
-                                  for p, mb, rate in CALIBRATION],
-                  "calibration_batch_size": CALIBRATION_BATCH},
-        "rows": rows,
+        "platform": args.platform, "target": args.target.name if calibrated else args.topology or "v5e:2x2",
+        "device": devices[0].device_kind, "devices": len(devices), "batch_sharded": args.shard_batch,
+        "peak_bandwidth_bytes_per_s": peak, "jax": jax.__version__, "jaxlib": jaxlib.__version__,
+        "model": model, "rows": rows,
     }, indent=1, default=str) + "\n")
     print(f"\nwritten: {out}")
     return 0 if all("error" not in r for r in rows) else 1

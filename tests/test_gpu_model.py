@@ -166,3 +166,25 @@ def test_missing_gpu_compiler_says_what_to_install(gpu_model, monkeypatch, tmp_p
     target.write_text("gpu_device_info {}\n")
     with pytest.raises(SystemExit, match=r"jax-cuda12-plugin\[with-cuda\]==.*jaxlib.__version__"):
         gpu_model.target_devices(target)
+
+
+def test_program_rows_on_this_cpu(gpu_model):
+    """The driver compiles a codec's two programs for whatever devices it is
+    given (here the host's CPU devices, the batch sharded over 8 of them):
+    the floors are the encoder's output and the decoder's input, computed
+    here from the shapes."""
+    from jaxcodecs import examples
+
+    config = dict(examples.get_examples("MSRAHeatmap").configs[0])
+    cpus = jax.devices("cpu")[:8]
+    mesh = jax.sharding.Mesh(np.array(cpus), ("batch",))
+    replicated = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
+    batched = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("batch"))
+    maps = 16 * 17 * 64 * 48 * 4  # B = 16, K = 17, 48 x 64 maps, float32
+    for share, sharding, batch_sharding in ((1, jax.sharding.SingleDeviceSharding(cpus[0]), None),
+                                            (8, replicated, batched)):  # per device: an eighth of the batch
+        encode, decode = gpu_model.program_rows("MSRAHeatmap", 0, config, "mmpose", 16, sharding, batch_sharding)
+        assert encode["program"] == "encode" and decode["program"] == "decode"
+        assert encode["minimum_bytes"] == (maps + 16 * 17 * 4) // share  # heatmaps and keypoint weights
+        assert decode["minimum_bytes"] == maps // share
+        assert encode["traffic"] >= maps // share and decode["traffic"] >= maps // share
