@@ -259,13 +259,62 @@ def kernel_traffic(text: str) -> dict:
 
 
 # ------------------------------------------------------------------ model
-def fit_calibration(calibration=CALIBRATION, batch_size: int = CALIBRATION_BATCH) -> tuple[float, float]:
-    """``(overhead_s, bytes_per_s)``: the least-squares line through the
-    measured step times against the modelled traffic."""
-    traffic = np.array([mb * 1e6 for _, mb, _ in calibration])
-    steps = np.array([batch_size / rate for _, _, rate in calibration])
+def fit_line(traffic_bytes, steps_s) -> tuple[float, float]:
+    """``(overhead_s, bytes_per_s)``: the least-squares line ``step =
+    overhead + traffic / bytes_per_s``."""
+    traffic, steps = np.asarray(traffic_bytes, float), np.asarray(steps_s, float)
     (overhead, per_byte), *_ = np.linalg.lstsq(np.c_[np.ones_like(traffic), traffic], steps, rcond=None)
     return float(overhead), float(1.0 / per_byte)
+
+
+def fit_calibration(calibration=CALIBRATION, batch_size: int = CALIBRATION_BATCH) -> tuple[float, float]:
+    """The line through the measured step times against the modelled traffic."""
+    return fit_line([mb * 1e6 for _, mb, _ in calibration], [batch_size / rate for _, _, rate in calibration])
+
+
+def compare(model: dict, bench: dict) -> tuple[list[dict], tuple[float, float] | None]:
+    """The model's rows against ``python -m jaxcodecs bench``'s measured
+    ones (the same codec, config, mode and batch size; the default
+    allocator's where both ran): predicted and measured steps, and the line
+    refitted to the measurements (None with fewer than two)."""
+    def key(row, mode):
+        return row["codec"], json.dumps(row["config"], sort_keys=True), mode, row["batch_size"]
+
+    measured = {}
+    for row in bench.get("results", []):
+        if "error" not in row and row.get("allocator", "default") == "default":
+            measured.setdefault(key(row, row["mode"]), row)
+    rows = []
+    for row in model["rows"]:
+        found = measured.get(key(row, row["mode"]))
+        step = found and found.get(f"{row['program']}_step_s")
+        if "error" in row or not step:
+            continue
+        predicted = row.get("predicted_step_s")
+        rows.append({"codec": row["codec"], "config": found.get("config_label", row["config_index"]),
+                     "mode": row["mode"], "batch_size": row["batch_size"], "program": row["program"],
+                     "traffic": row["traffic"], "predicted_step_s": predicted, "measured_step_s": step,
+                     "measured_over_predicted": step / predicted if predicted else None})
+    exact = [r for r in rows if r["traffic"] > 0]
+    refit = fit_line([r["traffic"] for r in exact], [r["measured_step_s"] for r in exact]) if len(exact) > 1 else None
+    return rows, refit
+
+
+def compare_markdown(rows: list[dict], refit, model: dict) -> str:
+    """The comparison as a Markdown table, the fits first."""
+    fitted = model.get("model") or {}
+    lines = [f"model: step = {1e3 * fitted.get('overhead_s', float('nan')):.3f} ms + traffic / "
+             f"{fitted.get('bandwidth_bytes_per_s', float('nan')) / 1e12:.2f} TB/s (calibration)",
+             "refit to these measurements: " + (f"step = {1e3 * refit[0]:.3f} ms + traffic / {refit[1] / 1e12:.2f} TB/s"
+                                                if refit else "too few rows"),
+             "", "| codec | config | mode | B | program | traffic MB | predicted ms | measured ms | measured / predicted |",
+             "| --- | --- | --- | ---: | --- | ---: | ---: | ---: | ---: |"]
+    for r in rows:
+        ratio, predicted = r["measured_over_predicted"], r["predicted_step_s"]
+        lines.append(f"| {r['codec']} | {r['config']} | {r['mode']} | {r['batch_size']} | {r['program']} | "
+                     f"{r['traffic'] / 1e6:.1f} | {f'{1e3 * predicted:.3f}' if predicted else '-'} | "
+                     f"{1e3 * r['measured_step_s']:.3f} | {f'{ratio:.2f}' if ratio else '-'} |")
+    return "\n".join(lines) + "\n"
 
 
 def predict(row: dict, overhead: float, bandwidth: float, peak: float) -> dict:
@@ -402,7 +451,19 @@ def main(argv=None) -> int:
     parser.add_argument("--codecs", nargs="+", default=None)
     parser.add_argument("--json", type=Path, default=None,
                         help="default benchmarks/results/gpu-model-<target>.json (tpu: tpu-model-<topology>.json)")
+    parser.add_argument("--compare", type=Path, default=None, metavar="BENCH_JSON",
+                        help="compare a bench JSON measured on the device with --model (compiles nothing)")
+    parser.add_argument("--model", type=Path, default=HERE / "results" / "gpu-model-h200.json")
+    parser.add_argument("--markdown", type=Path, default=None, help="with --compare: also write the table here")
     args = parser.parse_args(argv)
+    if args.compare is not None:
+        model = json.loads(args.model.read_text())
+        rows, refit = compare(model, json.loads(args.compare.read_text()))
+        text = compare_markdown(rows, refit, model)
+        print(text)
+        if args.markdown:
+            args.markdown.write_text(text)
+        return 0 if rows else 1
     os.environ.setdefault("JAX_PLATFORMS", "cpu")  # the compilers must not look for a device
     import jax
     import jaxlib

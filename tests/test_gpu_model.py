@@ -188,3 +188,39 @@ def test_program_rows_on_this_cpu(gpu_model):
         assert encode["minimum_bytes"] == (maps + 16 * 17 * 4) // share  # heatmaps and keypoint weights
         assert decode["minimum_bytes"] == maps // share
         assert encode["traffic"] >= maps // share and decode["traffic"] >= maps // share
+
+
+def test_compare_with_a_measured_bench(gpu_model, tmp_path):
+    """The model's rows against a bench JSON of the same programs: matched
+    by codec, config, mode and batch size (the default allocator's), and
+    the refitted line recovers the steps' own constants."""
+    import json
+
+    config = {"input_size": [192, 256], "heatmap_size": [48, 64], "sigma": 2.0}
+    traffic = {("encode", 64): 20e6, ("decode", 64): 30e6, ("encode", 1024): 300e6, ("decode", 1024): 500e6}
+    model = {"model": {"overhead_s": 2e-4, "bandwidth_bytes_per_s": 2e12}, "rows": [
+        {"codec": "MSRAHeatmap", "config_index": 0, "config": config, "mode": "mmpose", "batch_size": b,
+         "program": p, "traffic": t, "predicted_step_s": 2e-4 + t / 2e12} for (p, b), t in traffic.items()]}
+    model["rows"].append({**model["rows"][0], "mode": "exact"})  # not measured: left out
+
+    def measured(b):  # 50 us + traffic at 4 TB/s
+        return {f"{p}_step_s": 5e-5 + traffic[(p, b)] / 4e12 for p in ("encode", "decode")}
+
+    bench = {"results": [
+        {"codec": "MSRAHeatmap", "config": config, "config_label": "sigma=2", "mode": "mmpose", "batch_size": b,
+         "allocator": "default", **measured(b)} for b in (64, 1024)]
+        + [{"codec": "MSRAHeatmap", "config": config, "mode": "mmpose", "batch_size": 64, "allocator": "tuned",
+            "encode_step_s": 1.0, "decode_step_s": 1.0}]}
+    rows, refit = gpu_model.compare(model, bench)
+    assert len(rows) == 4 and {r["config"] for r in rows} == {"sigma=2"}
+    for r in rows:
+        assert r["measured_step_s"] == pytest.approx(5e-5 + r["traffic"] / 4e12)
+        assert r["measured_over_predicted"] == pytest.approx(r["measured_step_s"] / (2e-4 + r["traffic"] / 2e12))
+    np.testing.assert_allclose(refit, (5e-5, 4e12), rtol=1e-6)
+    text = gpu_model.compare_markdown(rows, refit, model)
+    assert "refit to these measurements: step = 0.050 ms + traffic / 4.00 TB/s" in text
+    (tmp_path / "bench.json").write_text(json.dumps(bench))
+    (tmp_path / "model.json").write_text(json.dumps(model))
+    assert gpu_model.main(["--compare", str(tmp_path / "bench.json"), "--model", str(tmp_path / "model.json"),
+                           "--markdown", str(tmp_path / "out.md")]) == 0
+    assert (tmp_path / "out.md").read_text() == text

@@ -9,8 +9,10 @@
 #
 # OUT_DIR (default gpu-check/<device>-<UTC time>) receives device.txt (JAX,
 # its devices, nvidia-smi where present), pytest.log + pytest.xml,
-# conformance.txt, bench-<device>.json + bench.md + bench.log, and
-# summary.txt. Copy the benchmark JSON to benchmarks/results/ to keep it.
+# conformance.txt, bench-<device>.json + bench.md + bench.log,
+# model-vs-measured.md (the steps benchmarks/gpu_model.py predicted for an
+# H200 against these) and summary.txt. Copy the benchmark JSON to
+# benchmarks/results/ to keep it.
 # Budget: about 8 minutes on a machine with 16 cores (the tests run on one
 # xdist worker per core; each stage has a time limit, and a stage that runs
 # out says so in summary.txt). The exit status is 0 when every stage passed.
@@ -64,7 +66,14 @@ timeout "${GPU_CHECK_BENCH_LIMIT:-150}" "$PYTHON" -m jaxcodecs bench --quick --b
     --json "$OUT/bench-$DEVICE.json" --markdown "$OUT/bench.md" ${BENCH_EXTRA[@]+"${BENCH_EXTRA[@]}"} > "$OUT/bench.log" 2>&1
 echo $? > "$OUT/bench.rc"
 
-# 3. The summary.
+# 3. The measured steps against benchmarks/gpu_model.py's predictions for an
+# H200 (the committed JSON), and the line refitted to the measurements.
+if [ -f "$OUT/bench-$DEVICE.json" ]; then
+    "$PYTHON" benchmarks/gpu_model.py --compare "$OUT/bench-$DEVICE.json" \
+        --markdown "$OUT/model-vs-measured.md" > "$OUT/model.log" 2>&1
+fi
+
+# 4. The summary.
 "$PYTHON" - "$OUT" <<'PY'
 import importlib.util
 import sys
@@ -106,6 +115,9 @@ missing = [m for m in ("grain", "nbclient", "nbformat", "ipykernel", "matplotlib
            if importlib.util.find_spec(m) is None]
 lines.append("optional packages missing (their tests skipped): " + (", ".join(missing) or "none"))
 failed |= stage("benchmark", "bench.rc") != 0
+compared = out / "model-vs-measured.md"
+if compared.exists():  # the fitted lines: the calibration's, then these measurements'
+    lines += ["model vs measured (model-vs-measured.md):"] + ["  " + line for line in compared.read_text().splitlines()[:2]]
 lines.append("overall: " + ("FAILED" if failed else "passed"))
 (out / "summary.txt").write_text("\n".join(lines) + "\n")
 print("\n".join(lines))
