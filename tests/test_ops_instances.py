@@ -152,6 +152,28 @@ def test_displacement_fields_match_the_sequential_rule(seed, radius):
     np.testing.assert_allclose(np.asarray(weights), ref_weights, rtol=1e-6, atol=0)
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_the_off_cpu_fields_match_the_sequential_rule(seed, monkeypatch):
+    """Off CPU the scan carries the weights in both rows of each keypoint
+    (``lax.platform_dependent``); that program, run here, gives the same
+    fields, and only its lowering for a GPU carries them so."""
+    from jax import export
+
+    kp, vis = crowd(seed)
+    want_disp, want_weights = jax.jit(_fields, static_argnums=3)(kp, vis, 2.5)
+    ref_disp, ref_weights = _reference(kp, vis, 2.5)
+    np.testing.assert_allclose(np.asarray(want_weights), ref_weights, rtol=1e-6, atol=0)
+    with monkeypatch.context() as patch:
+        patch.setattr(jax.lax, "platform_dependent", lambda *args, default, **branches: default(*args))
+        disp, weights = jax.jit(lambda *a: _fields(*a, 2.5))(kp, vis)
+    np.testing.assert_array_equal(np.asarray(disp), np.asarray(want_disp))
+    np.testing.assert_array_equal(np.asarray(weights), np.asarray(want_weights))
+    carry = f"tensor<{kp.shape[1]}x2x{SIZE[1]}x{SIZE[0]}xf32>"
+    texts = {platform: export.export(jax.jit(lambda *a: _fields(*a, 2.5)), platforms=[platform])(kp, vis)
+             .mlir_module() for platform in ("cpu", "cuda")}
+    assert texts["cuda"].count(carry) > texts["cpu"].count(carry)
+
+
 def test_later_keypoints_of_an_instance_read_its_own_size_map_writes():
     # Instance 0 (large) writes keypoints 0 and 1 everywhere in its square;
     # instance 1 (smaller) writes only keypoint 1. Instance 2 (larger than

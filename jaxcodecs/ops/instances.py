@@ -11,6 +11,8 @@ over instances and scans them (``N`` is static).
 
 from __future__ import annotations
 
+import functools
+
 from typing import Any
 
 import jax
@@ -357,14 +359,16 @@ def render_displacement_fields(
 
     up_to = jnp.arange(joints)[None, :] <= jnp.arange(joints)[:, None]  # [k, j]: j <= k
 
-    def draw(carry, inst):
-        disp, weights, size_map = carry  # (K, 2, H, W), (K, H, W), (H, W)
+    def draw(carry, inst, paired):
+        disp, weights, size_map = carry  # (K, 2, H, W), (K, H, W) or paired (K, 2, H, W), (H, W)
         points, ok, root, d, w = inst
         y0, grid_y, in_y = axis_window(root[1], height, slab_h)
         x0, grid_x, in_x = axis_window(root[0], width, slab_w)
         zero = jnp.zeros((), jnp.int32)
-        slab_disp = jax.lax.dynamic_slice(disp, (zero, zero, y0, x0), (joints, 2, slab_h, slab_w))
-        slab_weights = jax.lax.dynamic_slice(weights, (zero, y0, x0), (joints, slab_h, slab_w))
+        start = (zero, zero, y0, x0)
+        slab_disp = jax.lax.dynamic_slice(disp, start, (joints, 2, slab_h, slab_w))
+        weight_start = start if paired else (zero, y0, x0)
+        slab_weights = jax.lax.dynamic_slice(weights, weight_start, (joints,) + (2,) * paired + (slab_h, slab_w))
         slab_size = jax.lax.dynamic_slice(size_map, (y0, x0), (slab_h, slab_w))
         candidate = ok[:, None, None] & (in_y[:, None] & in_x[None, :])[None]  # (K, h, w)
         occupied = jnp.any(slab_disp != 0, axis=1)
@@ -380,24 +384,27 @@ def render_displacement_fields(
             axis=1,
         )
         slab_disp = jnp.where(write[:, None], field, slab_disp)
-        slab_weights = jnp.where(write, w, slab_weights)
+        slab_weights = jnp.where(write[:, None] if paired else write, w, slab_weights)
         slab_size = jnp.where(jnp.any(write, axis=0), d, slab_size)
-        disp = jax.lax.dynamic_update_slice(disp, slab_disp, (zero, zero, y0, x0))
-        weights = jax.lax.dynamic_update_slice(weights, slab_weights, (zero, y0, x0))
+        disp = jax.lax.dynamic_update_slice(disp, slab_disp, start)
+        weights = jax.lax.dynamic_update_slice(weights, slab_weights, weight_start)
         size_map = jax.lax.dynamic_update_slice(size_map, slab_size, (y0, x0))
         return (disp, weights, size_map), None
 
-    # Data-dependent zeros: under a batch-sharded vmap the carry then shards
-    # like the batch, as the slab positions do.
-    init = (
-        constant_like(0.0, kp, (joints, 2, height, width), dtype),
-        constant_like(0.0, kp, (joints, height, width), dtype),
-        constant_like(0.0, kp, (height, width), dtype),
-    )
-    (disp, weights, _), _ = jax.lax.scan(draw, init, (kp, eligible, roots.astype(dtype), diag, inverse))
-    disp = disp.reshape(2 * joints, height, width)
-    weights = jnp.repeat(weights, 2, axis=0)
-    return disp, weights
+    def fields(paired, *inst):
+        # Data-dependent zeros (a batch-sharded vmap shards the carry like the slabs), the paired
+        # weights' from another array: two equal fields would become one buffer and a copy.
+        init = (constant_like(0.0, kp, (joints, 2, height, width), dtype),
+                constant_like(0.0, diag if paired else kp, (joints,) + (2,) * paired + (height, width), dtype),
+                constant_like(0.0, kp, (height, width), dtype))
+        (disp, weights, _), _ = jax.lax.scan(functools.partial(draw, paired=paired), init, inst)
+        weights = weights.reshape(2 * joints, height, width) if paired else jnp.repeat(weights, 2, axis=0)
+        return disp.reshape(2 * joints, height, width), weights
+
+    # Both rows of a keypoint share its weights: XLA:CPU scans (K, H, W) faster and repeats it
+    # after; elsewhere that repeat is a second full write, so the carry holds both rows.
+    return jax.lax.platform_dependent(kp, eligible, roots.astype(dtype), diag, inverse,
+                                      cpu=functools.partial(fields, False), default=functools.partial(fields, True))
 
 
 def sample_maps_bilinear(maps: jnp.ndarray, points: jnp.ndarray) -> jnp.ndarray:
