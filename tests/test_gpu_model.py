@@ -42,9 +42,11 @@ MODULE = """HloModule jit_f, is_scheduled=true
   %constant_9 = f32[] constant(3)
   %broadcast_9 = f32[4,8,16,12]{3,2,1,0} broadcast(%constant_9), dimensions={}
   %multiply_9 = f32[4,8,16,12]{3,2,1,0} multiply(%param_0.9, %broadcast_9)
+  %constant_11 = f32[] constant(0)
+  %pad_9 = f32[4,8,18,12]{3,2,1,0} pad(%multiply_9, %constant_11), padding=0_0x0_0x1_1x0_0
   %param_1.9 = s32[] parameter(1)
   %constant_10 = s32[] constant(0)
-  ROOT %dynamic-slice_9 = f32[4,8,1,12]{3,2,1,0} dynamic-slice(%multiply_9, %constant_10, %constant_10, %param_1.9, %constant_10), dynamic_slice_sizes={4,8,1,12}
+  ROOT %dynamic-slice_9 = f32[4,8,1,12]{3,2,1,0} dynamic-slice(%pad_9, %constant_10, %constant_10, %param_1.9, %constant_10), dynamic_slice_sizes={4,8,1,12}
 }
 
 %fused_update (param_0.2: f32[4,8,16,12], param_1.2: f32[4,8,1,12], param_2.2: s32[]) -> f32[4,8,16,12] {
@@ -101,7 +103,7 @@ def test_hand_written_module(gpu_model):
     assert main == {
         "scaled": (MAPS, MAPS),     # read and written whole
         "row": (ROW + 4, ROW),      # one row taken through a view, and the 4-byte index
-        "scaled_row": (ROW + 4, ROW),  # a product computed only where it is sliced
+        "scaled_row": (ROW + 4, ROW),  # a padded product computed only where it is sliced
         "updated": (ROW + 4, ROW),  # updated in place: the row and the index read, the row written
     }
     # The loop body copies the maps once per iteration, 3 iterations; the
