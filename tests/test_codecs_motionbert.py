@@ -411,6 +411,31 @@ def test_encode_audit_reproducer_names_the_camera_width():
         MotionBERTLabel(num_keypoints=K).encode(kp, vis, target, vis, camera)
 
 
+@pytest.mark.parametrize("shape", [(2, 2), (3,), (), (1,), (2, 1, 1)])
+@pytest.mark.parametrize("key", ("f", "c"))
+def test_encode_camera_intrinsics_of_another_shape_are_an_error(key, shape):
+    """f and c are projected as (x, y): any other number of values used to
+    fail inside a reshape without naming the argument."""
+    rng = np.random.default_rng(64)
+    kp = rng.uniform(0, W, (ROWS, K, 2)).astype(np.float32)
+    target = make_target(rng, ROWS)
+    camera = make_camera(rng, True)
+    camera[key] = np.full(shape, 500.0, np.float32)
+    match = rf"`camera_param\['{key}'\]` must hold two values \(x, y\), shape \(2,\) or \(2, 1\), got shape " \
+        + re.escape(str(shape))
+    for mode in ("train", "test"):
+        with pytest.raises(ValueError, match=match):
+            codec(0, mode).encode(kp, None, target, None, camera)
+        with pytest.raises(ValueError, match=match):
+            jax.jit(codec(0, mode).encode)(kp, None, target, None, camera)
+    # (2,), (2, 1) and (1, 2) are the same two values.
+    encoded = [codec(0).encode(kp, None, target, None, {**camera, key: np.reshape(camera_value, s)})
+               for camera_value in [make_camera(np.random.default_rng(64), True)[key]] for s in ((2,), (2, 1), (1, 2))]
+    for other in encoded[1:]:
+        np.testing.assert_array_equal(np.asarray(other["lifting_target_label"]),
+                                      np.asarray(encoded[0]["lifting_target_label"]))
+
+
 @pytest.mark.parametrize("key", ("w", "h", "f", "c"))
 def test_encode_complex_camera_is_an_error(key):
     rng = np.random.default_rng(63)

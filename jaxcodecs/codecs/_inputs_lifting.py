@@ -181,6 +181,18 @@ def lifting_camera(owner: str, camera_param: Mapping[str, Any] | None, *,
     return finite_camera(camera)
 
 
+def camera_pair_input(owner: str, camera: Mapping[str, Any], key: str) -> None:
+    """``camera[key]`` (focal lengths ``f`` or principal point ``c``) holds
+    the two values ``(x, y)`` a pinhole projection needs: shape ``(2,)``,
+    ``(2, 1)`` or ``(1, 2)``."""
+    shape = tuple(np.shape(camera[key]))
+    if shape not in ((2,), (2, 1), (1, 2)):
+        raise ValueError(
+            f"{owner}: `camera_param['{key}']` must hold two values (x, y), shape (2,) or (2, 1), "
+            f"got shape {shape}."
+        )
+
+
 def root_input(target_root: Any, keypoints: jnp.ndarray) -> jnp.ndarray | None:
     """``target_root`` ``(C,)``, ``(T, C)`` or ``(T, 1, C)`` as ``(T, 1, C)``, or None."""
     if target_root is None:

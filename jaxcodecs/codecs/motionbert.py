@@ -14,6 +14,7 @@ from jaxcodecs.base import Codec, codec_field
 from jaxcodecs.codecs._fields import flag, one_of, positive_int, root_joint
 from jaxcodecs.codecs._inputs import coordinates_input
 from jaxcodecs.codecs._inputs_lifting import (
+    camera_pair_input,
     column_input,
     frame_size_input,
     lifting_camera,
@@ -103,6 +104,8 @@ class MotionBERTLabel(Codec):
         default_factor = ops.constant_like(4.0, target[:, 0, 0], dtype=jnp.promote_types(target.dtype, "float32"))
         label = target
         if "f" in camera and "c" in camera:
+            camera_pair_input(name, camera, "f")
+            camera_pair_input(name, camera, "c")
             label, default_factor = ops.camera_to_image_with_depth(target, self.root_index, camera["f"], camera["c"])
         if self.mode == "train":
             width = jnp.asarray(camera["w"], label.dtype) / 1000.0
