@@ -40,7 +40,8 @@ class MotionBERTLabel(Codec):
     Encode ``keypoints (T, K, D)``, ``keypoints_visible``, ``lifting_target
     (T, K, 3)`` (required), ``lifting_target_visible``, ``camera_param``
     (``w``, ``h``: scalars as in MMPose, or one size per frame, ``(T,)`` or
-    ``(T, 1)`` each as decode takes them; optional ``f``, ``c``) and
+    ``(T, 1)`` each as decode takes them; optional ``f``, ``c``, two values
+    each: ``(2,)``, ``(2, 1)`` or ``(1, 2)``) and
     ``factor``:
 
     * ``keypoint_labels``: ``kp[..., :2] / w * 2 - (1, h / w)`` (other
