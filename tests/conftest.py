@@ -50,13 +50,18 @@ if "PYTEST_XDIST_WORKER" not in os.environ:
     os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
 
 OFF_CPU_PROGRAMS = "JAXCODECS_TEST_OFF_CPU_PROGRAMS"
+
+
+def default_branch(*args, default=None, **per_platform):
+    """``lax.platform_dependent`` as other backends see it: the ``default``
+    branch (patched in for the child run below, or by a test)."""
+    return default(*args)
+
+
 if os.environ.get(OFF_CPU_PROGRAMS) == "1":
     import jax  # noqa: E402
 
-    def _default_branch(*args, default=None, **per_platform):
-        return default(*args)
-
-    jax.lax.platform_dependent = _default_branch
+    jax.lax.platform_dependent = default_branch
 
 import math  # noqa: E402
 import types  # noqa: E402

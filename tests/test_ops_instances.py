@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import default_branch
 from gradcheck import check_jacobian
 from jaxcodecs import ops
 
@@ -164,7 +165,7 @@ def test_the_off_cpu_fields_match_the_sequential_rule(seed, monkeypatch):
     ref_disp, ref_weights = _reference(kp, vis, 2.5)
     np.testing.assert_allclose(np.asarray(want_weights), ref_weights, rtol=1e-6, atol=0)
     with monkeypatch.context() as patch:
-        patch.setattr(jax.lax, "platform_dependent", lambda *args, default, **branches: default(*args))
+        patch.setattr(jax.lax, "platform_dependent", default_branch)
         disp, weights = jax.jit(lambda *a: _fields(*a, 2.5))(kp, vis)
     np.testing.assert_array_equal(np.asarray(disp), np.asarray(want_disp))
     np.testing.assert_array_equal(np.asarray(weights), np.asarray(want_weights))

@@ -75,17 +75,22 @@ def _check_ksize(ksize: int) -> None:
         raise ValueError(f"`ksize` must be odd and positive, got {ksize}.")
 
 
+def _pad_mode(size: int, border: str) -> dict:
+    """``np.pad`` / ``jnp.pad`` arguments of ``border`` along an axis of ``size``."""
+    if border == "reflect101":
+        # Reflect-101 of a single sample is that sample repeated.
+        return {"mode": "edge" if size == 1 else "reflect"}
+    if border == "zero":
+        return {"mode": "constant"}
+    raise ValueError(f"`border` must be 'reflect101' or 'zero', got {border!r}.")
+
+
 def _pad_axis(x: jnp.ndarray, ksize: int, axis: int, border: str) -> jnp.ndarray:
     """``x`` padded by ``ksize // 2`` on both sides of ``axis`` with ``border``."""
     half = ksize // 2
     pad = [(0, 0)] * x.ndim
     pad[axis] = (half, half)
-    if border == "reflect101":
-        # Reflect-101 of a single sample is that sample repeated.
-        return jnp.pad(x, pad, mode="edge" if x.shape[axis] == 1 else "reflect")
-    if border == "zero":
-        return jnp.pad(x, pad, mode="constant")
-    raise ValueError(f"`border` must be 'reflect101' or 'zero', got {border!r}.")
+    return jnp.pad(x, pad, **_pad_mode(x.shape[axis], border))
 
 
 def _blur_axis(x: jnp.ndarray, ksize: int, axis: int, border: str, *, materialise: bool = False) -> jnp.ndarray:
@@ -113,22 +118,17 @@ def _blur_axis(x: jnp.ndarray, ksize: int, axis: int, border: str, *, materialis
 
 
 def _gather_padded(x: jnp.ndarray, ksize: int, axis: int, border: str) -> jnp.ndarray:
-    """:func:`_pad_axis` as one gather of static indices (zeros selected in)."""
-    half = ksize // 2
+    """:func:`_pad_axis` as one gather of static indices: the positions
+    ``1..S`` padded as the values would be (a 0 there is a zero of the
+    border)."""
     size = x.shape[axis]
-    index = np.arange(-half, size + half)
-    if border == "reflect101":
-        period = max(2 * size - 2, 1)
-        folded = np.abs(index) % period
-        index = np.where(folded >= size, period - folded, folded) if size > 1 else np.zeros_like(index)
-        return jnp.take(x, jnp.asarray(index), axis=axis, mode="clip")
-    if border == "zero":
-        inside = (index >= 0) & (index < size)
-        taken = jnp.take(x, jnp.asarray(np.clip(index, 0, size - 1)), axis=axis, mode="clip")
-        shape = [1] * x.ndim
-        shape[axis % x.ndim] = index.size
-        return jnp.where(jnp.asarray(inside.reshape(shape)), taken, jnp.zeros((), x.dtype))
-    raise ValueError(f"`border` must be 'reflect101' or 'zero', got {border!r}.")
+    index = np.pad(np.arange(1, size + 1), ksize // 2, **_pad_mode(size, border)) - 1
+    taken = jnp.take(x, jnp.asarray(np.maximum(index, 0)), axis=axis, mode="clip")  # all in range
+    if (index >= 0).all():
+        return taken
+    shape = [1] * x.ndim
+    shape[axis % x.ndim] = index.size
+    return jnp.where(jnp.asarray((index >= 0).reshape(shape)), taken, jnp.zeros((), x.dtype))
 
 
 def convolve_valid(padded: jnp.ndarray, ksize: int, axis: int) -> jnp.ndarray:
